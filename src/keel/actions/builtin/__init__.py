@@ -1,0 +1,1 @@
+"""Keel's core actions (the registry's ``core`` namespace)."""

@@ -1,0 +1,48 @@
+"""Keel's one settings object.
+
+Every setting comes from here: environment variables prefixed ``KEEL_`` (``KEEL_TEMPORAL_ADDRESS``),
+or a ``.env`` file in the working directory. No other module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of a Keel process (CLI, worker, API).
+
+    Attributes:
+        home: Folder for the embedded stack's state (Temporal's SQLite file, Keel's database).
+        temporal_address: A Temporal frontend to use instead of starting the embedded dev server.
+        temporal_namespace: The Temporal namespace runs live in.
+        task_queue: The Temporal task queue Keel's workers poll.
+        executor: Where action code runs: ``local`` (in-process) or ``ray``.
+        ray_address: A Ray cluster to join; empty starts a local Ray.
+        database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
+        http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
+        secret_key: Key that encrypts secrets at rest.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".keel"))
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    task_queue: str = "keel"
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str = ""
+    database_url: str = ""
+    http_allow_private: bool = False
+    secret_key: str = ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""FN functions: collections (being written)."""

@@ -1,0 +1,1 @@
+"""FN functions: encoding (being written)."""

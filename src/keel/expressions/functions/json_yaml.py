@@ -1,0 +1,1 @@
+"""FN functions: json_yaml (being written)."""

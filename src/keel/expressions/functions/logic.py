@@ -1,0 +1,1 @@
+"""FN functions: logic (being written)."""

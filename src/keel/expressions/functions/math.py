@@ -1,0 +1,1 @@
+"""FN functions: math (being written)."""

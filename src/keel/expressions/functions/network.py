@@ -1,0 +1,1 @@
+"""FN functions: network (being written)."""

@@ -1,0 +1,1 @@
+"""FN functions: strings (being written)."""

@@ -1,0 +1,1 @@
+"""FN functions: time (being written)."""

@@ -1,0 +1,1 @@
+"""Temporal orchestration: the client, the DAG-walking workflow, activities and the worker."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, sessions and one module of functions per resource."""

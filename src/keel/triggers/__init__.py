@@ -1,0 +1,1 @@
+"""Triggers: webhook verification and parsing, schedule specs."""
