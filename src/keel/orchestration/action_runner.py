@@ -1,0 +1,305 @@
+"""Runs one action statement inside the Temporal workflow: timers, run_if, for_each, retries.
+
+Workflow code: deterministic, no I/O. Side effects go through the ``keel.run_action`` activity,
+as a *local* activity for calls that fit the local-activity budget (about 1.3 ms per step on the
+dev server instead of about 50 ms for a regular activity: see ``perf-notes.md``), and as a regular
+activity for long ones. ``core.transform.reshape`` is evaluated in the workflow itself: its work
+is the expression evaluation, which is deterministic.
+
+Retries are driven here, not by Temporal's retry policy, so that each attempt is its own activity
+call in the history (visible, with its own result), ``retry_until`` can re-run a *successful*
+attempt, and the attempt count reaches the error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+from keel import expressions
+from keel.dsl.model import ActionStatement
+from keel.errors import ExpressionError
+from keel.orchestration.context import RunContext, split_secret_args
+from keel.orchestration.payloads import (
+    RUN_ACTION,
+    ActionEvent,
+    ActionResult,
+    ActionState,
+    ActionTask,
+)
+
+#: Actions evaluated inside the workflow, without an activity.
+INLINE_ACTIONS = frozenset({"core.transform.reshape"})
+#: Calls allowed this long per attempt run as local activities; longer ones as regular ones.
+LOCAL_ACTIVITY_MAX_SECONDS = 300.0
+#: How many for_each items of one action run at once.
+FOR_EACH_CONCURRENCY = 64
+#: Slack given to Temporal's own timeout beyond the executor's, so the executor reports first.
+TIMEOUT_SLACK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an action failed.
+
+    Attributes:
+        type: The error type (an exception class name, or a Keel category).
+        message: What went wrong.
+        attempts: Attempts made.
+    """
+
+    type: str
+    message: str
+    attempts: int
+
+    def as_error(self, ref: str) -> dict[str, Any]:
+        """Return the ``ACTIONS.<ref>.error`` value for error paths."""
+        return {"ref": ref, "type": self.type, "message": self.message, "attempts": self.attempts}
+
+
+class ActionFailed(Exception):
+    """Raised inside the runner to stop an action; carries the :class:`Failure`."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """How one action statement ended.
+
+    Attributes:
+        status: ``succeeded``, ``failed`` or ``skipped``.
+        result: The result when it succeeded.
+        failure: The failure when it failed.
+        reason: Why it was skipped.
+    """
+
+    status: str
+    result: Any = None
+    failure: Failure | None = None
+    reason: str = ""
+
+
+class ActionRunner:
+    """Runs action statements of one run against its :class:`RunContext`."""
+
+    def __init__(self, context: RunContext, environment: str) -> None:
+        self.context = context
+        self.environment = environment
+
+    async def run(self, stmt: ActionStatement, state: ActionState) -> ActionOutcome:
+        """Run ``stmt`` to its end, updating ``state`` for the progress query."""
+        warn = _warner(state, stmt.ref)
+        try:
+            await self._wait(stmt, warn)
+            if stmt.run_if is not None:
+                condition = self._evaluate(stmt.run_if, "run_if", None, warn)
+                if not condition:
+                    return ActionOutcome("skipped", reason=f"run_if was false: {stmt.run_if}")
+            state.status = "running"
+            state.started_at = workflow.now().isoformat()
+            if stmt.for_each is None:
+                result = await self._call(stmt, None, state, warn)
+            else:
+                result = await self._for_each(stmt, state, warn)
+        except ActionFailed as failed:
+            return ActionOutcome("failed", failure=failed.failure)
+        return ActionOutcome("succeeded", result=result)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    async def _wait(self, stmt: ActionStatement, warn: Callable[[str], None]) -> None:
+        delay = stmt.start_delay
+        if stmt.wait_until is not None:
+            text = self._evaluate(stmt.wait_until, "wait_until", None, warn)
+            target = _parse_instant(text, stmt.ref)
+            delay = (target - workflow.now()).total_seconds()
+        if delay > 0:
+            # A durable timer: a worker restart resumes it rather than starting it over.
+            await workflow.sleep(timedelta(seconds=delay))
+
+    # -- for_each ------------------------------------------------------------------------------
+
+    async def _for_each(
+        self, stmt: ActionStatement, state: ActionState, warn: Callable[[str], None]
+    ) -> list[Any]:
+        assert stmt.for_each is not None
+        try:
+            bindings = expressions.iterate(
+                stmt.for_each,
+                self.context.as_dict(),
+                strict=self.context.strict,
+                on_miss=warn,
+                clock=self.context.clock,
+            )
+        except ExpressionError as exc:
+            raise ActionFailed(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
+        gate = asyncio.Semaphore(FOR_EACH_CONCURRENCY)
+
+        async def one(index: int, loop_vars: dict[str, Any]) -> Any:
+            async with gate:
+                try:
+                    return await self._call(stmt, loop_vars, state, warn)
+                except ActionFailed as failed:
+                    f = failed.failure
+                    raise ActionFailed(
+                        Failure(f.type, f"for_each item {index}: {f.message}", f.attempts)
+                    ) from failed
+
+        tasks = [asyncio.ensure_future(one(i, b)) for i, b in enumerate(bindings)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except ActionFailed:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    # -- one call with retries -----------------------------------------------------------------
+
+    async def _call(
+        self,
+        stmt: ActionStatement,
+        loop_vars: Mapping[str, Any] | None,
+        state: ActionState,
+        warn: Callable[[str], None],
+    ) -> Any:
+        policy = stmt.retry_policy
+        try:
+            args, deferred, needed = split_secret_args(stmt.args, self.context, loop_vars, warn)
+        except ExpressionError as exc:
+            raise ActionFailed(Failure("ExpressionError", f"args: {exc}", 0)) from exc
+        attempt = 0
+        while True:
+            attempt += 1
+            state.attempts = max(state.attempts, attempt)
+            if stmt.action in INLINE_ACTIONS:
+                result = ActionResult(ok=True, result=args.get("value"))
+            else:
+                task = ActionTask(
+                    ref=stmt.ref,
+                    action=stmt.action,
+                    args=args,
+                    deferred=deferred,
+                    context=needed,
+                    environment=self.environment,
+                    timeout=policy.timeout,
+                    attempt=attempt,
+                )
+                result = await _execute(task)
+            last = policy.max_attempts != 0 and attempt >= policy.max_attempts
+            if result.ok:
+                if policy.retry_until is None or self._done(stmt, result.result, loop_vars, warn):
+                    return result.result
+                if last:
+                    raise ActionFailed(
+                        Failure(
+                            "RetryUntilNotMet",
+                            f"retry_until was still false after {attempt} attempt(s): "
+                            f"{policy.retry_until}",
+                            attempt,
+                        )
+                    )
+            elif last or not result.retryable:
+                raise ActionFailed(
+                    Failure(result.error_type or "Error", result.error_message or "", attempt)
+                )
+            backoff = policy.backoff
+            delay = min(backoff.initial * backoff.coefficient ** (attempt - 1), backoff.maximum)
+            if delay > 0:
+                await workflow.sleep(timedelta(seconds=delay))
+
+    def _done(
+        self,
+        stmt: ActionStatement,
+        result: Any,
+        loop_vars: Mapping[str, Any] | None,
+        warn: Callable[[str], None],
+    ) -> bool:
+        assert stmt.retry_policy.retry_until is not None
+        context = self.context.as_dict(loop_vars)
+        context["ACTIONS"] = {**context["ACTIONS"], stmt.ref: {"result": result}}
+        try:
+            return bool(
+                expressions.evaluate(
+                    stmt.retry_policy.retry_until,
+                    context,
+                    strict=self.context.strict,
+                    on_miss=warn,
+                    clock=self.context.clock,
+                )
+            )
+        except ExpressionError as exc:
+            raise ActionFailed(Failure("ExpressionError", f"retry_until: {exc}", 1)) from exc
+
+    def _evaluate(
+        self, text: str, field: str, loop_vars: Mapping[str, Any] | None, warn: Callable[[str], None]
+    ) -> Any:
+        try:
+            return self.context.evaluate(text, loop_vars, warn)
+        except ExpressionError as exc:
+            raise ActionFailed(Failure("ExpressionError", f"{field}: {exc}", 0)) from exc
+
+
+async def _execute(task: ActionTask) -> ActionResult:
+    """Run one attempt as a local or regular activity, turning Temporal errors into results."""
+    timeout = timedelta(seconds=task.timeout + TIMEOUT_SLACK_SECONDS)
+    once = RetryPolicy(maximum_attempts=1)
+    try:
+        if task.timeout <= LOCAL_ACTIVITY_MAX_SECONDS:
+            return await workflow.execute_local_activity(
+                RUN_ACTION,
+                task,
+                result_type=ActionResult,
+                start_to_close_timeout=timeout,
+                retry_policy=once,
+            )
+        return await workflow.execute_activity(
+            RUN_ACTION,
+            task,
+            result_type=ActionResult,
+            start_to_close_timeout=timeout,
+            retry_policy=once,
+        )
+    except ActivityError as exc:
+        cause = exc.cause if exc.cause is not None else exc
+        return ActionResult(ok=False, error_type=type(cause).__name__, error_message=str(cause))
+
+
+def _warner(state: ActionState, ref: str) -> Callable[[str], None]:
+    seen: set[str] = set()
+
+    def warn(path: str) -> None:
+        if path not in seen:
+            seen.add(path)
+            state.events.append(
+                ActionEvent("warning", f"action '{ref}': path '{path}' matched nothing (None)")
+            )
+
+    return warn
+
+
+def _parse_instant(value: Any, ref: str) -> datetime:
+    """Return the aware datetime ``wait_until`` names (ISO 8601; naive times are UTC)."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ActionFailed(
+                Failure(
+                    "ValueError",
+                    f"wait_until: '{value}' is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z)",
+                    0,
+                )
+            ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

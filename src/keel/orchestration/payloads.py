@@ -1,0 +1,136 @@
+"""The data that crosses Temporal's boundary: workflow input, activity input and output.
+
+Frozen dataclasses only (Temporal's default JSON converter round-trips them), one argument per
+workflow and activity, so a payload can gain fields without breaking running histories.
+Secrets never appear here: templates that read ``SECRETS`` travel unevaluated
+(:class:`DeferredArg`) and are resolved inside the activity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKFLOW_NAME = "keel.run"
+RUN_ACTION = "keel.run_action"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Input of one Keel run.
+
+    Attributes:
+        definition: The validated workflow document, as JSON data (``Workflow.model_dump``).
+        trigger: The trigger input (``TRIGGER``), already checked against ``expects``.
+        workflow_id: Keel's id of the workflow (or its file/alias for ad-hoc runs).
+        environment: Overrides ``config.environment`` for this run when set.
+    """
+
+    definition: dict[str, Any]
+    trigger: Any = None
+    workflow_id: str = ""
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class DeferredArg:
+    """An argument template that reads ``SECRETS``, evaluated inside the activity.
+
+    Attributes:
+        path: Where the value goes inside ``args`` (keys and list indexes).
+        template: The template text, unevaluated.
+    """
+
+    path: list[str | int]
+    template: str
+
+
+@dataclass(frozen=True)
+class ActionTask:
+    """Input of the ``keel.run_action`` activity: one attempt of one action call.
+
+    Attributes:
+        ref: The action's ref (for logs and errors).
+        action: The registered action name.
+        args: The evaluated arguments (deferred ones are filled in by the activity).
+        deferred: Templates to evaluate in the activity, where secrets can be read.
+        context: The part of the run context the deferred templates need (never secrets).
+        environment: The secrets environment.
+        timeout: Seconds this attempt may take.
+        attempt: 1-based attempt number.
+    """
+
+    ref: str
+    action: str
+    args: dict[str, Any]
+    deferred: list[DeferredArg] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    environment: str = "default"
+    timeout: float = 300.0
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """Output of the ``keel.run_action`` activity.
+
+    Attributes:
+        ok: Whether the call succeeded.
+        result: The action's return value when it succeeded.
+        error_type: The failure's type name (an exception class name) when it failed.
+        error_message: What went wrong.
+        retryable: Whether another attempt could succeed (bad arguments cannot).
+    """
+
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """A note about an action for the run's visibility (e.g. a path that matched nothing).
+
+    Attributes:
+        kind: ``warning`` or ``info``.
+        message: The note.
+    """
+
+    kind: str
+    message: str
+
+
+@dataclass
+class ActionState:
+    """What the run knows about one action, returned by the ``progress`` query.
+
+    Attributes:
+        ref: The action ref.
+        status: ``pending``, ``running``, ``succeeded``, ``failed`` or ``skipped``.
+        attempts: Attempts made so far (for ``for_each``, the most any item needed).
+        started_at: ISO time the action started, if it did.
+        ended_at: ISO time it ended, if it did.
+        error: The failure message, if it failed.
+        events: Warnings and notes gathered while it ran.
+    """
+
+    ref: str
+    status: str = "pending"
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+    events: list[ActionEvent] = field(default_factory=list)
+
+
+@dataclass
+class RunProgress:
+    """The answer of the workflow's ``progress`` query.
+
+    Attributes:
+        actions: One state per action, in document order.
+    """
+
+    actions: list[ActionState] = field(default_factory=list)

@@ -1,0 +1,154 @@
+"""The one Temporal workflow type that runs any Keel workflow: a deterministic DAG walk.
+
+It imports only the pure core (``keel.dsl``, ``keel.expressions``) and the orchestration's own
+pure pieces (payloads, context, scheduler) plus the action runner. The walk: start the root; when
+an action ends, hand its outcome to the :class:`~keel.orchestration.scheduler.Scheduler`, which
+says which actions became decidable; run those (each in its own task, so independent branches run
+concurrently), skip the rest, and stop at the first fatal failure. Completion order is
+deterministic because Temporal's event loop is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from keel.dsl.graph import parse_edge
+from keel.dsl.model import ActionStatement, Workflow
+from keel.errors import ExpressionError
+from keel.orchestration.action_runner import ActionOutcome, ActionRunner
+from keel.orchestration.context import RunContext
+from keel.orchestration.payloads import WORKFLOW_NAME, ActionState, RunProgress, RunRequest
+from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
+
+#: The failure type of a run that failed because of an action (or a broken join).
+RUN_FAILED = "KeelRunFailed"
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class KeelRun:
+    """Runs one Keel workflow definition to completion."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, ActionState] = {}
+        self._order: list[str] = []
+        self._fatal: str | None = None
+        self._running = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @workflow.query
+    def progress(self) -> RunProgress:
+        """Return the state of every action (for live progress and inspection)."""
+        return RunProgress([self._states[ref] for ref in self._order])
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> Any:
+        """Walk the workflow's DAG and return its ``returns`` value (or the whole context)."""
+        definition = Workflow.model_validate(request.definition)
+        info = workflow.info()
+        context = RunContext(
+            request.trigger,
+            env={},
+            strict=definition.config.strict_expressions,
+            clock=workflow.now,
+        )
+        environment = self._environment(definition, request, context)
+        context.env.update(
+            {
+                "workflow": {
+                    "id": request.workflow_id,
+                    "execution_id": info.workflow_id,
+                    "run_id": info.run_id,
+                    "start_time": info.start_time.isoformat(),
+                },
+                "environment": environment,
+            }
+        )
+        self._statements = {a.ref: a for a in definition.actions}
+        self._order = [a.ref for a in definition.actions]
+        self._states = {ref: ActionState(ref) for ref in self._order}
+        self._context = context
+        self._runner = ActionRunner(context, environment)
+        self._scheduler = Scheduler([_node(a) for a in definition.actions])
+
+        self._apply(self._scheduler.roots())
+        await workflow.wait_condition(lambda: self._running == 0 or self._fatal is not None)
+        if self._fatal is not None:
+            for task in self._tasks:
+                task.cancel()
+            raise ApplicationError(self._fatal, type=RUN_FAILED, non_retryable=True)
+        if definition.returns is None:
+            return context.result_context()
+        try:
+            return context.evaluate(definition.returns)
+        except ExpressionError as exc:
+            raise ApplicationError(f"returns: {exc}", type=RUN_FAILED, non_retryable=True) from exc
+
+    def _environment(self, definition: Workflow, request: RunRequest, context: RunContext) -> str:
+        if request.environment:
+            return request.environment
+        try:
+            return str(context.evaluate(definition.config.environment))
+        except ExpressionError as exc:
+            raise ApplicationError(
+                f"config.environment: {exc}", type=RUN_FAILED, non_retryable=True
+            ) from exc
+
+    def _apply(self, decisions: list[Decision]) -> None:
+        """Start, skip or fail on each decision; skips cascade through the scheduler."""
+        queue = list(decisions)
+        while queue and self._fatal is None:
+            decision = queue.pop(0)
+            if decision.broken_join is not None:
+                self._fatal = decision.broken_join
+                return
+            if decision.run:
+                self._running += 1
+                self._tasks.append(asyncio.create_task(self._run_action(decision.ref)))
+            else:
+                self._states[decision.ref].status = "skipped"
+                reason = "all of its incoming edges were skipped or not taken"
+                queue.extend(self._scheduler.finish(decision.ref, Outcome.SKIPPED, reason))
+
+    async def _run_action(self, ref: str) -> None:
+        state = self._states[ref]
+        try:
+            outcome = await self._runner.run(self._statements[ref], state)
+            state.ended_at = workflow.now().isoformat()
+            self._finish(ref, outcome, state)
+        finally:
+            self._running -= 1
+
+    def _finish(self, ref: str, outcome: ActionOutcome, state: ActionState) -> None:
+        if outcome.status == "succeeded":
+            state.status = "succeeded"
+            self._context.record_success(ref, outcome.result)
+            self._apply(self._scheduler.finish(ref, Outcome.SUCCEEDED))
+        elif outcome.status == "skipped":
+            state.status = "skipped"
+            self._apply(self._scheduler.finish(ref, Outcome.SKIPPED, outcome.reason))
+        else:
+            failure = outcome.failure
+            assert failure is not None
+            state.status = "failed"
+            state.error = f"{failure.type}: {failure.message}"
+            self._context.record_failure(ref, failure.as_error(ref))
+            if not self._scheduler.error_handled(ref):
+                self._fatal = (
+                    f"action '{ref}' failed after {failure.attempts} attempt(s): "
+                    f"{failure.type}: {failure.message}"
+                )
+                return
+            self._apply(self._scheduler.finish(ref, Outcome.FAILED))
+
+
+def _node(stmt: ActionStatement) -> Node:
+    edges = []
+    for entry in stmt.depends_on:
+        edge = parse_edge(entry)
+        edges.append((edge.source, edge.kind))
+    return Node(stmt.ref, tuple(edges), stmt.join_strategy)
+
