@@ -24,9 +24,12 @@ class Settings(BaseSettings):
         task_queue: The Temporal task queue Keel's workers poll.
         executor: Where action code runs: ``local`` (in-process) or ``ray``.
         ray_address: A Ray cluster to join; empty starts a local Ray.
+        ray_num_cpus: CPUs a local Ray may use; None lets Ray count the machine's cores.
         database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
         http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
         secret_key: Key that encrypts secrets at rest.
+        secrets_file: A YAML/JSON file of secrets (environment -> name -> key -> value) for
+            runs without the service's store.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -37,9 +40,11 @@ class Settings(BaseSettings):
     task_queue: str = "keel"
     executor: Literal["local", "ray"] = "local"
     ray_address: str = ""
+    ray_num_cpus: int | None = None
     database_url: str = ""
     http_allow_private: bool = False
     secret_key: str = ""
+    secrets_file: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from keel.cli import run as run_cmd
+from keel.cli import stack as stack_cmd
 from keel.cli import validate as validate_cmd
 
 app = typer.Typer(
@@ -19,6 +21,9 @@ app = typer.Typer(
 )
 
 app.command("validate")(validate_cmd.validate)
+app.command("run")(run_cmd.run)
+app.command("worker")(stack_cmd.worker)
+app.command("up")(stack_cmd.up)
 
 
 def main() -> None:

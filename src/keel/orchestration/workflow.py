@@ -38,11 +38,17 @@ class KeelRun:
         self._fatal: str | None = None
         self._running = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._context: RunContext | None = None
 
     @workflow.query
     def progress(self) -> RunProgress:
         """Return the state of every action (for live progress and inspection)."""
         return RunProgress([self._states[ref] for ref in self._order])
+
+    @workflow.query
+    def context(self) -> dict[str, Any]:
+        """Return ``{"ACTIONS": ..., "TRIGGER": ...}`` as the run has it so far."""
+        return self._context.result_context() if self._context is not None else {}
 
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
@@ -123,9 +129,11 @@ class KeelRun:
             self._running -= 1
 
     def _finish(self, ref: str, outcome: ActionOutcome, state: ActionState) -> None:
+        context = self._context
+        assert context is not None
         if outcome.status == "succeeded":
             state.status = "succeeded"
-            self._context.record_success(ref, outcome.result)
+            context.record_success(ref, outcome.result)
             self._apply(self._scheduler.finish(ref, Outcome.SUCCEEDED))
         elif outcome.status == "skipped":
             state.status = "skipped"
@@ -135,7 +143,7 @@ class KeelRun:
             assert failure is not None
             state.status = "failed"
             state.error = f"{failure.type}: {failure.message}"
-            self._context.record_failure(ref, failure.as_error(ref))
+            context.record_failure(ref, failure.as_error(ref))
             if not self._scheduler.error_handled(ref):
                 self._fatal = (
                     f"action '{ref}' failed after {failure.attempts} attempt(s): "

@@ -1,0 +1,162 @@
+"""``keel run FILE``: validate a workflow, check its input, run it on the embedded stack.
+
+The run is a real Temporal run (durable, recorded), started eagerly on an in-process worker. On a
+terminal it shows each action's status live; ``--json`` prints only the result as JSON, and
+``--context`` prints ``{"ACTIONS": ..., "TRIGGER": ...}`` instead of the ``returns`` value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from keel.actions.registry import default_registry
+from keel.config import get_settings
+from keel.dsl.expects import check_inputs
+from keel.dsl.model import Workflow
+from keel.dsl.validation import validate_file
+from keel.errors import KeelError
+from keel.orchestration.client import StartedRun, progress, start_run, wait_result
+from keel.orchestration.payloads import RunProgress
+from keel.orchestration.stack import EmbeddedStack
+
+_STYLE = {
+    "pending": "dim",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+}
+
+
+def run(
+    workflow: Annotated[str, typer.Argument(help="A workflow file (YAML or JSON).")],
+    input_: Annotated[
+        str | None,
+        typer.Option("--input", "-i", help="Trigger input: a JSON text, or @file.json."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the result, as JSON, on stdout.")
+    ] = False,
+    show_context: Annotated[
+        bool, typer.Option("--context", help="Print the run's ACTIONS and TRIGGER context.")
+    ] = False,
+) -> None:
+    """Run a workflow to completion and print its result (exit 1 if it fails)."""
+    err = Console(stderr=True, highlight=False)
+    path = Path(workflow)
+    if not path.is_file():
+        err.print(f"[red]{escape(workflow)}: no such workflow file[/]")
+        raise typer.Exit(1)
+    result = validate_file(path, default_registry())
+    if not result.ok or result.workflow is None:
+        for problem in result.errors:
+            err.print(f"[red]{escape(str(problem))}[/]")
+        err.print(f"[bold red]{escape(workflow)} is not valid; no run was started[/]")
+        raise typer.Exit(1)
+    try:
+        trigger = _read_input(input_)
+    except KeelError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    trigger, messages = check_inputs(result.workflow.entrypoint.expects, trigger)
+    if messages:
+        for message in messages:
+            err.print(f"[red]input: {escape(message)}[/]")
+        err.print("[bold red]the input does not match entrypoint.expects; no run was started[/]")
+        raise typer.Exit(1)
+    live = err.is_terminal and not as_json
+    try:
+        value, context = asyncio.run(
+            _run(result.workflow, trigger, path.stem, err if live else None, show_context)
+        )
+    except KeelError as exc:
+        err.print(f"[bold red]run failed:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    output = context if show_context else value
+    text = json.dumps(output, indent=None if as_json else 2, ensure_ascii=False, default=str)
+    typer.echo(text)
+
+
+def _read_input(raw: str | None) -> Any:
+    if raw is None:
+        return {}
+    text = raw
+    if raw.startswith("@"):
+        try:
+            text = Path(raw[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KeelError(f"--input: cannot read {raw[1:]}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeelError(
+            f"--input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+async def _run(
+    workflow: Workflow, trigger: Any, name: str, console: Console | None, want_context: bool
+) -> tuple[Any, Any]:
+    settings = get_settings()
+    async with EmbeddedStack(settings) as stack:
+        assert stack.client is not None
+        started = await start_run(
+            stack.client,
+            workflow,
+            task_queue=stack.task_queue,
+            trigger=trigger,
+            workflow_id=name,
+            eager=True,
+        )
+        if console is None:
+            value = await wait_result(started)
+        else:
+            value = await _watch(started, console)
+        context = None
+        if want_context:
+            context = await started.handle.query("context", result_type=dict)
+        return value, context
+
+
+async def _watch(started: StartedRun, console: Console) -> Any:
+    """Wait for the run while redrawing a table of its actions."""
+    waiter = asyncio.ensure_future(wait_result(started))
+    with Live(console=console, refresh_per_second=8, transient=False) as live:
+        while not waiter.done():
+            try:
+                live.update(_table(await progress(started)))
+            except Exception:  # noqa: BLE001 - a missed refresh must never fail the run
+                pass
+            await asyncio.wait({waiter}, timeout=0.15)
+        try:
+            live.update(_table(await progress(started)))
+        except Exception:  # noqa: BLE001 - the final table is a courtesy
+            pass
+    return await waiter
+
+
+def _table(state: RunProgress) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold")
+    table.add_column("action")
+    table.add_column("status")
+    table.add_column("attempts", justify="right")
+    table.add_column("detail")
+    for action in state.actions:
+        style = _STYLE.get(action.status, "")
+        detail = action.error or "; ".join(e.message for e in action.events)
+        table.add_row(
+            escape(action.ref),
+            f"[{style}]{action.status}[/]",
+            str(action.attempts or ""),
+            escape(detail[:120]),
+        )
+    return table

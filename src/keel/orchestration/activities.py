@@ -1,0 +1,65 @@
+"""The activities: the only place a run touches the outside world.
+
+``keel.run_action`` runs one attempt of one action call: it resolves the arguments that read
+``SECRETS`` (here, never in the workflow, so secrets stay out of history) and hands the call to
+the configured executor (in-process or Ray), returning a structured result instead of raising,
+so the workflow sees every failure as data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import activity
+
+from keel import expressions
+from keel.errors import ExpressionError
+from keel.execution.base import ActionCall, Executor
+from keel.orchestration.context import apply_deferred, jsonable
+from keel.orchestration.payloads import RUN_ACTION, ActionResult, ActionTask
+from keel.orchestration.secrets import NoSecrets, SecretsProvider
+
+
+class ActionActivities:
+    """Holds what the activities need (executor, secrets) for the lifetime of a worker."""
+
+    def __init__(self, executor: Executor, secrets: SecretsProvider | None = None) -> None:
+        self.executor = executor
+        self.secrets: SecretsProvider = secrets or NoSecrets()
+
+    @activity.defn(name=RUN_ACTION)
+    async def run_action(self, task: ActionTask) -> ActionResult:
+        """Run one attempt of one action call on the executor."""
+        args = task.args
+        if task.deferred:
+            try:
+                args = await self._resolve(task)
+            except ExpressionError as exc:
+                return ActionResult(
+                    ok=False, error_type="ExpressionError", error_message=str(exc), retryable=False
+                )
+        outcome = await self.executor.run(ActionCall(task.action, args, task.timeout))
+        if outcome.error is not None:
+            return ActionResult(
+                ok=False,
+                error_type=outcome.error.type,
+                error_message=outcome.error.message,
+                retryable=outcome.error.retryable,
+            )
+        return ActionResult(ok=True, result=jsonable(outcome.result))
+
+    async def _resolve(self, task: ActionTask) -> dict[str, Any]:
+        names: set[str] = set()
+        for item in task.deferred:
+            names |= expressions.references(item.template).secrets
+        secrets: dict[str, Any] = {}
+        for name in sorted(names):
+            value = await self.secrets.get(name, task.environment)
+            if value is None:
+                raise ExpressionError(
+                    f"secret '{name}' does not exist in environment '{task.environment}'"
+                )
+            secrets[name] = dict(value)
+        context = {**task.context, "SECRETS": secrets}
+        values = [expressions.evaluate(item.template, context) for item in task.deferred]
+        return apply_deferred(task.args, task.deferred, values)

@@ -1,0 +1,64 @@
+"""How a Keel process reaches Temporal: a configured frontend, or the embedded dev server.
+
+Payloads are frozen dataclasses, so Temporal's default JSON data converter is used as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+
+from keel.config import Settings
+from keel.orchestration.devserver import TemporalDevServer
+
+#: File names of the embedded server's state and log inside ``Settings.home``.
+DB_FILE_NAME = "temporal.db"
+LOG_FILE_NAME = "temporal.log"
+
+
+async def connect(settings: Settings, address: str | None = None) -> Client:
+    """Connect a client to ``address``, or to ``settings.temporal_address``.
+
+    Args:
+        settings: Gives the namespace, and the address when ``address`` is not given.
+        address: A ``host:port`` that overrides the configured one (the embedded server's).
+    """
+    return await Client.connect(
+        address or settings.temporal_address, namespace=settings.temporal_namespace
+    )
+
+
+def embedded_server(settings: Settings, *, ui: bool = False) -> TemporalDevServer:
+    """Return (unstarted) the dev server whose state lives under ``settings.home``."""
+    home = Path(settings.home)
+    return TemporalDevServer(
+        db_file=home / DB_FILE_NAME,
+        log_file=home / "logs" / LOG_FILE_NAME,
+        ui=ui,
+        namespace=settings.temporal_namespace,
+    )
+
+
+async def open_temporal(
+    settings: Settings, *, ui: bool = False
+) -> tuple[Client, TemporalDevServer | None]:
+    """Return a connected client, starting the embedded server unless an address is configured.
+
+    With ``KEEL_TEMPORAL_ADDRESS`` set, no server is started and the second item is None.
+    Otherwise the embedded dev server is started with its state in ``settings.home /
+    "temporal.db"``; the caller owns it and must ``await server.stop()`` when done.
+
+    Args:
+        settings: The process settings.
+        ui: Serve Temporal's Web UI too (``keel up`` wants it; workers and tests do not).
+    """
+    if settings.temporal_address:
+        return await connect(settings), None
+    server = embedded_server(settings, ui=ui)
+    await server.start()
+    try:
+        return await connect(settings, server.address), server
+    except BaseException:
+        await server.stop()
+        raise

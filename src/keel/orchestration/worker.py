@@ -1,0 +1,61 @@
+"""The Keel worker: polls a task queue and runs Keel workflows and their activities.
+
+The workflow runs in Temporal's sandbox. Only deterministic, side-effect-free modules are passed
+through: the pure core (``keel.dsl``, ``keel.expressions``, ``keel.errors``) and the libraries it
+is built on. Passing them through is what makes a run cheap (the sandbox would otherwise re-import
+them, and rebuild the expression grammar, for every run); it does not open the sandbox to the
+rest of Keel, whose I/O code stays out of reach of workflow code.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from keel.execution.base import Executor
+from keel.orchestration.activities import ActionActivities
+from keel.orchestration.secrets import SecretsProvider
+from keel.orchestration.workflow import KeelRun
+
+#: Deterministic modules shared with the sandbox instead of re-imported per run.
+PASSTHROUGH_MODULES = (
+    "keel.dsl",
+    "keel.expressions",
+    "keel.errors",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "lark",
+    "jsonpath_ng",
+    "ply",
+    "yaml",
+    "dateutil",
+)
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """Return the workflow runner with Keel's pure core passed through the sandbox."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    executor: Executor,
+    secrets: SecretsProvider | None = None,
+    *,
+    max_concurrent_activities: int = 100,
+) -> Worker:
+    """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``)."""
+    activities = ActionActivities(executor, secrets)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[KeelRun],
+        activities=[activities.run_action],
+        workflow_runner=sandbox_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=max_concurrent_activities,
+    )

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: a Temporal dev server, a client, task queues, a local Ray.
+
+The expensive ones are session-scoped and lazy: the dev server starts once, the first time a test
+asks for it, and a local Ray likewise; a test that needs neither pays for neither.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from temporalio.client import Client
+
+from keel.orchestration.devserver import TemporalDevServer
+
+
+@pytest.fixture(scope="session")
+async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TemporalDevServer]:
+    """One embedded Temporal dev server for the whole session, state in a temporary SQLite file."""
+    folder = tmp_path_factory.mktemp("temporal")
+    server = TemporalDevServer(db_file=folder / "temporal.db", log_file=folder / "temporal.log")
+    async with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_server: TemporalDevServer) -> Client:
+    """A client of the session's dev server, in the ``default`` namespace."""
+    return await Client.connect(temporal_server.address)
+
+
+@pytest.fixture
+def task_queue(request: pytest.FixtureRequest) -> str:
+    """A task queue of this test's own, so workers of different tests never steal each other's tasks."""
+    return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray with 2 CPUs, started once for the session and shut down at its end."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()

