@@ -29,3 +29,7 @@ app.command("up")(stack_cmd.up)
 def main() -> None:
     """Run the ``keel`` command line (the console-script entry point)."""
     app()
+
+
+if __name__ == "__main__":
+    main()

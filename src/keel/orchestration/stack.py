@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from keel.config import Settings
 from keel.execution.base import Executor
 from keel.execution.factory import create_executor
+from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_worker
@@ -85,16 +86,15 @@ class EmbeddedStack:
     async def _start(self) -> None:
         address = self._known_address()
         if address is None:
-            home = Path(self.settings.home)
-            home.mkdir(parents=True, exist_ok=True)
-            self.server = TemporalDevServer(db_file=home / "temporal.db", log_dir=home, ui=self.ui)
+            Path(self.settings.home).mkdir(parents=True, exist_ok=True)
+            self.server = embedded_server(self.settings, ui=self.ui)
             await self.server.start()
             address = self.server.address
             if self.publish:
                 self._state_path().write_text(
                     json.dumps({"address": address, "ui_url": self.server.ui_url})
                 )
-        self.client = await Client.connect(address, namespace=self.settings.temporal_namespace)
+        self.client = await connect(self.settings, address)
         if self.with_worker:
             self._executor = create_executor(self.settings)
             self._worker = build_worker(
