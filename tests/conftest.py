@@ -16,7 +16,9 @@ from keel.orchestration.devserver import TemporalDevServer
 
 
 @pytest.fixture(scope="session")
-async def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TemporalDevServer]:
+async def temporal_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[TemporalDevServer]:
     """One embedded Temporal dev server for the whole session, state in a temporary SQLite file."""
     folder = tmp_path_factory.mktemp("temporal")
     server = TemporalDevServer(db_file=folder / "temporal.db", log_file=folder / "temporal.log")
@@ -32,7 +34,7 @@ async def temporal_client(temporal_server: TemporalDevServer) -> Client:
 
 @pytest.fixture
 def task_queue(request: pytest.FixtureRequest) -> str:
-    """A task queue of this test's own, so workers of different tests never steal each other's tasks."""
+    """A task queue of this test's own, so workers of other tests never take its tasks."""
     return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
 
 

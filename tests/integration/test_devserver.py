@@ -21,7 +21,8 @@ async def greet(name: str) -> str:
     return f"hello {name}"
 
 
-@workflow.defn(sandboxed=False)  # the sandbox is the orchestration layer's concern, not the server's
+# The sandbox is the orchestration layer's concern, not the server's.
+@workflow.defn(sandboxed=False)
 class GreetWorkflow:
     @workflow.run
     async def run(self, name: str) -> str:

@@ -46,7 +46,7 @@ class SourceMap:
     lines: Mapping[SourcePath, int] = field(default_factory=dict)
 
     def line(self, path: Sequence[str | int]) -> int | None:
-        """Return the line of ``path``, or of its deepest known ancestor (``None`` if none is known).
+        """Return the line of ``path``, or else of its deepest known ancestor (or ``None``).
 
         Mapping keys may be given as any scalar; they are compared as strings.
         """
@@ -77,47 +77,46 @@ def map_source(root: yaml.Node) -> tuple[SourceMap, list[DuplicateKey]]:
     Merge keys (``<<: *anchor``) are not descended into: their entries belong to the anchor's
     place in the text, and overriding a merged key is not a duplicate.
     """
-    lines: dict[SourcePath, int] = {}
-    duplicates: list[DuplicateKey] = []
-    _walk(root, (), root.start_mark.line + 1, lines, duplicates, set())
-    return SourceMap(lines), duplicates
+    walker = _Walker()
+    walker.walk(root, (), root.start_mark.line + 1)
+    return SourceMap(walker.lines), walker.duplicates
 
 
-def _walk(
-    node: yaml.Node,
-    path: SourcePath,
-    line: int,
-    lines: dict[SourcePath, int],
-    duplicates: list[DuplicateKey],
-    active: set[int],
-) -> None:
-    # An alias can refer to one of its own ancestors (`&a [*a]`); stop there instead of recursing
-    # forever. Aliases elsewhere are walked again under their new path, on the anchor's lines.
-    if id(node) in active:
-        return
-    lines[path] = line
-    active.add(id(node))
-    for child_path, child, child_line in _children(node, path, duplicates):
-        _walk(child, child_path, child_line, lines, duplicates, active)
-    active.discard(id(node))
+class _Walker:
+    """Collects the lines and duplicate keys of one node tree."""
 
+    def __init__(self) -> None:
+        self.lines: dict[SourcePath, int] = {}
+        self.duplicates: list[DuplicateKey] = []
+        self.active: set[int] = set()
 
-def _children(
-    node: yaml.Node, path: SourcePath, duplicates: list[DuplicateKey]
-) -> Iterator[tuple[SourcePath, yaml.Node, int]]:
-    if isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield (*path, index), item, item.start_mark.line + 1
-    elif isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            key_line = key_node.start_mark.line + 1
-            if key in seen:
-                # PyYAML keeps the last value, so the map points at the last one too.
-                duplicates.append(DuplicateKey((*path, key), key_line, seen[key]))
-            else:
-                seen[key] = key_line
-            yield (*path, key), value_node, key_line
+    def walk(self, node: yaml.Node, path: SourcePath, line: int) -> None:
+        # An alias can refer to one of its own ancestors (`&a [*a]`); stop there instead of
+        # recursing forever. Aliases elsewhere are walked again under their own path.
+        if id(node) in self.active:
+            return
+        self.lines[path] = line
+        self.active.add(id(node))
+        for child_path, child, child_line in self.children(node, path):
+            self.walk(child, child_path, child_line)
+        self.active.discard(id(node))
+
+    def children(
+        self, node: yaml.Node, path: SourcePath
+    ) -> Iterator[tuple[SourcePath, yaml.Node, int]]:
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                yield (*path, index), item, item.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                key_line = key_node.start_mark.line + 1
+                if key in seen:
+                    # PyYAML keeps the last value, so the map points at the last one too.
+                    self.duplicates.append(DuplicateKey((*path, key), key_line, seen[key]))
+                else:
+                    seen[key] = key_line
+                yield (*path, key), value_node, key_line

@@ -93,7 +93,9 @@ def timed_out(action: str, seconds: float) -> ActionOutcome:
     return ActionOutcome(error=ActionFailure("TimeoutError", message))
 
 
-def prepare(registry: Registry, call: ActionCall) -> tuple[ActionSpec, dict[str, Any]] | ActionOutcome:
+def prepare(
+    registry: Registry, call: ActionCall
+) -> tuple[ActionSpec, dict[str, Any]] | ActionOutcome:
     """Resolve and validate a call before anything runs.
 
     Returns:

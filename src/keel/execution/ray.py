@@ -7,10 +7,12 @@ What travels to the worker depends on the registry:
 - the default registry (production): only the action's **name**; the Ray worker imports Keel and
   looks the name up in its own ``default_registry()``. Nothing but names and JSON-like arguments
   cross the wire, so driver and workers may even run different builds of the same action code.
-- a registry given explicitly (tests, plugins): the action's **function object**, pickled by
-  cloudpickle: by reference when the Ray worker can import its module (the driver's ``sys.path``
-  is handed to local Ray workers), by value otherwise. Test actions therefore need no entry in
-  the default registry and no module inside the package.
+- a registry given explicitly (tests, plugins): the action's **function, pickled by value**
+  (cloudpickle, with its module registered by value for the dump), so the Ray worker needs no
+  import of the module that defines it: test modules and ad-hoc plugins work unchanged, and no
+  test action has to enter the default registry or live inside the package. Pickling by
+  reference was the first choice and failed: local Ray workers do not see the driver's
+  ``sys.path``. The dump is made once per function and cached.
 
 Ray workers must be able to import ``keel``: on a local Ray started here they share this
 virtualenv. When joining a remote cluster (``KEEL_RAY_ADDRESS``), install Keel in the cluster's
@@ -29,12 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
+import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ray
-from ray.exceptions import RayError, RayTaskError
+from ray import cloudpickle
+from ray.exceptions import RayError, RayTaskError, UnserializableException
 
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
 
@@ -43,17 +49,32 @@ if TYPE_CHECKING:
     from keel.config import Settings
 
 
-def _run_action(target: str | Callable[..., Any], args: dict[str, Any]) -> Any:
-    """Run one action inside a Ray worker; ``target`` is an action name or the function itself."""
+def _run_action(target: str | bytes, args: dict[str, Any]) -> Any:
+    """Run one action inside a Ray worker; ``target`` is an action name or the pickled function."""
+    fn: Callable[..., Any]
     if isinstance(target, str):
         from keel.actions.registry import default_registry
 
         fn = default_registry().get(target).fn
     else:
-        fn = target
+        fn = cloudpickle.loads(target)
     if inspect.iscoroutinefunction(fn):
         return asyncio.run(fn(**args))
     return fn(**args)
+
+
+@functools.cache
+def _pickled(fn: Callable[..., Any]) -> bytes:
+    """Return ``fn`` pickled by value: code, and the module globals it uses, not an import path."""
+    # Ray's vendored cloudpickle carries no annotations, hence the ignores.
+    module = sys.modules.get(fn.__module__)
+    if module is None or fn.__module__ == "__main__":  # pickled by value anyway
+        return bytes(cloudpickle.dumps(fn))  # type: ignore[no-untyped-call]
+    cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
+    try:
+        return bytes(cloudpickle.dumps(fn))  # type: ignore[no-untyped-call]
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)  # type: ignore[no-untyped-call]
 
 
 # Ray must not retry: a retry of an action with side effects is the workflow's call to make.
@@ -63,7 +84,8 @@ _remote_action = ray.remote(max_retries=0)(_run_action)
 class RayExecutor:
     """Runs each action call as a Ray task, on a local Ray or a cluster.
 
-    Ray is started (or joined) on the first call, off the event loop; if Ray was already
+    Ray is started (or joined) when the executor is created, so a bad address fails a worker at
+    startup rather than at its first action (a new local Ray takes about 3 s). If Ray was already
     initialised in this process (a test fixture, an embedding application), that Ray is used and
     left running at :meth:`close`.
 
@@ -93,7 +115,7 @@ class RayExecutor:
         self._task = _remote_action.options(num_cpus=num_cpus_per_task)
         self._runtime_env = runtime_env
         self._started_ray = False
-        self._lock = asyncio.Lock()
+        self.start()
 
     def start(self) -> None:
         """Start or join Ray now, blocking (a few seconds for a new local Ray)."""
@@ -117,10 +139,9 @@ class RayExecutor:
         if isinstance(prepared, ActionOutcome):
             return prepared
         spec, args = prepared
-        if not ray.is_initialized():
-            async with self._lock:
-                await asyncio.to_thread(self.start)
-        target: str | Callable[..., Any] = spec.fn if self._ship_functions else spec.name
+        if not ray.is_initialized():  # shut down behind our back: Ray would auto-start a default
+            self.start()
+        target = _pickled(spec.fn) if self._ship_functions else spec.name
         ref = self._task.remote(target, args)
         deadline = asyncio.timeout(call.timeout)
         try:
@@ -131,10 +152,8 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
                 return timed_out(call.action, call.timeout)
             return failed(exc)
-        except RayTaskError as exc:
+        except RayError as exc:  # the action raised, its worker died, the object was lost, ...
             return ActionOutcome(error=_unwrap(exc))
-        except RayError as exc:  # the worker died, the object was lost, ...
-            return failed(exc)
         except asyncio.CancelledError:
             # The activity was cancelled: stop the task, then let the cancellation through.
             ray.cancel(ref, force=True)
@@ -149,11 +168,31 @@ class RayExecutor:
                 await asyncio.to_thread(ray.shutdown)
 
 
-def _unwrap(exc: RayTaskError) -> ActionFailure:
+def _unwrap(exc: RayError) -> ActionFailure:
     """Return the failure of the action's own exception, not of Ray's wrapper around it."""
-    cause = exc.cause
-    if cause is not None:
-        name = type(cause).__name__
-        return ActionFailure(name, str(cause) or name)
-    # The exception could not be pickled back: Ray kept only its text and the function name.
-    return ActionFailure(exc.__class__.__name__, str(exc))
+    error: BaseException = exc
+    if isinstance(exc, RayTaskError) and exc.cause is not None:
+        error = exc.cause
+    if isinstance(error, (UnserializableException, RayTaskError)):
+        # The exception could not travel back (or lost its cause): Ray kept its traceback text,
+        # whose last line reads "module.TypeName: message".
+        parsed = _last_exception(str(error))
+        if parsed is not None:
+            return parsed
+    name = type(error).__name__
+    return ActionFailure(name, str(error) or name)
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(?P<type>[A-Za-z_]\w*)(?:: (?P<message>.*))?$")
+
+
+def _last_exception(traceback_text: str) -> ActionFailure | None:
+    """Return the type and message on the last line of a formatted traceback, if it has one."""
+    for line in reversed(traceback_text.strip().splitlines()):
+        match = _EXCEPTION_LINE.match(line.strip())
+        if match:
+            name = match["type"]
+            return ActionFailure(name, match["message"] or name)
+        if line.strip():
+            return None
+    return None

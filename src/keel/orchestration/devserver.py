@@ -187,7 +187,7 @@ class TemporalDevServer:
             raise
 
     async def _wait_ready(self) -> None:
-        """Retry connecting until the frontend serves the namespace, the process dies or time is up."""
+        """Retry connecting until the namespace is served, the process dies, or time runs out."""
         deadline = time.monotonic() + self._start_timeout
         delay = 0.05
         last_error: Exception | None = None

@@ -1,0 +1,220 @@
+"""Core actions that reshape data: ``core.transform.*``.
+
+Lambdas (``python_lambda``) run in Keel's restricted interpreter
+(:func:`keel.expressions.lambdas.compile_lambda`), never through ``eval``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json as jsonlib
+from collections.abc import Callable, Hashable, Iterable
+from typing import Annotated, Any
+
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+from keel.actions.registry import action
+from keel.actions.schema import Doc
+from keel.expressions.lambdas import compile_lambda
+
+Lambda = Annotated[str, Doc("A lambda as a string, e.g. \"lambda x: x['score'] > 5\".")]
+Keys = Annotated[
+    list[str], Doc("Keys identifying an item; dots reach nested keys, e.g. ['user.id'].")
+]
+
+
+@action("core.transform.reshape", pure=True)
+def reshape(value: Annotated[Any, Doc("The value to return, expressions evaluated.")]) -> Any:
+    """Return ``value``: the engine evaluates the expressions in it before the call."""
+    return value
+
+
+@action("core.transform.filter", pure=True)
+def filter_items(
+    items: Annotated[list[Any], Doc("The items to filter.")], python_lambda: Lambda
+) -> list[Any]:
+    """Keep the items for which the lambda returns a truthy value."""
+    keep = compile_lambda(python_lambda)
+    return [item for item in items if keep(item)]
+
+
+@action("core.transform.map", pure=True)
+def map_items(
+    items: Annotated[list[Any], Doc("The items to transform.")], python_lambda: Lambda
+) -> list[Any]:
+    """Apply the lambda to each item; return the results in order."""
+    transform = compile_lambda(python_lambda)
+    return [transform(item) for item in items]
+
+
+@action("core.transform.apply", pure=True)
+def apply(value: Annotated[Any, Doc("The value to transform.")], python_lambda: Lambda) -> Any:
+    """Apply the lambda to one value; return its result."""
+    return compile_lambda(python_lambda)(value)
+
+
+@action("core.transform.is_in", pure=True)
+def is_in(
+    items: Annotated[list[Any], Doc("The items to test.")],
+    collection: Annotated[list[Any], Doc("The values to look for.")],
+    python_lambda: Annotated[
+        str | None, Doc("Maps an item to the value looked up (default: the item itself).")
+    ] = None,
+) -> list[Any]:
+    """Return the items that are in ``collection`` (their lambda value, when one is given)."""
+    member = _membership(collection)
+    key = _key_function(python_lambda)
+    return [item for item in items if member(key(item))]
+
+
+@action("core.transform.not_in", pure=True)
+def not_in(
+    items: Annotated[list[Any], Doc("The items to test.")],
+    collection: Annotated[list[Any], Doc("The values to look for.")],
+    python_lambda: Annotated[
+        str | None, Doc("Maps an item to the value looked up (default: the item itself).")
+    ] = None,
+) -> list[Any]:
+    """Return the items that are not in ``collection`` (their lambda value, when one is given)."""
+    member = _membership(collection)
+    key = _key_function(python_lambda)
+    return [item for item in items if not member(key(item))]
+
+
+@action("core.transform.deduplicate")
+def deduplicate(
+    items: Annotated[list[dict[str, Any]] | dict[str, Any], Doc("The objects to deduplicate.")],
+    keys: Keys,
+    expire_seconds: Annotated[int, Doc("How long a seen key is remembered across runs.")] = 3600,
+    persist: Annotated[bool, Doc("Remember seen keys across runs (not yet honoured).")] = True,
+) -> list[dict[str, Any]]:
+    """Drop objects whose ``keys`` values repeat, merging each duplicate into the first one.
+
+    Objects with the same values at ``keys`` are merged (later fields win) and kept at the
+    position of the first, as Tracecat does. A single object is treated as a list of one.
+
+    Not yet honoured: ``persist`` and ``expire_seconds``. Deduplicating *across runs* needs a
+    store of seen keys, which arrives with the engine's store; until then only duplicates
+    within one call are removed, whatever ``persist`` says.
+
+    Raises:
+        ValueError: An object lacks one of the keys.
+    """
+    merged: dict[Hashable, dict[str, Any]] = {}
+    for index, item in enumerate([items] if isinstance(items, dict) else items):
+        identity = _identity(item, keys, index)
+        merged[identity] = {**merged[identity], **item} if identity in merged else dict(item)
+    return list(merged.values())
+
+
+@action("core.transform.is_duplicate")
+def is_duplicate(
+    item: Annotated[dict[str, Any], Doc("The object to check.")],
+    keys: Keys,
+    expire_seconds: Annotated[int, Doc("How long a seen key is remembered across runs.")] = 3600,
+) -> bool:
+    """Return whether an object with the same ``keys`` values was seen in an earlier run.
+
+    Not yet honoured: remembering keys across runs needs a store of seen keys, which arrives
+    with the engine's store. Until then nothing is remembered, so this checks that ``item``
+    has every key and returns ``False``.
+
+    Raises:
+        ValueError: The object lacks one of the keys.
+    """
+    _identity(item, keys, 0)
+    return False
+
+
+@action("core.transform.flatten_json", pure=True)
+def flatten_json(
+    json: Annotated[dict[str, Any] | list[Any], Doc("The object or list to flatten.")],
+) -> dict[str, Any]:
+    """Flatten nested objects and lists into one object with dotted keys (``a.b.0.c``).
+
+    Empty objects and lists are kept as values, so that no key disappears.
+    """
+    flat: dict[str, Any] = {}
+    _flatten(json, "", flat)
+    return flat
+
+
+@action("core.transform.eval_jsonpaths", pure=True)
+def eval_jsonpaths(
+    json: Annotated[dict[str, Any] | list[Any], Doc("The data to query.")],
+    jsonpaths: Annotated[list[str], Doc("JSONPath expressions, e.g. ['$.user.name', 'items[*].id'].")],
+) -> dict[str, Any]:
+    """Evaluate each JSONPath on ``json``; return a mapping from each path to what it matched.
+
+    A path matching one value gives that value, several give a list, none give ``None``. Paths
+    use the extended syntax of ``jsonpath-ng`` (filters, functions); a leading ``$.`` is
+    optional.
+
+    Raises:
+        ValueError: A path does not parse.
+    """
+    results: dict[str, Any] = {}
+    for path in jsonpaths:
+        matches = [m.value for m in _compiled_path(path).find(json)]
+        results[path] = None if not matches else matches[0] if len(matches) == 1 else matches
+    return results
+
+
+def _membership(collection: Iterable[Any]) -> Callable[[Any], bool]:
+    """Return a membership test for ``collection``: a set lookup when its values hash."""
+    values = list(collection)
+    try:
+        lookup = set(values)
+    except TypeError:  # unhashable values (objects, lists): compare one by one
+        return lambda value: value in values
+
+    def member(value: Any) -> bool:
+        try:
+            return value in lookup
+        except TypeError:
+            return value in values
+
+    return member
+
+
+def _key_function(python_lambda: str | None) -> Callable[[Any], Any]:
+    if python_lambda is None:
+        return lambda item: item
+    return compile_lambda(python_lambda)
+
+
+def _identity(item: Any, keys: list[str], index: int) -> Hashable:
+    """Return the hashable identity of ``item``: its values at the dotted ``keys``."""
+    values: list[str] = []
+    for key in keys:
+        value: Any = item
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ValueError(f"item {index} has no key {key!r}")
+            value = value[part]
+        # JSON text makes any value (objects and lists too) hashable, and keeps 1 apart from "1".
+        values.append(jsonlib.dumps(value, sort_keys=True, default=str))
+    return tuple(values)
+
+
+def _flatten(value: Any, prefix: str, flat: dict[str, Any]) -> None:
+    children: Iterable[tuple[Any, Any]]
+    if isinstance(value, dict) and value:
+        children = value.items()
+    elif isinstance(value, list) and value:
+        children = enumerate(value)
+    else:
+        flat[prefix] = value
+        return
+    for key, child in children:
+        _flatten(child, f"{prefix}.{key}" if prefix else str(key), flat)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_path(path: str) -> Any:
+    text = path if path.startswith("$") else f"$.{path}"
+    try:
+        return parse_jsonpath(text)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+        raise ValueError(f"JSONPath {path!r} does not parse: {exc}") from exc

@@ -1,0 +1,60 @@
+"""Test-only actions in a registry of their own (never the default one).
+
+The Ray executor ships these functions to its workers by value, so this module need not be
+importable there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from keel.actions.registry import Registry, action
+
+registry = Registry()
+
+
+class Unpicklable(Exception):
+    """An exception whose constructor takes two arguments, which pickle cannot rebuild."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code}: {text}")
+
+
+@action("test.add", registry=registry)
+def add(a: int, b: int) -> int:
+    """Add two numbers (sync)."""
+    return a + b
+
+
+@action("test.add_async", registry=registry)
+async def add_async(a: int, b: int) -> int:
+    """Add two numbers (async)."""
+    await asyncio.sleep(0)
+    return a + b
+
+
+@action("test.fail", registry=registry)
+def fail(message: str) -> None:
+    """Raise a LookupError."""
+    raise LookupError(message)
+
+
+@action("test.fail_unpicklable", registry=registry)
+async def fail_unpicklable(code: int) -> None:
+    """Raise an exception that cannot travel back from a Ray worker pickled."""
+    raise Unpicklable(code, "went wrong")
+
+
+@action("test.sleep", registry=registry)
+def sleep(seconds: float) -> float:
+    """Block for ``seconds`` (sync: the executor must keep its event loop free)."""
+    time.sleep(seconds)
+    return seconds
+
+
+@action("test.sleep_async", registry=registry)
+async def sleep_async(seconds: float) -> float:
+    """Wait for ``seconds`` (async)."""
+    await asyncio.sleep(seconds)
+    return seconds

@@ -1,0 +1,82 @@
+"""The executors, local and Ray, run the same suite of actions and report failures as data."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from keel.config import Settings
+from keel.execution.base import ActionCall, Executor
+from keel.execution.factory import create_executor
+from tests.integration.sample_actions import registry
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["local", "ray"])
+async def executor(request: pytest.FixtureRequest) -> AsyncIterator[Executor]:
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+    executor = create_executor(Settings(executor=request.param), registry)
+    yield executor
+    await executor.close()
+
+
+@pytest.mark.parametrize("action", ["test.add", "test.add_async"])
+async def test_sync_and_async_actions_return_their_result(executor: Executor, action: str) -> None:
+    outcome = await executor.run(ActionCall(action, {"a": 2, "b": "3"}))
+    assert outcome.ok
+    assert outcome.result == 5  # "3" was validated (lax) into an int
+
+
+async def test_bad_arguments_are_all_named_and_not_retried(executor: Executor) -> None:
+    outcome = await executor.run(ActionCall("test.add", {"a": "two", "c": 1}))
+    assert outcome.error is not None
+    assert outcome.error.type == "ActionArgumentError"
+    assert not outcome.error.retryable
+    for name in ("'a'", "'b'", "'c'"):
+        assert name in outcome.error.message
+
+
+async def test_unknown_action_is_not_retried(executor: Executor) -> None:
+    outcome = await executor.run(ActionCall("test.ad", {}))
+    assert outcome.error is not None
+    assert outcome.error.type == "RegistryError"
+    assert "test.ad" in outcome.error.message
+    assert not outcome.error.retryable
+
+
+@pytest.mark.parametrize(
+    ("action", "args", "error_type", "message"),
+    [
+        ("test.fail", {"message": "no such user"}, "LookupError", "no such user"),
+        ("test.fail_unpicklable", {"code": 7}, "Unpicklable", "7: went wrong"),
+    ],
+)
+async def test_exceptions_keep_their_type_and_message(
+    executor: Executor, action: str, args: dict[str, object], error_type: str, message: str
+) -> None:
+    outcome = await executor.run(ActionCall(action, args))
+    assert outcome.error is not None
+    assert (outcome.error.type, outcome.error.message) == (error_type, message)
+    assert outcome.error.retryable
+
+
+async def test_a_timeout_is_reported_as_timeout_error(executor: Executor) -> None:
+    started = time.monotonic()
+    outcome = await executor.run(ActionCall("test.sleep", {"seconds": 3}, timeout=0.3))
+    assert time.monotonic() - started < 1.5
+    assert outcome.error is not None
+    assert outcome.error.type == "TimeoutError"
+    assert outcome.error.message == "action test.sleep did not finish within 0.3 s"
+
+
+async def test_a_blocking_action_leaves_the_loop_free(executor: Executor) -> None:
+    call = asyncio.create_task(executor.run(ActionCall("test.sleep", {"seconds": 0.4})))
+    started = time.monotonic()
+    await asyncio.sleep(0.05)
+    assert time.monotonic() - started < 0.25
+    assert (await call).result == 0.4

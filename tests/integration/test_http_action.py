@@ -1,0 +1,194 @@
+"""``core.http_request`` and ``core.http_poll`` against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from keel.actions.builtin.http import (
+    ForbiddenDestinationError,
+    HttpPollError,
+    HttpStatusError,
+    http_poll,
+    http_request,
+    refusal,
+)
+from keel.config import get_settings
+
+pytestmark = pytest.mark.integration
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes: /json, /text, /echo, /status/<code>, /redirect?to=<url>, /poll/<key>?ready_after=N."""
+
+    polls: Counter[str] = Counter()
+
+    def do_GET(self) -> None:
+        self.route()
+
+    def do_POST(self) -> None:
+        self.route()
+
+    def route(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        segments = parts.path.strip("/").split("/")
+        if segments[0] == "json":
+            self.reply(200, json.dumps({"ok": True, "n": [1, 2]}), "application/json")
+        elif segments[0] == "text":
+            self.reply(200, "hello", "text/plain; charset=utf-8")
+        elif segments[0] == "echo":
+            body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+            echoed = {"method": self.command, "body": body, "query": query}
+            self.reply(200, json.dumps(echoed), "application/json")
+        elif segments[0] == "status":
+            self.reply(int(segments[1]), "x" * 2000 if query.get("long") else "nope", "text/plain")
+        elif segments[0] == "redirect":
+            self.send_response(302)
+            self.send_header("Location", query["to"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif segments[0] == "poll":
+            Handler.polls[segments[1]] += 1
+            ready = Handler.polls[segments[1]] > int(query.get("ready_after", "2"))
+            if ready:
+                self.reply(200, json.dumps({"done": True}), "application/json")
+            else:
+                self.reply(202, "", "text/plain")
+        else:
+            self.reply(404, "no route", "text/plain")
+
+    def reply(self, status: int, body: str, content_type: str) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def allow_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "http_allow_private", True)
+
+
+@pytest.fixture
+def deny_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "http_allow_private", False)
+
+
+@pytest.mark.usefixtures("allow_private")
+class TestRequest:
+    async def test_json_is_parsed(self, base_url: str) -> None:
+        result = await http_request(f"{base_url}/json")
+        assert result["status_code"] == 200
+        assert result["data"] == {"ok": True, "n": [1, 2]}
+        assert result["headers"]["content-type"] == "application/json"
+
+    async def test_text_stays_text(self, base_url: str) -> None:
+        assert (await http_request(f"{base_url}/text"))["data"] == "hello"
+
+    async def test_base64_of_the_bytes(self, base_url: str) -> None:
+        result = await http_request(f"{base_url}/text", base64_encode_data=True)
+        assert result["data"] == "aGVsbG8="
+
+    async def test_payload_params_and_method(self, base_url: str) -> None:
+        result = await http_request(
+            f"{base_url}/echo", method="post", payload={"a": 1}, params={"q": "x"}
+        )
+        assert result["data"] == {"method": "POST", "body": '{"a":1}', "query": {"q": "x"}}
+
+    async def test_error_status_fails_with_method_url_status_and_body(self, base_url: str) -> None:
+        with pytest.raises(HttpStatusError) as info:
+            await http_request(f"{base_url}/status/404?long=1")
+        message = str(info.value)
+        assert message.startswith(f"GET {base_url}/status/404?long=1 returned 404 Not Found: xxx")
+        assert message.endswith("...") and len(message) < 700
+        assert info.value.status_code == 404
+
+    async def test_ignored_status_is_returned(self, base_url: str) -> None:
+        result = await http_request(f"{base_url}/status/404", ignore_status_codes=[404])
+        assert (result["status_code"], result["data"]) == (404, "nope")
+
+    async def test_redirects_are_followed_only_when_asked(self, base_url: str) -> None:
+        url = f"{base_url}/redirect?to=/json"
+        assert (await http_request(url))["status_code"] == 302
+        assert (await http_request(url, follow_redirects=True))["data"]["ok"] is True
+
+
+class TestGuard:
+    @pytest.mark.usefixtures("deny_private")
+    async def test_loopback_is_refused_by_default(self, base_url: str) -> None:
+        with pytest.raises(ForbiddenDestinationError, match=r"127\.0\.0\.1.*loopback"):
+            await http_request(f"{base_url}/json")
+
+    @pytest.mark.usefixtures("allow_private")
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://100.100.100.200/latest/meta-data/",
+        ],
+    )
+    async def test_metadata_is_refused_even_when_private_is_allowed(self, url: str) -> None:
+        with pytest.raises(ForbiddenDestinationError, match="metadata"):
+            await http_request(url)
+
+    @pytest.mark.usefixtures("allow_private")
+    async def test_every_redirect_hop_is_checked(self, base_url: str) -> None:
+        url = f"{base_url}/redirect?to=http://169.254.169.254/latest/"
+        with pytest.raises(ForbiddenDestinationError, match=r"169\.254\.169\.254"):
+            await http_request(url, follow_redirects=True)
+
+    @pytest.mark.parametrize(
+        ("address", "allow_private", "why"),
+        [
+            ("10.0.0.1", False, "a private address"),
+            ("10.0.0.1", True, None),
+            ("::ffff:127.0.0.1", False, "a loopback address"),
+            ("100.64.0.1", False, "not a public address"),
+            ("fe80::1", True, "a link-local address"),
+            ("8.8.8.8", False, None),
+        ],
+    )
+    def test_refusal_reasons(self, address: str, allow_private: bool, why: str | None) -> None:
+        assert refusal(ipaddress.ip_address(address), allow_private=allow_private) == why
+
+
+@pytest.mark.usefixtures("allow_private")
+class TestPoll:
+    async def test_polls_until_ready(self, base_url: str) -> None:
+        result = await http_poll(f"{base_url}/poll/a?ready_after=2", poll_interval=0.01)
+        assert result["data"] == {"done": True}
+        assert Handler.polls["a"] == 3
+
+    async def test_gives_up_after_max_attempts(self, base_url: str) -> None:
+        with pytest.raises(HttpPollError, match="202 after 3 attempt"):
+            await http_poll(
+                f"{base_url}/poll/b?ready_after=9", poll_interval=0.01, poll_max_attempts=3
+            )
+        assert Handler.polls["b"] == 3
