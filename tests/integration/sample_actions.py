@@ -14,7 +14,7 @@ from keel.actions.registry import Registry, action
 registry = Registry()
 
 
-class Unpicklable(Exception):
+class UnpicklableError(Exception):
     """An exception whose constructor takes two arguments, which pickle cannot rebuild."""
 
     def __init__(self, code: int, text: str) -> None:
@@ -43,7 +43,7 @@ def fail(message: str) -> None:
 @action("test.fail_unpicklable", registry=registry)
 async def fail_unpicklable(code: int) -> None:
     """Raise an exception that cannot travel back from a Ray worker pickled."""
-    raise Unpicklable(code, "went wrong")
+    raise UnpicklableError(code, "went wrong")
 
 
 @action("test.sleep", registry=registry)

@@ -53,7 +53,7 @@ async def test_unknown_action_is_not_retried(executor: Executor) -> None:
     ("action", "args", "error_type", "message"),
     [
         ("test.fail", {"message": "no such user"}, "LookupError", "no such user"),
-        ("test.fail_unpicklable", {"code": 7}, "Unpicklable", "7: went wrong"),
+        ("test.fail_unpicklable", {"code": 7}, "UnpicklableError", "7: went wrong"),
     ],
 )
 async def test_exceptions_keep_their_type_and_message(

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Routes: /json, /text, /echo, /status/<code>, /redirect?to=<url>, /poll/<key>?ready_after=N."""
+    """Routes: /json, /text, /echo, /status/<code>, /redirect?to=URL, /poll/<key>?ready_after=N."""
 
     polls: Counter[str] = Counter()
 

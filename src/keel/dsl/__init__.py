@@ -4,6 +4,8 @@ Pure: imports no Temporal, Ray, SQLAlchemy, FastAPI or httpx, and nothing of Kee
 ``keel.expressions`` and ``keel.errors``.
 """
 
+from __future__ import annotations
+
 from keel.dsl.diagnostics import Problem
 from keel.dsl.duration import parse_duration
 from keel.dsl.expects import check_inputs, validate_expects

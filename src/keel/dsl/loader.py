@@ -149,6 +149,8 @@ def _parse(text: str, file: str | None) -> tuple[Any, SourceMap, list[DuplicateK
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid syntax"
+        if exc.context and what.startswith("but "):
+            what = f"{exc.context}, {what}"  # "expected a single document..., but found another"
         column = f" (column {mark.column + 1})" if mark is not None else ""
         line = mark.line + 1 if mark is not None else None
         return Problem(f"could not parse YAML: {what}{column}", file=file, line=line)

@@ -93,7 +93,9 @@ def test_phishing_example_content() -> None:
     lookup = wf.actions[1]
     assert lookup.retry_policy.max_attempts == 3
     assert lookup.retry_policy.timeout == 10
-    assert result.source.line(("actions", 1, "retry_policy")) == 22
+    lines = (SHARED / "examples" / "phishing_triage.yml").read_text().splitlines()
+    expected = next(i for i, line in enumerate(lines, 1) if "retry_policy" in line)
+    assert result.source.line(("actions", 1, "retry_policy")) == expected
 
 
 def test_tracecat_document_loads_unchanged() -> None:
@@ -115,9 +117,10 @@ def test_wrapped_definition_export_loads_inner_with_lines() -> None:
     assert result.workflow is not None
     assert result.workflow.title == "Quarantine a user"
     # Paths are relative to the definition; lines are the file's.
-    assert result.source.line(("actions", 1, "ref")) == TRACECAT.splitlines().index(
-        "  - ref: disable_user"
-    ) + 2
+    assert (
+        result.source.line(("actions", 1, "ref"))
+        == TRACECAT.splitlines().index("  - ref: disable_user") + 2
+    )
 
 
 def test_wrapped_definition_problems_point_into_it() -> None:
@@ -136,7 +139,10 @@ def test_json_document() -> None:
 
 def test_json_numbers_follow_json() -> None:
     # YAML 1.1 would read 1e3 as a string; JSON reads a number.
-    text = '{"title": "t", "description": "", "returns": 1e3, "actions": [{"ref": "a", "action": "x"}]}'
+    text = (
+        '{"title": "t", "description": "", "returns": 1e3, '
+        '"actions": [{"ref": "a", "action": "x"}]}'
+    )
     wf = parse_workflow(text)
     assert wf.returns == 1000.0
 
@@ -149,7 +155,10 @@ def test_json_syntax_error_uses_json_position() -> None:
 
 
 def test_json_duplicate_keys() -> None:
-    problem = _one('{"title": "t",\n "title": "u", "description": "", "actions": [{"ref": "a", "action": "x"}]}')
+    problem = _one(
+        '{"title": "t",\n "title": "u", "description": "", '
+        '"actions": [{"ref": "a", "action": "x"}]}'
+    )
     assert problem.line == 2
     assert "duplicate key 'title' (first given at line 1)" in problem.message
 
@@ -157,7 +166,9 @@ def test_json_duplicate_keys() -> None:
 def test_yaml_syntax_error_line_and_column() -> None:
     problem = _one("title: t\ndescription: d\nactions:\n  - ref: a\n    action: b: c\n")
     assert problem.line == 5
-    assert problem.message == "could not parse YAML: mapping values are not allowed here (column 14)"
+    assert (
+        problem.message == "could not parse YAML: mapping values are not allowed here (column 14)"
+    )
 
 
 def test_yaml_unclosed_flow() -> None:
@@ -168,7 +179,11 @@ def test_yaml_unclosed_flow() -> None:
 
 def test_several_yaml_documents() -> None:
     problem = _one("title: a\n---\ntitle: b\n")
-    assert "expected a single document" in problem.message
+    assert problem.message == (
+        "could not parse YAML: expected a single document in the stream, "
+        "but found another document (column 1)"
+    )
+    assert problem.line == 2
 
 
 @pytest.mark.parametrize(
@@ -236,7 +251,12 @@ def test_every_schema_error_is_reported_with_line_ref_and_field() -> None:
     assert workflow is None
     got = {(p.line, p.ref, p.field, p.message) for p in problems}
     expected = {
-        (5, None, "entrypoint.expects.a.defualt", "unknown field 'defualt'; did you mean 'default'?"),
+        (
+            5,
+            None,
+            "entrypoint.expects.a.defualt",
+            "unknown field 'defualt'; did you mean 'default'?",
+        ),
         (7, None, "triggers[0].type", "must be 'webhook' or 'schedule', got str 'cron'"),
         (8, None, "config.timeout", "must be >= 0, got -1"),
         (
@@ -269,7 +289,9 @@ def test_every_schema_error_is_reported_with_line_ref_and_field() -> None:
 
 
 def test_problem_str_names_file_line_ref_and_field() -> None:
-    problem = _one("title: t\ndescription: d\nactions:\n  - ref: a\n    action: x\n    dependson: []\n")
+    problem = _one(
+        "title: t\ndescription: d\nactions:\n  - ref: a\n    action: x\n    dependson: []\n"
+    )
     assert str(problem) == (
         "w.yml:6: action 'a', field 'dependson': unknown field 'dependson'; "
         "did you mean 'depends_on'?"
@@ -277,7 +299,10 @@ def test_problem_str_names_file_line_ref_and_field() -> None:
 
 
 def test_unknown_field_without_close_match_lists_allowed() -> None:
-    text = "title: t\ndescription: d\nactions:\n  - ref: a\n    action: x\n    retry_policy: {zzz: 1}\n"
+    text = (
+        "title: t\ndescription: d\nactions:\n  - ref: a\n    action: x\n"
+        "    retry_policy: {zzz: 1}\n"
+    )
     assert _one(text).message == (
         "unknown field 'zzz' (allowed: backoff, max_attempts, retry_until, timeout)"
     )
@@ -292,7 +317,9 @@ def test_duplicate_key_in_action_is_reported_and_last_wins() -> None:
     text = "title: t\ndescription: d\nactions:\n  - ref: a\n    action: x\n    action: y\n"
     result = load_workflow(text, file="w.yml")
     assert [(p.line, p.ref, p.field) for p in result.problems] == [(6, "a", "action")]
-    assert result.problems[0].message == "duplicate key 'action' (first given at line 5); remove one"
+    assert (
+        result.problems[0].message == "duplicate key 'action' (first given at line 5); remove one"
+    )
     assert result.workflow is not None
     assert result.workflow.actions[0].action == "y"
     assert not result.ok

@@ -11,8 +11,7 @@ import json as jsonlib
 from collections.abc import Callable, Hashable, Iterable
 from typing import Annotated, Any
 
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
 from keel.actions.registry import action
 from keel.actions.schema import Doc
@@ -136,20 +135,23 @@ def flatten_json(
     Empty objects and lists are kept as values, so that no key disappears.
     """
     flat: dict[str, Any] = {}
-    _flatten(json, "", flat)
+    if json:
+        _flatten(json, "", flat)
     return flat
 
 
 @action("core.transform.eval_jsonpaths", pure=True)
 def eval_jsonpaths(
     json: Annotated[dict[str, Any] | list[Any], Doc("The data to query.")],
-    jsonpaths: Annotated[list[str], Doc("JSONPath expressions, e.g. ['$.user.name', 'items[*].id'].")],
+    jsonpaths: Annotated[
+        list[str], Doc("JSONPath expressions, e.g. ['$.user.name', 'items[*].id'].")
+    ],
 ) -> dict[str, Any]:
     """Evaluate each JSONPath on ``json``; return a mapping from each path to what it matched.
 
-    A path matching one value gives that value, several give a list, none give ``None``. Paths
-    use the extended syntax of ``jsonpath-ng`` (filters, functions); a leading ``$.`` is
-    optional.
+    As in expressions, a path with several matches, a wildcard (``*``) or a filter (``[?``)
+    gives a list; one match gives the value; none gives ``None``. Paths use the extended syntax
+    of ``jsonpath-ng`` (filters, functions); a leading ``$.`` is optional.
 
     Raises:
         ValueError: A path does not parse.
@@ -157,7 +159,10 @@ def eval_jsonpaths(
     results: dict[str, Any] = {}
     for path in jsonpaths:
         matches = [m.value for m in _compiled_path(path).find(json)]
-        results[path] = None if not matches else matches[0] if len(matches) == 1 else matches
+        if len(matches) > 1 or "*" in path or "[?" in path:
+            results[path] = matches
+        else:
+            results[path] = matches[0] if matches else None
     return results
 
 
@@ -216,5 +221,5 @@ def _compiled_path(path: str) -> Any:
     text = path if path.startswith("$") else f"$.{path}"
     try:
         return parse_jsonpath(text)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+    except Exception as exc:  # jsonpath-ng raises its own errors and plain Exceptions alike
         raise ValueError(f"JSONPath {path!r} does not parse: {exc}") from exc
