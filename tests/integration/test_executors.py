@@ -80,3 +80,19 @@ async def test_a_blocking_action_leaves_the_loop_free(executor: Executor) -> Non
     await asyncio.sleep(0.05)
     assert time.monotonic() - started < 0.25
     assert (await call).result == 0.4
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+async def test_core_actions_resolve_by_name(request: pytest.FixtureRequest, backend: str) -> None:
+    # The default registry: on Ray only the name travels and the worker looks it up itself.
+    if backend == "ray":
+        request.getfixturevalue("ray_cluster")
+    executor = create_executor(Settings(executor=backend))
+    try:
+        call = ActionCall("core.http_request", {"url": "http://169.254.169.254/latest/meta-data/"})
+        outcome = await executor.run(call)
+    finally:
+        await executor.close()
+    assert outcome.error is not None
+    assert outcome.error.type == "ForbiddenDestinationError"
+    assert "169.254.169.254" in outcome.error.message

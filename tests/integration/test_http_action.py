@@ -13,14 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from keel.actions.builtin.http import (
-    ForbiddenDestinationError,
-    HttpPollError,
-    HttpStatusError,
-    http_poll,
-    http_request,
-    refusal,
-)
+from keel.actions.builtin.http import HttpPollError, HttpStatusError, http_poll, http_request
+from keel.actions.egress import ForbiddenDestinationError, refusal
 from keel.config import get_settings
 
 pytestmark = pytest.mark.integration
@@ -116,7 +110,7 @@ class TestRequest:
 
     async def test_payload_params_and_method(self, base_url: str) -> None:
         result = await http_request(
-            f"{base_url}/echo", method="post", payload={"a": 1}, params={"q": "x"}
+            f"{base_url}/echo", method="POST", payload={"a": 1}, params={"q": "x"}
         )
         assert result["data"] == {"method": "POST", "body": '{"a":1}', "query": {"q": "x"}}
 
@@ -187,8 +181,18 @@ class TestPoll:
         assert Handler.polls["a"] == 3
 
     async def test_gives_up_after_max_attempts(self, base_url: str) -> None:
-        with pytest.raises(HttpPollError, match="202 after 3 attempt"):
+        with pytest.raises(HttpPollError, match=r"after 3 attempt\(s\), 0.01 s apart: status 202"):
             await http_poll(
                 f"{base_url}/poll/b?ready_after=9", poll_interval=0.01, poll_max_attempts=3
             )
         assert Handler.polls["b"] == 3
+
+    async def test_polls_until_the_condition_holds(self, base_url: str) -> None:
+        result = await http_poll(
+            f"{base_url}/poll/c?ready_after=1",
+            poll_retry_codes=[],
+            poll_condition="lambda response: response['status_code'] == 200",
+            poll_interval=0.01,
+        )
+        assert result["status_code"] == 200
+        assert Handler.polls["c"] == 2

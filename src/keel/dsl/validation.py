@@ -97,8 +97,9 @@ class _Checker:
 
     def run(self, graph: Graph | None) -> list[Problem]:
         problems: list[Problem] = []
-        for problem in validate_expects(self.workflow.entrypoint.expects):
-            problems.append(_with_location(problem, self.file, self.source, ("entrypoint", "expects")))
+        problems.extend(
+            validate_expects(self.workflow.entrypoint.expects, self.source, file=self.file)
+        )
         for index, stmt in enumerate(self.workflow.actions):
             problems.extend(self._check_action(index, stmt))
             problems.extend(self._check_action_expressions(index, stmt, graph))
@@ -266,12 +267,3 @@ def _strings(value: Any, path: FieldPath, name: str) -> Iterator[tuple[FieldPath
 def _did_you_mean(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _with_location(problem: Problem, file: str | None, source: SourceMap, path: FieldPath) -> Problem:
-    if problem.file is not None and problem.line is not None:
-        return problem
-    from dataclasses import replace
-
-    line = problem.line if problem.line is not None else source.line(path)
-    return replace(problem, file=problem.file or file, line=line)

@@ -227,7 +227,7 @@ _IMPLS: dict[str, Callable[..., Any]] = {
     "round": _plain(round),
     "set": _collect(set),
     "sorted": _sorted,
-    "str": _plain(str),
+    "str": lambda machine, *args, **kwargs: machine.created(str(*args, **kwargs)),
     "sum": _sum,
     "tuple": _collect(tuple),
     "zip": _zip,

@@ -65,6 +65,10 @@ _CONVERSIONS: dict[int, Callable[[Any], str]] = {ord("r"): repr, ord("a"): ascii
 
 Env = dict[str, Any]
 
+#: Items (characters, elements) a step pays for when a value is built by copying.
+ITEMS_PER_STEP = 16
+_BUILT = (str, bytes, list, tuple, dict, set, frozenset)
+
 
 def signature_of(
     args: ast.arguments, defaults: list[Any], kw_defaults: list[Any]
@@ -183,10 +187,17 @@ class Machine:
     def binary(self, op: type[ast.operator], left: Any, right: Any) -> Any:
         """Apply ``op``, refusing results too large to build."""
         guard_binary(op, left, right)
-        result = _BINARY[op](left, right)
-        if isinstance(result, str | bytes | list | tuple):
-            self.tick(len(result) // 100)  # copying costs time too: keeps sum() of lists bounded
-        return result
+        return self.created(_BINARY[op](left, right))
+
+    def created(self, value: Any) -> Any:
+        """Charge for ``value``, just built; return it.
+
+        Charging copies bounds the memory a call can fill, not only its time: without it,
+        ``[x.upper() for i in range(1000)]`` on a large ``x`` would build a thousand copies.
+        """
+        if isinstance(value, _BUILT):
+            self.tick(len(value) // ITEMS_PER_STEP)
+        return value
 
     def call(self, callee: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Call a lambda or a whitelisted builtin."""
@@ -209,7 +220,8 @@ class Machine:
             args = guard_str_method(self, receiver, name, args)
         elif name in SET_METHODS:
             args = [list(self.eager(a)) for a in args]
-        return getattr(receiver, name)(*args, **kwargs)
+        result = getattr(receiver, name)(*args, **kwargs)
+        return result if name == "get" else self.created(result)  # get() builds nothing
 
     def items(self, nodes: list[ast.expr], env: Env) -> list[Any]:
         """Evaluate list elements or call arguments, expanding ``*iterable``."""
@@ -291,10 +303,15 @@ def _slice(m: Machine, node: ast.Slice, env: Env) -> Any:
     return slice(*(None if p is None else m.eval(p, env) for p in parts))
 
 
+def _subscript(m: Machine, node: ast.Subscript, env: Env) -> Any:
+    value = m.eval(node.value, env)[m.eval(node.slice, env)]
+    return m.created(value) if isinstance(node.slice, ast.Slice) else value
+
+
 def _joinedstr(m: Machine, node: ast.JoinedStr, env: Env) -> Any:
     parts = [str(m.eval(value, env)) for value in node.values]
     guard_length(sum(map(len, parts)))
-    return "".join(parts)
+    return m.created("".join(parts))
 
 
 def _formatted(m: Machine, node: ast.FormattedValue, env: Env) -> Any:
@@ -346,7 +363,7 @@ _HANDLERS: dict[type[ast.AST], Callable[[Machine, Any, Env], Any]] = {
     ast.Tuple: lambda m, node, env: tuple(m.items(node.elts, env)),
     ast.Set: lambda m, node, env: set(m.items(node.elts, env)),
     ast.Dict: _dict,
-    ast.Subscript: lambda m, node, env: m.eval(node.value, env)[m.eval(node.slice, env)],
+    ast.Subscript: _subscript,
     ast.Slice: _slice,
     # A comprehension gets its own scope (a copy of env), as in Python.
     ast.ListComp: lambda m, node, env: [

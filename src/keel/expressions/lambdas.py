@@ -21,11 +21,14 @@ Everything else is refused before the lambda runs: imports, attribute reads (``x
 ``x.foo``), names such as ``open``, ``getattr``, ``eval`` or ``__import__``, ``:=``, ``await``,
 ``yield``.
 
-Each call is bounded: at most ``MAX_STEPS`` (1,000,000) interpreter steps (nodes evaluated plus
-items iterated), created strings and collections of at most ``MAX_LENGTH`` (10,000,000)
-characters or items, integers of at most ``MAX_INT_BITS`` bits, and ``MAX_CALL_DEPTH`` nested
-lambda calls. A result that is a lazy iterator (a generator expression, ``range``, ``zip``,
-``dict.keys()``) is turned into a list, so that the result is plain data.
+Each call is bounded (limits in :mod:`keel.expressions.lambda_builtins`): at most ``MAX_STEPS``
+(1,000,000) interpreter steps, where evaluating a node or iterating an item costs one step and
+building a string or collection by copying costs one step per 16 items (so memory is bounded
+too); single strings and collections of at most ``MAX_LENGTH`` (10,000,000) characters or items;
+integers of at most ``MAX_INT_BITS`` bits; ``MAX_CALL_DEPTH`` nested lambda calls.
+
+A result that is a lazy iterator (a generator expression, ``range``, ``zip``, ``dict.keys()``)
+is turned into a list, so that the result is plain data.
 
 Every refusal and every failure raises :class:`keel.errors.LambdaError`, quoting the lambda.
 """

@@ -208,7 +208,26 @@ def test_doubling_through_recursion_is_bounded() -> None:
         "lambda x: (lambda f: f(f, 'a', 40))(lambda f, s, n: s if n == 0 else f(f, s + s, n - 1))"
     )
     message = _refusal(source, None)
-    assert "result too large" in message or "nested more than" in message
+    assert any(why in message for why in ("result too large", "ran too long", "nested more than"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "lambda x: [x.upper() for i in range(1000)]",
+        "lambda x: [f'{x}!' for i in range(1000)]",
+        "lambda x: [str(x) for i in range(1000)]",
+        "lambda x: [x + 'b' for i in range(1000)]",
+        "lambda x: [[0] * 10**6 for i in range(1000)]",
+    ],
+)
+def test_building_copies_in_a_loop_is_bounded(source: str) -> None:
+    # Each copy is cheap alone; a thousand of them would fill gigabytes.
+    assert "ran too long" in _refusal(source, "a" * 5_000_000)
+
+
+def test_one_large_input_is_fine() -> None:
+    assert compile_lambda("lambda x: len(x.upper())")("a" * 5_000_000) == 5_000_000
 
 
 def test_each_call_gets_a_fresh_budget() -> None:

@@ -1,15 +1,30 @@
-"""Core actions that call HTTP APIs: ``core.http_request`` and ``core.http_poll``.
+"""Core actions that call HTTP APIs: ``core.http_request`` and ``core.http_poll``, on httpx.
 
-Signatures only for now: the I/O bodies arrive with the engine (issue 3). Registering them
-already lets workflows that use them validate, and gives their argument schemas.
+Every request, and every redirect hop, passes the SSRF guard of :mod:`keel.actions.egress`
+first (an httpx request hook), with ``KEEL_HTTP_ALLOW_PRIVATE`` read from the settings at call
+time. Each call opens its own client: actions may run on a fresh event loop per call (the Ray
+executor), where a shared connection pool cannot follow; the TLS context, the costly part of a
+client (about 20 ms), is built once and shared.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import ssl
+from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any, Literal
 
+import certifi
+import httpx
+
+from keel.actions.egress import check_destination
 from keel.actions.registry import action
 from keel.actions.schema import Doc
+from keel.config import get_settings
+from keel.errors import KeelError
+from keel.expressions.lambdas import compile_lambda
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 Url = Annotated[str, Doc("The URL to call.")]
@@ -20,6 +35,36 @@ Payload = Annotated[dict[str, Any] | list[Any] | None, Doc("A JSON body.")]
 Auth = Annotated[dict[str, str] | None, Doc("Basic auth: {username, password}.")]
 Timeout = Annotated[float, Doc("Seconds to wait for the response.")]
 VerifySsl = Annotated[bool, Doc("Verify the server's TLS certificate.")]
+
+#: Characters of a response body quoted in an error message.
+BODY_EXCERPT = 500
+#: What ``core.http_poll`` treats as "not ready yet" by default.
+DEFAULT_POLL_RETRY_CODES = (202, 429)
+
+
+class HttpStatusError(KeelError):
+    """A response had an error status (>= 400) that the call did not ask to ignore.
+
+    Attributes:
+        status_code: The response's status.
+        method: The HTTP method.
+        url: The URL of the request that got this response (the last hop, after redirects).
+        body: The start of the response body.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int = 0, method: str = "", url: str = "", body: str = ""
+    ) -> None:
+        # Keyword arguments with defaults keep the exception picklable (the Ray executor needs it).
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.body = body
+
+
+class HttpPollError(KeelError):
+    """``core.http_poll`` made all its attempts and the response never became ready."""
 
 
 @action("core.http_request")
@@ -50,7 +95,24 @@ async def http_request(
     ``data`` is the parsed JSON when the response is JSON, else the text. A status >= 400 not in
     ``ignore_status_codes`` fails the action with the status and the body.
     """
-    raise NotImplementedError("core.http_request runs in the engine; see issue 3")
+    client = _client(
+        timeout=timeout,
+        verify_ssl=verify_ssl,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+    )
+    request = _request_args(
+        headers=headers,
+        params=params,
+        payload=payload,
+        content=content,
+        form_data=form_data,
+        files=files,
+        auth=auth,
+    )
+    async with client:
+        response = await client.request(method, url, **request)
+    return _result(response, ignore_status_codes, base64_encode_data)
 
 
 @action("core.http_poll")
@@ -77,10 +139,132 @@ async def http_poll(
     ] = None,
     poll_interval: Annotated[float, Doc("Seconds between attempts.")] = 5.0,
     poll_max_attempts: Annotated[int, Doc("Most attempts before the action fails.")] = 10,
+    follow_redirects: Annotated[bool, Doc("Follow 3xx redirects.")] = False,
+    ignore_status_codes: Annotated[
+        list[int] | None, Doc("Statuses >= 400 that do not fail the action.")
+    ] = None,
 ) -> dict[str, Any]:
     """Repeat an HTTP request until it is ready; return the last ``{status_code, headers, data}``.
 
     A response is *not ready* when its status is in ``poll_retry_codes`` or ``poll_condition``
     returns a falsy value. After ``poll_max_attempts`` not-ready responses the action fails.
+    The ready response is handled like ``core.http_request``'s: a status >= 400 not in
+    ``ignore_status_codes`` fails the action. ``poll_condition`` is compiled before the first
+    request, so a bad lambda fails at once.
     """
-    raise NotImplementedError("core.http_poll runs in the engine; see issue 3")
+    retry_codes = set(DEFAULT_POLL_RETRY_CODES if poll_retry_codes is None else poll_retry_codes)
+    ready: Callable[..., Any] | None = compile_lambda(poll_condition) if poll_condition else None
+    attempts = max(poll_max_attempts, 1)
+    request = _request_args(headers=headers, params=params, payload=payload, auth=auth)
+    client = _client(
+        timeout=timeout, verify_ssl=verify_ssl, follow_redirects=follow_redirects, max_redirects=20
+    )
+    async with client:
+        for attempt in range(1, attempts + 1):
+            response = await client.request(method, url, **request)
+            if response.status_code not in retry_codes:
+                result = _result(response, ignore_status_codes, base64_encode_data=False)
+                if ready is None or ready(result):
+                    return result
+            if attempt < attempts:
+                await asyncio.sleep(poll_interval)
+    status = response.status_code
+    why = (
+        f"status {status} is in poll_retry_codes {sorted(retry_codes)}"
+        if status in retry_codes
+        else f"poll_condition {poll_condition!r} was still false on status {status}"
+    )
+    raise HttpPollError(
+        f"{method} {url} was not ready after {attempts} attempt(s), {poll_interval:g} s apart: "
+        f"{why}"
+    )
+
+
+@cache
+def _verified_tls() -> ssl.SSLContext:
+    """Return the TLS context that verifies certificates, built once per process."""
+    return ssl.create_default_context(cafile=certifi.where())  # httpx's default CA bundle
+
+
+def _client(
+    *, timeout: float, verify_ssl: bool, follow_redirects: bool, max_redirects: int
+) -> httpx.AsyncClient:
+    """Return a client for one call, with the SSRF guard hooked on every request it sends."""
+    allow_private = get_settings().http_allow_private
+
+    async def guard(request: httpx.Request) -> None:
+        # httpx runs request hooks for each redirect hop too, so every hop is checked.
+        url = request.url
+        port = url.port or (443 if url.scheme == "https" else 80)
+        await check_destination(str(url), url.host, port, allow_private=allow_private)
+
+    return httpx.AsyncClient(
+        timeout=timeout,
+        verify=_verified_tls() if verify_ssl else False,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        event_hooks={"request": [guard]},
+    )
+
+
+def _request_args(
+    *,
+    headers: dict[str, str] | None,
+    params: dict[str, Any] | None,
+    payload: dict[str, Any] | list[Any] | None,
+    content: str | None = None,
+    form_data: dict[str, Any] | None = None,
+    files: dict[str, Any] | None = None,
+    auth: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Map the actions' arguments onto ``httpx.AsyncClient.request`` keyword arguments."""
+    request: dict[str, Any] = {"headers": headers, "params": params}
+    if payload is not None:
+        request["json"] = payload
+    if content is not None:
+        request["content"] = content
+    if form_data is not None:
+        request["data"] = form_data
+    if files:
+        request["files"] = {field: (field, base64.b64decode(data)) for field, data in files.items()}
+    if auth:
+        request["auth"] = (auth.get("username", ""), auth.get("password", ""))
+    return request
+
+
+def _result(
+    response: httpx.Response, ignore_status_codes: list[int] | None, base64_encode_data: bool
+) -> dict[str, Any]:
+    """Return ``{status_code, headers, data}`` for ``response``, or raise for an error status."""
+    status = response.status_code
+    if status >= 400 and status not in (ignore_status_codes or ()):
+        request = response.request
+        body = response.text
+        excerpt = body[:BODY_EXCERPT] + ("..." if len(body) > BODY_EXCERPT else "")
+        raise HttpStatusError(
+            f"{request.method} {request.url} returned {status} {response.reason_phrase}: {excerpt}",
+            status_code=status,
+            method=request.method,
+            url=str(request.url),
+            body=excerpt,
+        )
+    return {
+        "status_code": status,
+        "headers": dict(response.headers),
+        "data": _data(response, base64_encode_data),
+    }
+
+
+def _data(response: httpx.Response, base64_encode_data: bool) -> Any:
+    """Return the body: parsed JSON when the response says it is JSON, else text (or base64)."""
+    if base64_encode_data:
+        return base64.b64encode(response.content).decode("ascii")
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:  # a server that mislabels its body: keep the text rather than fail
+            return response.text
+    return response.text

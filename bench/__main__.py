@@ -1,0 +1,115 @@
+"""``python -m bench``: raw Temporal baselines, then Keel scenarios, on one dev server; tables.
+
+Everything runs in this one process against one ``TemporalDevServer`` (temp-file SQLite with the
+WAL pragmas and eager workflow start that Keel's dev server always gets). The server, workers, the
+loopback HTTP server and Ray are all torn down on the way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.measure import Measurement
+from bench.options import Options, parse_options
+
+
+def _prepare_environment() -> None:
+    """Set the env vars Keel's settings read, before anything (or any Ray worker) reads them.
+
+    ``core.http_request`` asks ``get_settings()`` (cached) whether loopback is allowed, in this
+    process and, with the Ray executor, in Ray's workers, which inherit this environment at
+    ``ray.init``.
+    """
+    os.environ["KEEL_HTTP_ALLOW_PRIVATE"] = "true"
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+async def _main(options: Options, out: Console, log: Console) -> int:
+    from temporalio.client import Client
+
+    from bench import report
+    from bench.loopback import LoopbackServer
+    from bench.raw import RawBench
+    from keel.orchestration.devserver import TemporalDevServer
+
+    measurements: list[Measurement] = []
+
+    def progress(m: Measurement) -> None:
+        value = (
+            f"FAILED {m.error}"
+            if m.error
+            else f"{m.total_ms:.1f} ms"
+            if m.total_ms is not None
+            else f"{m.runs_per_s:.1f} runs/s, p50 {m.p50_ms:.1f} ms"
+        )
+        log.print(f"  [dim]{m.label} ({m.size}):[/] {value}")
+
+    with (
+        contextlib.ExitStack() as sync_stack,
+        tempfile.TemporaryDirectory(prefix="keel-bench-") as tmp,
+    ):
+        folder = Path(tmp)
+        server = TemporalDevServer(
+            db_file=None if options.memory_db else folder / "temporal.db",
+            log_file=folder / "temporal.log",
+        )
+        started = time.perf_counter()
+        async with server:
+            log.print(
+                f"[bold]dev server[/] at {server.address} "
+                f"({time.perf_counter() - started:.1f} s to start)"
+            )
+            client = await Client.connect(server.address)
+            out.print(report.facts_table(options, server.command()))
+            if "raw" in options.parts:
+                log.print("[bold]raw Temporal[/]")
+                measurements += await RawBench(client, options).run_all(progress)
+            if "keel" in options.parts:
+                log.print("[bold]Keel[/]")
+                loopback = sync_stack.enter_context(LoopbackServer())
+                try:
+                    from bench.keel_runs import KeelBench
+                except Exception as exc:  # the pure core may not have landed yet
+                    log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
+                else:
+                    measurements += await KeelBench(client, options, loopback.url).run_all(progress)
+        raw = [m for m in measurements if m.key.startswith("raw.")]
+        keel = [m for m in measurements if m.key.startswith("keel.")]
+        if raw:
+            out.print(
+                report.results_table("Raw Temporal (hand-written, eager start unless noted)", raw)
+            )
+        if keel:
+            out.print(report.results_table("Keel (eager start)", keel))
+        if raw and keel:
+            out.print(report.ratios_table(measurements))
+        return 1 if any(m.error for m in measurements) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run the benchmark, print the tables; exit 1 if a scenario failed."""
+    options = parse_options(argv)
+    _prepare_environment()
+    from bench.report import make_console
+
+    out, log = make_console(), Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        code = asyncio.run(_main(options, out, log))
+    except KeyboardInterrupt:
+        log.print("[yellow]interrupted; everything started here has been stopped[/]")
+        return 130
+    log.print(f"done in {time.perf_counter() - started:.0f} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The Keel scenarios (2a-2e): workflow documents run through Keel's client, worker and executors.
+
+Runs start the way Keel's tests and server start them: ``parse_workflow`` once per scenario, then
+``start_run(..., eager=True)`` and ``wait_result`` per run. Every scenario has its own task queue
+and its own worker; the Ray scenario comes last, so Ray's processes add no load to the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from temporalio.client import Client
+
+from bench import documents, measure
+from bench.measure import Measurement, check, guarded
+from bench.options import Options
+from bench.raw_workflows import TransformInput, expected_transform
+from keel.config import Settings
+from keel.dsl.loader import parse_workflow
+from keel.dsl.model import Workflow
+from keel.execution.base import Executor
+from keel.execution.factory import create_executor
+from keel.orchestration.client import start_run, wait_result
+from keel.orchestration.worker import build_worker
+
+Progress = Callable[[Measurement], None]
+
+
+def _runner(
+    client: Client, task_queue: str, workflow: Workflow, trigger: Any, expected: Any
+) -> Callable[[], Awaitable[None]]:
+    """Return a function that does one Keel run start to result and checks the result."""
+
+    async def run() -> None:
+        started = await start_run(
+            client, workflow, task_queue=task_queue, trigger=trigger, eager=True
+        )
+        check(await wait_result(started), expected, f"{workflow.title} result")
+
+    return run
+
+
+class KeelBench:
+    """The Keel scenarios against one client; ``url`` is the loopback HTTP server's."""
+
+    def __init__(self, client: Client, options: Options, url: str) -> None:
+        self.client = client
+        self.o = options
+        self.url = url
+        # Built explicitly: get_settings() is cached process-wide and may predate our env.
+        self.local_settings = Settings(executor="local", http_allow_private=True)
+        self.ray_settings = Settings(executor="ray", http_allow_private=True, ray_num_cpus=2)
+
+    @contextlib.asynccontextmanager
+    async def _worker(self, name: str, settings: Settings) -> AsyncIterator[str]:
+        """Run a Keel worker on a fresh task queue with the executor ``settings`` names."""
+        task_queue = f"bench-keel-{name}-{uuid.uuid4().hex[:8]}"
+        executor: Executor = create_executor(settings)
+        try:
+            async with build_worker(self.client, task_queue, executor):
+                yield task_queue
+        finally:
+            await executor.close()
+
+    async def run_all(self, progress: Progress) -> list[Measurement]:
+        """Run every Keel scenario in turn, reporting each as it ends."""
+        o = self.o
+        plan: list[tuple[Measurement, Callable[[Measurement], Awaitable[Measurement]]]] = [
+            (
+                Measurement(
+                    "keel.reshape_chain", "2a reshape chain (in workflow)", f"{o.steps} steps"
+                ),
+                self.reshape_chain,
+            ),
+            (
+                Measurement(
+                    "keel.http_chain_local",
+                    "2b http_request chain, local executor",
+                    f"{o.steps} steps",
+                ),
+                self.http_chain_local,
+            ),
+            (
+                Measurement(
+                    "keel.for_each_apply", "2c for_each of apply (activities)", f"{o.fanout} items"
+                ),
+                self.for_each_apply,
+            ),
+            (
+                Measurement(
+                    "keel.for_each_reshape",
+                    "2c for_each of reshape (in workflow)",
+                    f"{o.fanout} items",
+                ),
+                self.for_each_reshape,
+            ),
+            (
+                Measurement(
+                    "keel.concurrent", "2d concurrent runs, 3 applies", f"{o.concurrent} runs"
+                ),
+                self.concurrent,
+            ),
+            (
+                Measurement(
+                    "keel.transform_seq", "2e 3 reshapes, sequential", f"{o.seq_runs} runs"
+                ),
+                self.transform_seq,
+            ),
+            (
+                Measurement(
+                    "keel.transform_clients", "2e 3 reshapes, clients", f"{o.clients} clients"
+                ),
+                self.transform_clients,
+            ),
+        ]
+        if o.ray:
+            plan.append(
+                (
+                    Measurement(
+                        "keel.http_chain_ray",
+                        "2b http_request chain, Ray executor",
+                        f"{o.steps} steps",
+                    ),
+                    self.http_chain_ray,
+                )
+            )
+        results = []
+        for m, body in plan:
+            results.append(await guarded(m, body))
+            progress(results[-1])
+        return results
+
+    async def _latency(
+        self,
+        m: Measurement,
+        settings: Settings,
+        document: str,
+        trigger: Any,
+        expected: Any,
+        steps: int,
+    ) -> Measurement:
+        workflow = parse_workflow(document)
+        async with self._worker(m.key.split(".")[1], settings) as tq:
+            run = _runner(self.client, tq, workflow, trigger, expected)
+            return await measure.latency(
+                m, run, steps=steps, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def reshape_chain(self, m: Measurement) -> Measurement:
+        steps = self.o.steps
+        return await self._latency(
+            m, self.local_settings, documents.reshape_chain(steps), None, steps, steps
+        )
+
+    async def http_chain_local(self, m: Measurement) -> Measurement:
+        steps = self.o.steps
+        doc = documents.http_chain(steps, f"{self.url}/echo")
+        return await self._latency(m, self.local_settings, doc, None, steps, steps)
+
+    async def http_chain_ray(self, m: Measurement) -> Measurement:
+        steps = self.o.steps
+        doc = documents.http_chain(steps, f"{self.url}/echo")
+        return await self._latency(m, self.ray_settings, doc, None, steps, steps)
+
+    async def for_each_apply(self, m: Measurement) -> Measurement:
+        return await self._for_each(m, "apply")
+
+    async def for_each_reshape(self, m: Measurement) -> Measurement:
+        return await self._for_each(m, "reshape")
+
+    async def _for_each(self, m: Measurement, action: str) -> Measurement:
+        items = list(range(self.o.fanout))
+        expected = [x + 1 for x in items]
+        doc = documents.for_each(action)
+        return await self._latency(
+            m, self.local_settings, doc, {"items": items}, expected, len(items)
+        )
+
+    async def concurrent(self, m: Measurement) -> Measurement:
+        workflow = parse_workflow(documents.apply_chain())
+        async with self._worker("concurrent", self.local_settings) as tq:
+            run = _runner(self.client, tq, workflow, {"n": 0}, 3)
+            return await measure.burst(
+                m, run, count=self.o.concurrent, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    def _transform_run(self, tq: str) -> Callable[[], Awaitable[None]]:
+        trigger = documents.transform_trigger()
+        expected = expected_transform(TransformInput(**trigger))
+        workflow = parse_workflow(documents.THREE_TRANSFORMS)
+        return _runner(self.client, tq, workflow, trigger, expected)
+
+    async def transform_seq(self, m: Measurement) -> Measurement:
+        async with self._worker("transform-seq", self.local_settings) as tq:
+            run = self._transform_run(tq)
+            return await measure.sequential(
+                m, run, runs=self.o.seq_runs, warmup=max(self.o.warmup, 3)
+            )
+
+    async def transform_clients(self, m: Measurement) -> Measurement:
+        async with self._worker("transform-clients", self.local_settings) as tq:
+            return await measure.clients(
+                m,
+                self._transform_run(tq),
+                clients=self.o.clients,
+                per_client=self.o.per_client,
+                reps=self.o.reps,
+                warmup=self.o.warmup,
+            )

@@ -1,0 +1,155 @@
+"""Measurements: what one scenario produced, and the timing loops that produce them.
+
+Every loop runs ``warmup`` unrecorded repetitions first, then ``reps`` recorded ones; tables show
+medians over the recorded repetitions (and percentiles over all recorded run latencies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+#: One complete run: start it, wait for its result, check the result (raises if wrong).
+RunOnce = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Measurement:
+    """What one scenario measured; unset numbers print as blanks.
+
+    Attributes:
+        key: Stable id used to pair Keel rows with raw rows (``raw.local_chain``).
+        label: What was run, for the table.
+        size: The scenario's size (``40 steps``, ``200 items``, ``8 clients``).
+        total_ms: Median wall time of one repetition.
+        per_step_ms: ``total_ms`` divided by the steps or items of one repetition.
+        runs_per_s: Median throughput over repetitions.
+        p50_ms: Median latency of one run (all recorded runs pooled).
+        p99_ms: 99th percentile latency of one run.
+        reps: Recorded repetitions (or runs, for sequential latency).
+        error: Why the scenario failed, if it did.
+    """
+
+    key: str
+    label: str
+    size: str = ""
+    total_ms: float | None = None
+    per_step_ms: float | None = None
+    runs_per_s: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    reps: int = 0
+    error: str | None = None
+    samples: list[float] = field(default_factory=list, repr=False)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the ``q``-th percentile (0-100) of ``values``, linearly interpolated."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def _timed(run: RunOnce) -> float:
+    start = time.perf_counter()
+    await run()
+    return time.perf_counter() - start
+
+
+async def latency(
+    m: Measurement, run: RunOnce, *, steps: int, reps: int, warmup: int
+) -> Measurement:
+    """Time one run per repetition; ``total_ms`` is the median, ``per_step_ms`` its share."""
+    for _ in range(warmup):
+        await run()
+    m.samples = [await _timed(run) for _ in range(reps)]
+    m.total_ms = statistics.median(m.samples) * 1000
+    m.per_step_ms = m.total_ms / steps
+    m.reps = reps
+    return m
+
+
+async def burst(m: Measurement, run: RunOnce, *, count: int, reps: int, warmup: int) -> Measurement:
+    """Start ``count`` runs at once per repetition; runs/s is ``count`` over the wall time."""
+    latencies: list[float] = []
+    rates: list[float] = []
+    for rep in range(warmup + reps):
+        start = time.perf_counter()
+        times = await asyncio.gather(*(_timed(run) for _ in range(count)))
+        elapsed = time.perf_counter() - start
+        if rep >= warmup:
+            rates.append(count / elapsed)
+            latencies.extend(times)
+    return _throughput(m, rates, latencies, reps)
+
+
+async def sequential(m: Measurement, run: RunOnce, *, runs: int, warmup: int) -> Measurement:
+    """Run ``runs`` runs one after another; report p50/p99 latency and the implied runs/s."""
+    for _ in range(warmup):
+        await run()
+    latencies = [await _timed(run) for _ in range(runs)]
+    m.samples = latencies
+    m.p50_ms = percentile(latencies, 50) * 1000
+    m.p99_ms = percentile(latencies, 99) * 1000
+    m.runs_per_s = runs / sum(latencies)
+    m.reps = runs
+    return m
+
+
+async def clients(
+    m: Measurement, run: RunOnce, *, clients: int, per_client: int, reps: int, warmup: int
+) -> Measurement:
+    """Per repetition, ``clients`` loops each do ``per_client`` sequential runs."""
+    latencies: list[float] = []
+    rates: list[float] = []
+
+    async def client() -> list[float]:
+        return [await _timed(run) for _ in range(per_client)]
+
+    for rep in range(warmup + reps):
+        start = time.perf_counter()
+        per = await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+        if rep >= warmup:
+            rates.append(clients * per_client / elapsed)
+            latencies.extend(t for times in per for t in times)
+    return _throughput(m, rates, latencies, reps)
+
+
+def _throughput(
+    m: Measurement, rates: list[float], latencies: list[float], reps: int
+) -> Measurement:
+    m.samples = rates
+    m.runs_per_s = statistics.median(rates)
+    m.p50_ms = percentile(latencies, 50) * 1000
+    m.p99_ms = percentile(latencies, 99) * 1000
+    m.reps = reps
+    return m
+
+
+class CheckError(AssertionError):
+    """A run returned something other than what the scenario expects."""
+
+
+def check(got: object, expected: object, what: str) -> None:
+    """Raise :class:`CheckError` unless ``got == expected`` (a benchmark of wrong work is void)."""
+    if got != expected:
+        raise CheckError(f"{what}: expected {expected!r}, got {got!r}")
+
+
+async def guarded(
+    m: Measurement, body: Callable[[Measurement], Awaitable[Measurement]]
+) -> Measurement:
+    """Run one scenario; a failure is recorded in ``m.error`` instead of ending the benchmark."""
+    try:
+        return await body(m)
+    except Exception as exc:  # any failure of one scenario is reported, the rest still run
+        m.error = f"{type(exc).__name__}: {exc}".strip()
+        return m

@@ -1,0 +1,76 @@
+"""Command-line options of ``python -m bench``: sizes and repetitions of every scenario."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Options:
+    """Sizes and repetitions; the defaults are the full run (a few minutes on 2 cores)."""
+
+    reps: int = 5
+    warmup: int = 1
+    steps: int = 40
+    fanout: int = 200
+    concurrent: int = 100
+    seq_runs: int = 50
+    clients: int = 8
+    per_client: int = 25
+    parts: tuple[str, ...] = ("raw", "keel")
+    ray: bool = True
+    memory_db: bool = False
+    quick: bool = False
+
+
+QUICK = Options(
+    reps=1, warmup=1, steps=20, fanout=50, concurrent=30, seq_runs=15, per_client=5, quick=True
+)
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    """Parse ``argv`` into :class:`Options` (``--quick`` changes the defaults, flags override)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Raw Temporal baselines and Keel scenarios, on one dev server, as tables.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (~30 s)")
+    parser.add_argument("--reps", type=int, help="recorded repetitions per scenario")
+    parser.add_argument("--warmup", type=int, help="unrecorded repetitions first")
+    parser.add_argument("--steps", type=int, help="steps of the sequential chains")
+    parser.add_argument("--fanout", type=int, help="width of the fan-out / for_each")
+    parser.add_argument("--concurrent", type=int, help="runs started at once")
+    parser.add_argument("--seq-runs", type=int, help="runs for sequential p50/p99")
+    parser.add_argument("--clients", type=int, help="concurrent clients for throughput")
+    parser.add_argument("--per-client", type=int, help="runs per client per repetition")
+    parser.add_argument(
+        "--only", choices=["raw", "keel"], help="run only the raw or only the Keel part"
+    )
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray executor scenario")
+    parser.add_argument(
+        "--memory-db", action="store_true", help="dev server state in memory, not a temp file"
+    )
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Options()
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "reps",
+            "warmup",
+            "steps",
+            "fanout",
+            "concurrent",
+            "seq_runs",
+            "clients",
+            "per_client",
+        )
+        if getattr(args, name) is not None
+    }
+    return replace(
+        base,
+        **overrides,
+        parts=(args.only,) if args.only else base.parts,
+        ray=not args.no_ray,
+        memory_db=args.memory_db,
+    )

@@ -1,0 +1,182 @@
+"""The raw Temporal baseline: hand-written workflows (``bench.raw_workflows``), no Keel code.
+
+Every scenario gets its own task queue and its own worker (default sandboxed runner, like
+Keel's), and starts its runs eagerly from this process, as Keel does, unless noted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench import measure
+from bench.measure import Measurement, check, guarded
+from bench.options import Options
+from bench.raw_workflows import (
+    ACTIVITIES,
+    WORKFLOWS,
+    ActivityChain,
+    FanOut,
+    LocalChain,
+    ThreeTransforms,
+    TransformInput,
+    expected_transform,
+)
+
+
+def _queue(name: str) -> str:
+    return f"bench-raw-{name}-{uuid.uuid4().hex[:8]}"
+
+
+def _runner(
+    client: Client, task_queue: str, workflow: Any, arg: Any, expected: Any, *, eager: bool = True
+) -> Callable[[], Awaitable[None]]:
+    """Return a function that does one run start to result and checks the result."""
+
+    async def run() -> None:
+        handle = await client.start_workflow(
+            workflow,
+            arg,
+            id=f"bench-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+            request_eager_start=eager,
+        )
+        check(await handle.result(), expected, f"{task_queue} result")
+
+    return run
+
+
+class RawBench:
+    """The raw scenarios (1a-1e) against one client."""
+
+    def __init__(self, client: Client, options: Options) -> None:
+        self.client = client
+        self.o = options
+
+    def _worker(self, task_queue: str) -> Worker:
+        return Worker(
+            self.client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+        )
+
+    async def run_all(self, progress: Callable[[Measurement], None]) -> list[Measurement]:
+        """Run every raw scenario in turn, reporting each as it ends."""
+        o = self.o
+        steps, width, count = o.steps, o.fanout, o.concurrent
+        plan: list[tuple[Measurement, Callable[[Measurement], Awaitable[Measurement]]]] = [
+            (
+                Measurement(
+                    "raw.activity_chain", "1a sequential regular activities", f"{steps} steps"
+                ),
+                self.activity_chain,
+            ),
+            (
+                Measurement("raw.local_chain", "1b sequential local activities", f"{steps} steps"),
+                self.local_chain,
+            ),
+            (
+                Measurement("raw.fan_out", "1c fan-out of regular activities", f"{width} wide"),
+                self.fan_out,
+            ),
+            (
+                Measurement(
+                    "raw.concurrent", "1d concurrent runs, 3 regular activities", f"{count} runs"
+                ),
+                self.concurrent,
+            ),
+            (
+                Measurement(
+                    "raw.concurrent_lazy",
+                    "1d' same, started without eager start",
+                    f"{count} runs",
+                ),
+                self.concurrent_lazy,
+            ),
+            (
+                Measurement(
+                    "raw.transform_seq",
+                    "1e 3 in-workflow transforms, sequential",
+                    f"{o.seq_runs} runs",
+                ),
+                self.transform_seq,
+            ),
+            (
+                Measurement(
+                    "raw.transform_clients",
+                    "1e 3 in-workflow transforms, clients",
+                    f"{o.clients} clients",
+                ),
+                self.transform_clients,
+            ),
+        ]
+        results = []
+        for m, body in plan:
+            results.append(await guarded(m, body))
+            progress(results[-1])
+        return results
+
+    async def activity_chain(self, m: Measurement) -> Measurement:
+        tq = _queue("activity-chain")
+        async with self._worker(tq):
+            run = _runner(self.client, tq, ActivityChain.run, self.o.steps, self.o.steps)
+            return await measure.latency(
+                m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def local_chain(self, m: Measurement) -> Measurement:
+        tq = _queue("local-chain")
+        async with self._worker(tq):
+            run = _runner(self.client, tq, LocalChain.run, self.o.steps, self.o.steps)
+            return await measure.latency(
+                m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def fan_out(self, m: Measurement) -> Measurement:
+        tq = _queue("fan-out")
+        width = self.o.fanout
+        expected = sum(i + 1 for i in range(width))
+        async with self._worker(tq):
+            run = _runner(self.client, tq, FanOut.run, width, expected)
+            return await measure.latency(
+                m, run, steps=width, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def concurrent(self, m: Measurement, *, eager: bool = True) -> Measurement:
+        tq = _queue("concurrent")
+        async with self._worker(tq):
+            run = _runner(self.client, tq, ActivityChain.run, 3, 3, eager=eager)
+            return await measure.burst(
+                m, run, count=self.o.concurrent, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def concurrent_lazy(self, m: Measurement) -> Measurement:
+        return await self.concurrent(m, eager=False)
+
+    async def transform_seq(self, m: Measurement) -> Measurement:
+        tq = _queue("transform-seq")
+        data = TransformInput(20, "keel")
+        async with self._worker(tq):
+            run = _runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
+            return await measure.sequential(
+                m, run, runs=self.o.seq_runs, warmup=max(self.o.warmup, 3)
+            )
+
+    async def transform_clients(self, m: Measurement) -> Measurement:
+        tq = _queue("transform-clients")
+        data = TransformInput(20, "keel")
+        async with self._worker(tq):
+            run = _runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
+            return await measure.clients(
+                m,
+                run,
+                clients=self.o.clients,
+                per_client=self.o.per_client,
+                reps=self.o.reps,
+                warmup=self.o.warmup,
+            )
