@@ -58,3 +58,9 @@ async def sleep_async(seconds: float) -> float:
     """Wait for ``seconds`` (async)."""
     await asyncio.sleep(seconds)
     return seconds
+
+
+@action("test.raise_timeout", registry=registry)
+async def raise_timeout(message: str) -> None:
+    """Raise a TimeoutError of the action's own (not the executor's deadline)."""
+    raise TimeoutError(message)

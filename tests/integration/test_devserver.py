@@ -11,6 +11,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
+from keel.config import Settings
+from keel.orchestration.connection import open_temporal
 from keel.orchestration.devserver import DevServerError, TemporalDevServer, find_temporal_cli
 
 pytestmark = pytest.mark.integration
@@ -77,3 +79,22 @@ async def test_an_early_exit_is_reported_with_the_log(tmp_path: Path) -> None:
     with pytest.raises(DevServerError, match="exited with code"):
         await server.start()
     assert not server.running
+
+
+async def test_open_temporal_uses_a_configured_address(temporal_server: TemporalDevServer) -> None:
+    settings = Settings(temporal_address=temporal_server.address)
+    client, server = await open_temporal(settings)
+    assert server is None
+    assert client.namespace == "default"
+
+
+async def test_open_temporal_starts_the_embedded_server_under_home(tmp_path: Path) -> None:
+    client, server = await open_temporal(Settings(home=tmp_path, temporal_address=""))
+    assert server is not None
+    try:
+        assert server.running
+        assert await client.service_client.check_health()
+        assert (tmp_path / "temporal.db").exists()
+        assert (tmp_path / "logs" / "temporal.log").exists()
+    finally:
+        await server.stop()

@@ -54,6 +54,7 @@ async def test_unknown_action_is_not_retried(executor: Executor) -> None:
     [
         ("test.fail", {"message": "no such user"}, "LookupError", "no such user"),
         ("test.fail_unpicklable", {"code": 7}, "UnpicklableError", "7: went wrong"),
+        ("test.raise_timeout", {"message": "upstream slow"}, "TimeoutError", "upstream slow"),
     ],
 )
 async def test_exceptions_keep_their_type_and_message(

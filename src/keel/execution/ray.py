@@ -11,8 +11,8 @@ What travels to the worker depends on the registry:
   (cloudpickle, with its module registered by value for the dump), so the Ray worker needs no
   import of the module that defines it: test modules and ad-hoc plugins work unchanged, and no
   test action has to enter the default registry or live inside the package. Pickling by
-  reference was the first choice and failed: local Ray workers do not see the driver's
-  ``sys.path``. The dump is made once per function and cached.
+  reference was the first choice and failed: local Ray workers did not see a module found
+  through the driver's ``sys.path``. The dump is made once per function and cached.
 
 Ray workers must be able to import ``keel``: on a local Ray started here they share this
 virtualenv. When joining a remote cluster (``KEEL_RAY_ADDRESS``), install Keel in the cluster's
@@ -147,13 +147,14 @@ class RayExecutor:
         try:
             async with deadline:
                 result = await ref
+        except RayError as exc:  # the action raised, its worker died, the object was lost, ...
+            # First: Ray re-raises an action's TimeoutError as a RayTaskError that is also one.
+            return ActionOutcome(error=_unwrap(exc))
         except TimeoutError as exc:
             if deadline.expired() and call.timeout is not None:
                 ray.cancel(ref, force=True)
                 return timed_out(call.action, call.timeout)
             return failed(exc)
-        except RayError as exc:  # the action raised, its worker died, the object was lost, ...
-            return ActionOutcome(error=_unwrap(exc))
         except asyncio.CancelledError:
             # The activity was cancelled: stop the task, then let the cancellation through.
             ray.cancel(ref, force=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import string
 import unicodedata
 import urllib.parse
 from typing import Any
@@ -20,6 +21,8 @@ from keel.expressions.functions.arguments import (
 
 #: Longest string ``format`` may build, so a template cannot exhaust memory.
 MAX_FORMAT_LENGTH = 10_000_000
+#: Largest width or precision in a ``format`` placeholder (``{:>10}``).
+MAX_FORMAT_NUMBER = 10_000
 
 
 @fn("capitalize")
@@ -118,7 +121,8 @@ def slice_(x: str, start: int, length: int | None = None) -> str:
     if count < 0:
         raise ValueError(f"slice expects a length >= 0, got {count}")
     end = begin + count
-    return text[begin:end] if end != 0 or begin >= 0 else text[begin:]
+    # A negative start counts from the end; a length reaching past the end takes the rest.
+    return text[begin:] if begin < 0 <= end else text[begin:end]
 
 
 @fn("strip")
@@ -129,18 +133,34 @@ def strip(x: str, chars: str | None = None) -> str:
     return expect_str("strip", x).strip(chars)
 
 
+def _check_template(template: str) -> None:
+    """Refuse placeholders that reach into attributes or items, or ask for huge widths."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"format template '{template}' is invalid: {exc}") from exc
+    for _, field, spec, _ in parts:
+        if field and ("." in field or "[" in field):
+            raise ValueError(f"format placeholder '{{{field}}}' may not use attribute or index access")
+        if spec:
+            if any(int(n) > MAX_FORMAT_NUMBER for n in re.findall(r"\d+", spec)):
+                raise ValueError(f"format width or precision in '{spec}' is too large")
+            _check_template(spec)
+
+
 @fn("format")
 def format_(template: str, *values: Any) -> str:
     """Fill the ``{}`` placeholders of a template with the values, as ``str.format`` does."""
     text = expect_str("format", template, "a string template")
-    if re.search(r"\{[^{}]*[.\[]", text):
-        raise ValueError("format placeholders may not use attribute or index access")
+    _check_template(text)
     try:
         result = text.format(*values)
     except (IndexError, KeyError) as exc:
         raise ValueError(
             f"format template '{text}' needs more values than the {len(values)} given"
         ) from exc
+    except ValueError as exc:
+        raise ValueError(f"format template '{text}' is invalid: {exc}") from exc
     if len(result) > MAX_FORMAT_LENGTH:
         raise ValueError(f"format result is longer than {MAX_FORMAT_LENGTH} characters")
     return result
