@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from bench.measure import Measurement
 from bench.options import Options, parse_options
@@ -30,16 +32,26 @@ def _prepare_environment() -> None:
     """
     os.environ["KEEL_HTTP_ALLOW_PRIVATE"] = "true"
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # A broken run's workflow task is retried forever and logs a traceback each time; the
+    # scenario's error (quoted from the run's history) says it once, in the table.
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+
+
+def _quiet_runtime() -> Runtime:
+    """Return a Temporal runtime whose core logs errors only (not each failed workflow task)."""
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
 
 
 async def _main(options: Options, out: Console, log: Console) -> int:
     from temporalio.client import Client
 
-    from bench import report
+    from bench import measure, report
     from bench.loopback import LoopbackServer
     from bench.raw import RawBench
     from keel.orchestration.devserver import TemporalDevServer
 
+    measure.RUN_TIMEOUT = options.run_timeout
     measurements: list[Measurement] = []
 
     def progress(m: Measurement) -> None:
@@ -67,7 +79,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 f"[bold]dev server[/] at {server.address} "
                 f"({time.perf_counter() - started:.1f} s to start)"
             )
-            client = await Client.connect(server.address)
+            client = await Client.connect(server.address, runtime=_quiet_runtime())
             out.print(report.facts_table(options, server.command()))
             if "raw" in options.parts:
                 log.print("[bold]raw Temporal[/]")
@@ -100,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     _prepare_environment()
     from bench.report import make_console
 
-    out, log = make_console(), Console(stderr=True)
+    out, log = make_console(), make_console(stderr=True)
     started = time.perf_counter()
     try:
         code = asyncio.run(_main(options, out, log))

@@ -38,7 +38,8 @@ def _runner(
         started = await start_run(
             client, workflow, task_queue=task_queue, trigger=trigger, eager=True
         )
-        check(await wait_result(started), expected, f"{workflow.title} result")
+        result = await measure.result_within(started.handle, lambda: wait_result(started))
+        check(result, expected, f"{workflow.title} result")
 
     return run
 

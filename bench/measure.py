@@ -7,11 +7,19 @@ medians over the recorded repetitions (and percentiles over all recorded run lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+
+#: Seconds one run may take before the scenario is declared stuck (a failing workflow task is
+#: retried by Temporal forever, so a broken run never ends by itself).
+RUN_TIMEOUT = 60.0
 
 #: One complete run: start it, wait for its result, check the result (raises if wrong).
 RunOnce = Callable[[], Awaitable[None]]
@@ -153,3 +161,36 @@ async def guarded(
     except Exception as exc:  # any failure of one scenario is reported, the rest still run
         m.error = f"{type(exc).__name__}: {exc}".strip()
         return m
+
+
+async def result_within(
+    handle: WorkflowHandle[Any, Any],
+    wait: Callable[[], Awaitable[Any]] | None = None,
+    seconds: float | None = None,
+) -> Any:
+    """Return the run's result (awaiting ``wait()`` if given), or fail after ``seconds``.
+
+    A stuck run is terminated, and the error quotes its last workflow-task failure, if any.
+    """
+    seconds = seconds or RUN_TIMEOUT
+    try:
+        async with asyncio.timeout(seconds):
+            return await (wait() if wait is not None else handle.result())
+    except TimeoutError:
+        reason = await _stuck_reason(handle)
+        with contextlib.suppress(Exception):
+            await handle.terminate("bench: run timed out")
+        raise CheckError(f"run did not end within {seconds:g} s{reason}") from None
+
+
+async def _stuck_reason(handle: WorkflowHandle[Any, Any]) -> str:
+    """Return the message of the run's last failed workflow task, for an error."""
+    try:
+        history = await handle.fetch_history()
+    except Exception:  # best effort
+        return ""
+    for event in reversed(history.events):
+        if event.HasField("workflow_task_failed_event_attributes"):
+            failure = event.workflow_task_failed_event_attributes.failure
+            return f"; its workflow task fails: {failure.message}"
+    return ""

@@ -22,10 +22,19 @@ class Options:
     ray: bool = True
     memory_db: bool = False
     quick: bool = False
+    run_timeout: float = 60.0
 
 
 QUICK = Options(
-    reps=1, warmup=1, steps=20, fanout=50, concurrent=30, seq_runs=15, per_client=5, quick=True
+    reps=1,
+    warmup=1,
+    steps=20,
+    fanout=50,
+    concurrent=30,
+    seq_runs=15,
+    per_client=5,
+    quick=True,
+    run_timeout=20.0,
 )
 
 
@@ -44,6 +53,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--seq-runs", type=int, help="runs for sequential p50/p99")
     parser.add_argument("--clients", type=int, help="concurrent clients for throughput")
     parser.add_argument("--per-client", type=int, help="runs per client per repetition")
+    parser.add_argument("--run-timeout", type=float, help="seconds before a run counts as stuck")
     parser.add_argument(
         "--only", choices=["raw", "keel"], help="run only the raw or only the Keel part"
     )
@@ -64,6 +74,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
             "seq_runs",
             "clients",
             "per_client",
+            "run_timeout",
         )
         if getattr(args, name) is not None
     }

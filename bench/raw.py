@@ -45,7 +45,7 @@ def _runner(
             task_queue=task_queue,
             request_eager_start=eager,
         )
-        check(await handle.result(), expected, f"{task_queue} result")
+        check(await measure.result_within(handle), expected, f"{task_queue} result")
 
     return run
 

@@ -78,10 +78,10 @@ TARGETS = [
 ]
 
 
-def make_console() -> Console:
-    """Return a console for stdout, wide enough for the tables even when piped."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
+def make_console(*, stderr: bool = False) -> Console:
+    """Return a console (stdout or stderr), wide enough for the tables even when piped."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=150)
 
 
 def _package(name: str) -> str:
@@ -155,11 +155,11 @@ def results_table(title: str, rows: Sequence[Measurement]) -> Table:
         ("reps", "right"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    failures = [m for m in rows if m.error]
     for m in rows:
         if m.error:
-            table.add_row(
-                m.label, m.size, f"[red]FAILED: {m.error[:300]}[/red]", "", "", "", "", ""
-            )
+            note = f"[red]FAILED ({failures.index(m) + 1})[/red]"
+            table.add_row(m.label, m.size, note, "", "", "", "", "")
             continue
         table.add_row(
             m.label,
@@ -171,6 +171,9 @@ def results_table(title: str, rows: Sequence[Measurement]) -> Table:
             _num(m.p99_ms),
             str(m.reps),
         )
+    if failures:
+        table.caption = "\n".join(f"({i}) {m.error}" for i, m in enumerate(failures, 1))
+        table.caption_justify = "left"
     return table
 
 

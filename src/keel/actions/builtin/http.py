@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import certifi
 import httpx
+from pydantic import BeforeValidator
 
 from keel.actions.egress import check_destination
 from keel.actions.registry import action
@@ -28,7 +29,12 @@ from keel.expressions.lambdas import compile_lambda
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 Url = Annotated[str, Doc("The URL to call.")]
-Method = Annotated[HttpMethod, Doc("The HTTP method.")]
+# Methods are matched case-insensitively (Tracecat documents write both `post` and `POST`).
+Method = Annotated[
+    HttpMethod,
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+    Doc("The HTTP method (any case)."),
+]
 Headers = Annotated[dict[str, str] | None, Doc("Request headers.")]
 Params = Annotated[dict[str, Any] | None, Doc("Query parameters.")]
 Payload = Annotated[dict[str, Any] | list[Any] | None, Doc("A JSON body.")]

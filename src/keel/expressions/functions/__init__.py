@@ -87,14 +87,29 @@ def lookup(name: str) -> Function | None:
 # `fn` from this module.
 from keel.expressions.functions import (  # noqa: E402
     collections,
+    durations,
     encoding,
     json_yaml,
     logic,
     math,
     network,
+    objects,
     strings,
+    tables,
     time,
 )
 
 __all__ = ["FUNCTIONS", "Function", "fn", "lookup"]
-_MODULES = (collections, encoding, json_yaml, logic, math, network, strings, time)
+_MODULES = (
+    collections,
+    durations,
+    encoding,
+    json_yaml,
+    logic,
+    math,
+    network,
+    objects,
+    strings,
+    tables,
+    time,
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 def type_name(value: Any) -> str:
     """Name the type of ``value`` for an error message (``int``, ``list``, ``None`` ...)."""
     name = type(value).__name__
@@ -55,3 +56,10 @@ def scalar_text(fname: str, value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     raise TypeError(f"{fname} expects strings (or numbers), got {type_name(value)}")
+
+
+def expect_bool(fname: str, value: Any, what: str = "a boolean") -> bool:
+    """Return ``value`` if it is a bool, else raise a TypeError naming ``fname``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{fname} expects {what}, got {type_name(value)}")
+    return value

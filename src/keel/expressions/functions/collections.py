@@ -58,7 +58,9 @@ def _member(fname: str, item: Any, collection: Any) -> bool:
     container = _collection(fname, collection)
     if isinstance(container, str):
         if not isinstance(item, str):
-            raise TypeError(f"{fname} can only look for a string in a string, got {type_name(item)}")
+            raise TypeError(
+                f"{fname} can only look for a string in a string, got {type_name(item)}"
+            )
         return item in container
     if isinstance(container, dict):
         return _key(item) in {_key(k) for k in container}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -106,10 +107,8 @@ def serialize_json(x: Any) -> str:
 def prettify_json(x: Any) -> str:
     """Write a value as JSON indented by two spaces; a string holding JSON is parsed first."""
     if isinstance(x, str):
-        try:
+        with contextlib.suppress(ValueError):
             x = json.loads(x)
-        except ValueError:
-            pass
     return _dumps(x, indent=2)
 
 

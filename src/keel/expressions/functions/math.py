@@ -1,4 +1,4 @@
-"""FN arithmetic functions: ``add``, ``sub``, ``mul``, ``div``, ``mod``, ``pow``, ``sum``, ``min``, ``max``."""
+"""FN arithmetic functions: add, sub, mul, div, mod, pow, sum, min and max."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ MAX_EXPONENT = 10_000
 @fn("add")
 def add(a: Any, b: Any) -> Any:
     """Add two numbers (or concatenate two strings or two lists)."""
-    if isinstance(a, str | list) and type(a) is type(b):
+    if isinstance(a, str) and isinstance(b, str):
+        return a + b
+    if isinstance(a, list) and isinstance(b, list):
         return a + b
     return expect_number("add", a) + expect_number("add", b)
 
@@ -55,9 +57,8 @@ def mod(a: Number, b: Number) -> Number:
 def pow_(a: Number, b: Number) -> Number:
     """Raise ``a`` to the power ``b``."""
     base, exponent = expect_number("pow", a), expect_number("pow", b)
-    if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1:
-        if abs(exponent) > MAX_EXPONENT:
-            raise ValueError(f"pow: exponent {exponent} is larger than {MAX_EXPONENT}")
+    if isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT and abs(base) > 1:
+        raise ValueError(f"pow: exponent {exponent} is larger than {MAX_EXPONENT}")
     if base == 0 and exponent < 0:
         raise ZeroDivisionError("pow: cannot raise zero to a negative power")
     try:

@@ -141,7 +141,9 @@ def _check_template(template: str) -> None:
         raise ValueError(f"format template '{template}' is invalid: {exc}") from exc
     for _, field, spec, _ in parts:
         if field and ("." in field or "[" in field):
-            raise ValueError(f"format placeholder '{{{field}}}' may not use attribute or index access")
+            raise ValueError(
+                f"format placeholder '{{{field}}}' may not use attribute or index access"
+            )
         if spec:
             if any(int(n) > MAX_FORMAT_NUMBER for n in re.findall(r"\d+", spec)):
                 raise ValueError(f"format width or precision in '{spec}' is too large")
@@ -168,7 +170,7 @@ def format_(template: str, *values: Any) -> str:
 
 @fn("slugify")
 def slugify(x: str) -> str:
-    """Turn text into a lower-case, hyphen-separated ASCII slug (``Hello, World!`` -> ``hello-world``)."""
+    """Turn text into a lower-case, hyphen-separated ASCII slug (``Hi there`` -> ``hi-there``)."""
     text = unicodedata.normalize("NFKD", expect_str("slugify", x))
     text = text.encode("ascii", "ignore").decode("ascii").lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")

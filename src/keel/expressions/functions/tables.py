@@ -60,7 +60,9 @@ def to_markdown_list(items: list[Any], ordered: bool = False) -> str:
     """Render a list as a Markdown bullet list (numbered when ``ordered`` is true)."""
     values = expect_list("to_markdown_list", items)
     lines = [f"{i}. " if ordered else "- " for i in range(1, len(values) + 1)]
-    return "\n".join(mark + _text(v).replace("\n", " ") for mark, v in zip(lines, values, strict=True))
+    return "\n".join(
+        mark + _text(v).replace("\n", " ") for mark, v in zip(lines, values, strict=True)
+    )
 
 
 @fn("to_markdown_tasks")
@@ -71,10 +73,10 @@ def to_markdown_tasks(items: list[Any]) -> str:
     """
     lines = []
     for item in expect_list("to_markdown_tasks", items):
-        done = False
+        done, task = False, item
         if isinstance(item, dict) and "task" in item:
-            done, item = bool(item.get("done")), item["task"]
-        lines.append(f"- [{'x' if done else ' '}] " + _text(item).replace("\n", " "))
+            done, task = bool(item.get("done")), item["task"]
+        lines.append(f"- [{'x' if done else ' '}] " + _text(task).replace("\n", " "))
     return "\n".join(lines)
 
 
@@ -101,7 +103,9 @@ def tabulate(rows: list[dict[str, Any]], fmt: str = "markdown") -> str:
     if kind == "html":
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_text(row.get(c)))}</td>" for c in columns) + "</tr>"
+            "<tr>"
+            + "".join(f"<td>{html.escape(_text(row.get(c)))}</td>" for c in columns)
+            + "</tr>"
             for row in items
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
