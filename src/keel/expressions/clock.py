@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: The clock of the evaluation in progress, or None for the real clock.
 CLOCK: contextvars.ContextVar[Callable[[], datetime] | None] = contextvars.ContextVar(
@@ -22,8 +22,6 @@ def now_utc() -> datetime:
     """Return the current time as an aware UTC datetime, from :data:`CLOCK` when it is set."""
     clock = CLOCK.get()
     if clock is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     value = clock()
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(
-        timezone.utc
-    )
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

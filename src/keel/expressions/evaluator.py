@@ -304,9 +304,10 @@ def _check_size(size: int) -> None:
 def _add(left: Any, right: Any) -> Any:
     if _is_number(left) and _is_number(right):
         return _arithmetic("+", operator.add, left, right)
-    if (isinstance(left, str) and isinstance(right, str)) or (
-        isinstance(left, list) and isinstance(right, list)
-    ):
+    if isinstance(left, str) and isinstance(right, str):
+        _check_size(len(left) + len(right))
+        return left + right
+    if isinstance(left, list) and isinstance(right, list):
         _check_size(len(left) + len(right))
         return left + right
     raise _refuse("+", left, right)
@@ -367,7 +368,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "*": _multiply,
     "/": _numeric("/", operator.truediv),
     "%": _numeric("%", operator.mod),
-    "in": _contains,
+    "in": lambda left, right: _contains(right, left),
     "not in": lambda left, right: not _contains(right, left),
     "is": _same,
     "is not": lambda left, right: not _same(left, right),

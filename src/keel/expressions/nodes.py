@@ -7,6 +7,7 @@ The parser builds these; the evaluator compiles them into closures and the analy
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -52,7 +53,7 @@ class PathNode:
 
 @dataclass(frozen=True, slots=True)
 class CallNode:
-    """A call ``name(args)``: ``FN.x(...)``, ``FN.x.map(...)`` or a cast; ``callee`` is the source."""
+    """A call ``FN.x(...)`` or ``FN.x.map(...)`` (or a bad one); ``callee`` is the source."""
 
     callee: str
     args: tuple[Node, ...]
@@ -195,6 +196,8 @@ def source(node: Node) -> str:
     """Print ``node`` back as expression text (fully parenthesised where it matters)."""
     match node:
         case Literal(value):
+            if isinstance(value, float) and math.isinf(value):
+                return "1e999"  # what `1e400` parsed into; repr() would print `inf`
             return json.dumps(value) if isinstance(value, str) else repr(value)
         case PathNode(text=text):
             return text
@@ -217,7 +220,9 @@ def source(node: Node) -> str:
         case TernaryNode(condition, then, otherwise):
             return f"{_group(then)} if {_group(condition)} else {_group(otherwise)}"
         case IndexNode(target, index):
-            return f"{_group(target)}[{source(index)}]"
+            # `True[0]` would lex as a path named True, so a literal target is parenthesised.
+            head = f"({source(target)})" if isinstance(target, Literal) else _group(target)
+            return f"{head}[{source(index)}]"
         case IteratorNode(target, collection):
             return f"for {target} in {source(collection)}"
     return "?"

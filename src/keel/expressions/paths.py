@@ -10,6 +10,7 @@ handed to ``jsonpath_ng.ext``, whose parse is cached.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,14 +28,12 @@ _SIMPLE = re.compile(
 )
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
-# A lone `&` in a filter is deprecated in jsonpath-ng (it warns); `&&` means the same.
-_LONE_AMPERSAND = re.compile(rf"({_QUOTED})|(?<!&)&(?!&)", re.DOTALL)
 
 _MISSING: Any = object()
 
 
 def unquote(text: str) -> str:
-    """Return the value of a quoted string literal, Python escapes applied (``'\\d'`` stays)."""
+    """Return the value of a quoted string literal with Python's escapes (unknown ones stay)."""
 
     def replace(match: re.Match[str]) -> str:
         code = match.group(1)
@@ -83,7 +82,7 @@ def split_path(text: str) -> Path:
     if pos == len(text):
         return Path(tuple(keys), tuple(texts), None, False)
     rest = text[pos:]
-    tail = "$" + _LONE_AMPERSAND.sub(lambda m: m.group(1) or "&&", rest)
+    tail = "$" + rest
     plural = bool(re.search(r"\*|\[\s*\?|:|,", _strip_quotes(rest)))
     return Path(tuple(keys), tuple(texts), tail, plural)
 
@@ -99,10 +98,14 @@ def jsonpath(tail: str) -> Any:
     Raises:
         ExpressionError: The tail is not valid JSONPath.
     """
-    from jsonpath_ng.ext import parse
+    from jsonpath_ng.ext.parser import parse
 
     try:
-        return parse(tail)
+        # Tracecat-era syntax (`&` in filters, bare words as operands) is deprecated in
+        # jsonpath-ng and warns; it still works and workflows use it, so stay quiet.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return parse(tail)
     except Exception as exc:  # jsonpath-ng raises several unrelated types for bad input
         raise ExpressionError(f"invalid path '{tail[1:]}': {exc}") from None
 

@@ -50,7 +50,9 @@ def expressions(text: str) -> tuple[Span, ...]:
     spans, unclosed = scan(text)
     if unclosed is not None:
         fragment = text[unclosed : unclosed + 40]
-        raise ExpressionSyntaxError(f"'${{{{' at offset {unclosed} is never closed by '}}}}'", fragment)
+        raise ExpressionSyntaxError(
+            f"'${{{{' at offset {unclosed} is never closed by '}}}}'", fragment
+        )
     return spans
 
 
