@@ -82,7 +82,7 @@ def test_several_roots() -> None:
         "  - ref: b\n    action: core.transform.reshape\n    args: {value: 1}\n"
     )
     message = " ".join(p.message for p in errors(text))
-    assert "'a'" in message and "'b'" in message
+    assert "(a, b)" in message
 
 
 def test_entrypoint_ref_must_be_the_root() -> None:
