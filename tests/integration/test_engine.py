@@ -18,11 +18,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def engine(
-    temporal_client: Client, task_queue: str, tmp_path: Path
-) -> AsyncIterator[Engine]:
+async def engine(temporal_client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
     secrets = tmp_path / "secrets.yml"
-    secrets.write_text("default: {intel: {api_key: s3cr3t-value}}\nstaging: {intel: {api_key: stg}}\n")
+    secrets.write_text(
+        "default: {intel: {api_key: s3cr3t-value}}\nstaging: {intel: {api_key: stg}}\n"
+    )
     worker = build_worker(temporal_client, task_queue, LocalExecutor(), FileSecrets(secrets))
     async with worker:
         yield Engine(temporal_client, task_queue)
@@ -55,7 +55,10 @@ async def test_without_returns_the_result_is_the_context(engine: Engine) -> None
     result = await engine.run(
         doc("  - ref: a\n    action: core.transform.reshape\n    args: {value: 1}\n"), {"k": "v"}
     )
-    assert result == {"ACTIONS": {"a": {"result": 1, "result_typename": "int"}}, "TRIGGER": {"k": "v"}}
+    assert result == {
+        "ACTIONS": {"a": {"result": 1, "result_typename": "int"}},
+        "TRIGGER": {"k": "v"},
+    }
 
 
 async def test_activity_actions_and_for_each_keep_input_order(engine: Engine) -> None:
@@ -220,7 +223,9 @@ async def test_expression_error_is_an_action_failure_naming_the_expression(
 ) -> None:
     with pytest.raises(RunFailedError) as info:
         await engine.run(
-            doc("  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ int(None) }}'}\n")
+            doc(
+                "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ int(None) }}'}\n"
+            )
         )
     assert "action 'a' failed" in str(info.value)
     assert "int(None)" in str(info.value)
@@ -240,7 +245,9 @@ async def test_strict_expressions_turn_a_miss_into_an_error(engine: Engine) -> N
 
 async def test_a_miss_is_none_and_a_warning_in_the_actions_events(engine: Engine) -> None:
     run = await engine.start(
-        doc("  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ TRIGGER.nope }}'}\n"),
+        doc(
+            "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ TRIGGER.nope }}'}\n"
+        ),
         {},
     )
     from keel.orchestration.client import wait_result
@@ -286,12 +293,16 @@ async def test_secrets_resolve_in_the_activity_and_never_reach_history(engine: E
 
 async def test_start_delay_is_a_durable_timer(engine: Engine) -> None:
     run = await engine.start(
-        doc("  - ref: a\n    action: core.transform.reshape\n    start_delay: 0.5\n    args: {value: 1}\n")
+        doc(
+            "  - ref: a\n    action: core.transform.reshape\n    start_delay: 0.5\n    args: {value: 1}\n"
+        )
     )
     from keel.orchestration.client import wait_result
 
     await wait_result(run)
-    assert "TIMER_STARTED" in await engine.history_text(run) or "TimerStarted" in await engine.history_text(run)
+    assert "TIMER_STARTED" in await engine.history_text(
+        run
+    ) or "TimerStarted" in await engine.history_text(run)
 
 
 async def test_config_timeout_stops_the_run(engine: Engine) -> None:

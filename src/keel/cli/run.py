@@ -8,6 +8,7 @@ terminal it shows each action's status live; ``--json`` prints only the result a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -132,15 +133,13 @@ async def _watch(started: StartedRun, console: Console) -> Any:
     waiter = asyncio.ensure_future(wait_result(started))
     with Live(console=console, refresh_per_second=8, transient=False) as live:
         while not waiter.done():
-            try:
+            # Progress is a courtesy: a failed query (worker busy, run just ended) must never
+            # fail the run or hide its result.
+            with contextlib.suppress(Exception):
                 live.update(_table(await progress(started)))
-            except Exception:  # noqa: BLE001 - a missed refresh must never fail the run
-                pass
             await asyncio.wait({waiter}, timeout=0.15)
-        try:
+        with contextlib.suppress(Exception):
             live.update(_table(await progress(started)))
-        except Exception:  # noqa: BLE001 - the final table is a courtesy
-            pass
     return await waiter
 
 

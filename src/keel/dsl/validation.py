@@ -66,11 +66,15 @@ def validate_file(path: str | Path, catalog: ActionCatalog) -> ValidationResult:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return ValidationResult(None, None, [Problem(f"cannot read file: {reason}", file=str(path))])
+        return ValidationResult(
+            None, None, [Problem(f"cannot read file: {reason}", file=str(path))]
+        )
     return validate_text(text, catalog, file=str(path))
 
 
-def validate_text(text: str, catalog: ActionCatalog, *, file: str | None = None) -> ValidationResult:
+def validate_text(
+    text: str, catalog: ActionCatalog, *, file: str | None = None
+) -> ValidationResult:
     """Validate a workflow document given as YAML or JSON text."""
     loaded = load_workflow(text, file=file)
     if loaded.workflow is None:
@@ -154,10 +158,14 @@ class _Checker:
         if for_each is not None:
             specs = [for_each] if isinstance(for_each, str) else list(for_each)
             for i, spec in enumerate(specs):
-                path: FieldPath = (*base, "for_each") if isinstance(for_each, str) else (
-                    *base,
-                    "for_each",
-                    i,
+                path: FieldPath = (
+                    (*base, "for_each")
+                    if isinstance(for_each, str)
+                    else (
+                        *base,
+                        "for_each",
+                        i,
+                    )
                 )
                 name = "for_each" if isinstance(for_each, str) else f"for_each[{i}]"
                 try:
@@ -169,7 +177,9 @@ class _Checker:
                 yield from self._check_template(spec, path, name, stmt.ref, graph, None)
         ancestors = graph.ancestors(stmt.ref) if graph is not None else None
         for path, name, text in self._action_templates(index, stmt):
-            yield from self._check_template(text, path, name, stmt.ref, graph, bound_vars, ancestors)
+            yield from self._check_template(
+                text, path, name, stmt.ref, graph, bound_vars, ancestors
+            )
 
     def _action_templates(
         self, index: int, stmt: ActionStatement
@@ -243,8 +253,7 @@ class _Checker:
         if bound_vars is not None:
             for var in sorted(refs.loop_vars - bound_vars):
                 yield self._problem(
-                    f"'var.{var}' is not bound: only this action's for_each defines loop "
-                    "variables",
+                    f"'var.{var}' is not bound: only this action's for_each defines loop variables",
                     path,
                     ref=ref,
                     field=name,

@@ -264,22 +264,24 @@ def _binary(op: str, left: Compiled, right: Compiled) -> Compiled:
 
 
 def _index(node: n.IndexNode, target: Compiled, index: Compiled) -> Compiled:
+    # Indexing follows the rules of paths: a dict by key, a list or string by int position;
+    # anything else (a missing key, an int target, a str index into a list) is a miss.
     text, base = n.source(node), n.source(node.target)
 
     def get(scope: Scope) -> Any:
         value, key = target(scope), index(scope)
-        if value is None:
-            return scope.miss(text, base)
-        if isinstance(value, Mapping):
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise ExpressionError(f"cannot index an object with {_type(key)}")
+        if isinstance(value, Mapping) and isinstance(key, str | int | float | bool | None):
             found = value.get(key, MISSING)
-            return scope.miss(text, base) if found is MISSING else found
-        if isinstance(value, list | str | tuple):
-            if isinstance(key, bool) or not isinstance(key, int):
-                raise ExpressionError(f"a {_type(value)} index must be an int, not {_type(key)}")
-            return value[key] if -len(value) <= key < len(value) else scope.miss(text, base)
-        raise ExpressionError(f"cannot index {_type(value)}")
+            if found is not MISSING:
+                return found
+        elif (
+            isinstance(value, list | str | tuple)
+            and isinstance(key, int)
+            and not isinstance(key, bool)
+            and -len(value) <= key < len(value)
+        ):
+            return value[key]
+        return scope.miss(text, base)
 
     return get
 

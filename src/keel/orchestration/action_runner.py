@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -64,7 +64,7 @@ class Failure:
         return {"ref": ref, "type": self.type, "message": self.message, "attempts": self.attempts}
 
 
-class ActionFailed(Exception):
+class ActionFailedError(Exception):
     """Raised inside the runner to stop an action; carries the :class:`Failure`."""
 
     def __init__(self, failure: Failure) -> None:
@@ -111,7 +111,7 @@ class ActionRunner:
                 result = await self._call(stmt, None, state, warn)
             else:
                 result = await self._for_each(stmt, state, warn)
-        except ActionFailed as failed:
+        except ActionFailedError as failed:
             return ActionOutcome("failed", failure=failed.failure)
         return ActionOutcome("succeeded", result=result)
 
@@ -142,23 +142,23 @@ class ActionRunner:
                 clock=self.context.clock,
             )
         except ExpressionError as exc:
-            raise ActionFailed(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
+            raise ActionFailedError(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
         gate = asyncio.Semaphore(FOR_EACH_CONCURRENCY)
 
         async def one(index: int, loop_vars: dict[str, Any]) -> Any:
             async with gate:
                 try:
                     return await self._call(stmt, loop_vars, state, warn)
-                except ActionFailed as failed:
+                except ActionFailedError as failed:
                     f = failed.failure
-                    raise ActionFailed(
+                    raise ActionFailedError(
                         Failure(f.type, f"for_each item {index}: {f.message}", f.attempts)
                     ) from failed
 
         tasks = [asyncio.ensure_future(one(i, b)) for i, b in enumerate(bindings)]
         try:
             return list(await asyncio.gather(*tasks))
-        except ActionFailed:
+        except ActionFailedError:
             for task in tasks:
                 task.cancel()
             raise
@@ -176,7 +176,7 @@ class ActionRunner:
         try:
             args, deferred, needed = split_secret_args(stmt.args, self.context, loop_vars, warn)
         except ExpressionError as exc:
-            raise ActionFailed(Failure("ExpressionError", f"args: {exc}", 0)) from exc
+            raise ActionFailedError(Failure("ExpressionError", f"args: {exc}", 0)) from exc
         attempt = 0
         while True:
             attempt += 1
@@ -200,7 +200,7 @@ class ActionRunner:
                 if policy.retry_until is None or self._done(stmt, result.result, loop_vars, warn):
                     return result.result
                 if last:
-                    raise ActionFailed(
+                    raise ActionFailedError(
                         Failure(
                             "RetryUntilNotMet",
                             f"retry_until was still false after {attempt} attempt(s): "
@@ -209,7 +209,7 @@ class ActionRunner:
                         )
                     )
             elif last or not result.retryable:
-                raise ActionFailed(
+                raise ActionFailedError(
                     Failure(result.error_type or "Error", result.error_message or "", attempt)
                 )
             backoff = policy.backoff
@@ -238,40 +238,47 @@ class ActionRunner:
                 )
             )
         except ExpressionError as exc:
-            raise ActionFailed(Failure("ExpressionError", f"retry_until: {exc}", 1)) from exc
+            raise ActionFailedError(Failure("ExpressionError", f"retry_until: {exc}", 1)) from exc
 
     def _evaluate(
-        self, text: str, field: str, loop_vars: Mapping[str, Any] | None, warn: Callable[[str], None]
+        self,
+        text: str,
+        field: str,
+        loop_vars: Mapping[str, Any] | None,
+        warn: Callable[[str], None],
     ) -> Any:
         try:
             return self.context.evaluate(text, loop_vars, warn)
         except ExpressionError as exc:
-            raise ActionFailed(Failure("ExpressionError", f"{field}: {exc}", 0)) from exc
+            raise ActionFailedError(Failure("ExpressionError", f"{field}: {exc}", 0)) from exc
 
 
 async def _execute(task: ActionTask) -> ActionResult:
     """Run one attempt as a local or regular activity, turning Temporal errors into results."""
     timeout = timedelta(seconds=task.timeout + TIMEOUT_SLACK_SECONDS)
     once = RetryPolicy(maximum_attempts=1)
+    result: ActionResult
     try:
         if task.timeout <= LOCAL_ACTIVITY_MAX_SECONDS:
-            return await workflow.execute_local_activity(
+            result = await workflow.execute_local_activity(
                 RUN_ACTION,
                 task,
                 result_type=ActionResult,
                 start_to_close_timeout=timeout,
                 retry_policy=once,
             )
-        return await workflow.execute_activity(
-            RUN_ACTION,
-            task,
-            result_type=ActionResult,
-            start_to_close_timeout=timeout,
-            retry_policy=once,
-        )
+        else:
+            result = await workflow.execute_activity(
+                RUN_ACTION,
+                task,
+                result_type=ActionResult,
+                start_to_close_timeout=timeout,
+                retry_policy=once,
+            )
     except ActivityError as exc:
         cause = exc.cause if exc.cause is not None else exc
         return ActionResult(ok=False, error_type=type(cause).__name__, error_message=str(cause))
+    return result
 
 
 def _warner(state: ActionState, ref: str) -> Callable[[str], None]:
@@ -295,11 +302,11 @@ def _parse_instant(value: Any, ref: str) -> datetime:
         try:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ActionFailed(
+            raise ActionFailedError(
                 Failure(
                     "ValueError",
                     f"wait_until: '{value}' is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z)",
                     0,
                 )
             ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError, TimeoutError as TemporalTimeoutError
+from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
@@ -77,7 +78,8 @@ async def wait_result(run: StartedRun) -> Any:
 
 async def progress(run: StartedRun) -> RunProgress:
     """Ask the run for the state of each action."""
-    return await run.handle.query("progress", result_type=RunProgress)
+    state: RunProgress = await run.handle.query("progress", result_type=RunProgress)
+    return state
 
 
 def _failure_message(exc: WorkflowFailureError) -> str:

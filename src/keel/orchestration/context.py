@@ -8,8 +8,8 @@ them as :class:`DeferredArg` templates, with just the context they need, for the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 import base64
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ class RunContext:
 
     Attributes:
         trigger: The trigger input.
-        actions: ``ACTIONS``: per ref, ``{result, result_typename}`` (+ ``error``, ``error_typename``).
+        actions: ``ACTIONS``: per ref, ``{result, result_typename}`` (and ``error``,
+            ``error_typename`` for a failure on an error path).
         env: ``ENV``: run metadata.
         strict: Whether a path that matches nothing is an error (``config.strict_expressions``).
     """
@@ -148,7 +149,9 @@ def apply_deferred(
     return result
 
 
-def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _strings(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):

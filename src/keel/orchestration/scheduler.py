@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 EdgeKind = Literal["success", "error"]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """How an action ended."""
 
     SUCCEEDED = "succeeded"
@@ -91,9 +91,7 @@ class Scheduler:
 
     def error_handled(self, ref: str) -> bool:
         """Return whether some action depends on ``ref.error`` (so its failure is not fatal)."""
-        return any(
-            (ref, "error") in self._nodes[child].upstream for child in self._downstream[ref]
-        )
+        return any((ref, "error") in self._nodes[child].upstream for child in self._downstream[ref])
 
     def finish(self, ref: str, outcome: Outcome, reason: str = "") -> list[Decision]:
         """Record that ``ref`` ended with ``outcome``; return the actions that became decidable.

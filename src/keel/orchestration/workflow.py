@@ -159,4 +159,3 @@ def _node(stmt: ActionStatement) -> Node:
         edge = parse_edge(entry)
         edges.append((edge.source, edge.kind))
     return Node(stmt.ref, tuple(edges), stmt.join_strategy)
-

@@ -59,7 +59,10 @@ def test_yaml_syntax_error_has_a_line() -> None:
 
 
 def test_schema_error_names_ref_field_and_line() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    dependson: [x]\n    args: {value: 1}\n")
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    dependson: [x]\n    args: {value: 1}\n"
+    )
     assert p.ref == "a" and p.line == 6 and "depends_on" in p.message
 
 
@@ -124,27 +127,40 @@ def test_missing_required_argument() -> None:
 
 
 def test_unknown_argument_with_hint() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: 1, valu: 2}\n")
+    p = only(
+        HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: 1, valu: 2}\n"
+    )
     assert p.field == "args.valu" and "'value'" in p.message and p.line == 6
 
 
 def test_expression_that_does_not_parse() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ 1 + }}'}\n")
+    p = only(
+        HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ 1 + }}'}\n"
+    )
     assert p.ref == "a" and p.field == "args.value" and p.expression == "${{ 1 + }}"
 
 
 def test_unknown_function() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ FN.uppercse(TRIGGER.x) }}'}\n")
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ FN.uppercse(TRIGGER.x) }}'}\n"
+    )
     assert "uppercse" in p.message and p.field == "args.value"
 
 
 def test_wrong_arity() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ FN.uppercase(1, 2) }}'}\n")
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ FN.uppercase(1, 2) }}'}\n"
+    )
     assert "uppercase" in p.message
 
 
 def test_reference_to_unknown_action() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ ACTIONS.nope.result }}'}\n")
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ ACTIONS.nope.result }}'}\n"
+    )
     assert "ACTIONS.nope" in p.message and p.ref == "a"
 
 
@@ -161,12 +177,17 @@ def test_reference_to_an_action_that_is_not_upstream_is_a_warning() -> None:
 
 
 def test_unbound_loop_variable() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ var.x }}'}\n")
+    p = only(
+        HEAD + "  - ref: a\n    action: core.transform.reshape\n    args: {value: '${{ var.x }}'}\n"
+    )
     assert "var.x" in p.message
 
 
 def test_for_each_must_be_an_iterator() -> None:
-    p = only(HEAD + "  - ref: a\n    action: core.transform.reshape\n    for_each: '${{ TRIGGER.items }}'\n    args: {value: 1}\n")
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    for_each: '${{ TRIGGER.items }}'\n    args: {value: 1}\n"
+    )
     assert p.field == "for_each" and p.ref == "a"
 
 
@@ -180,8 +201,9 @@ def test_run_if_and_returns_are_checked() -> None:
 
 
 def test_bad_expects_type() -> None:
-    text = "title: t\ndescription: d\nentrypoint:\n  expects:\n    x: {type: integer}\nactions:\n" + (
-        "  - ref: a\n    action: core.transform.reshape\n    args: {value: 1}\n"
+    text = (
+        "title: t\ndescription: d\nentrypoint:\n  expects:\n    x: {type: integer}\nactions:\n"
+        + ("  - ref: a\n    action: core.transform.reshape\n    args: {value: 1}\n")
     )
     p = only(text)
     assert "integer" in p.message and p.line == 5

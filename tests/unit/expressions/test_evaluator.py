@@ -175,10 +175,16 @@ def test_a_miss_is_none_and_reported() -> None:
     assert misses == ["TRIGGER.nope.deeper", "ACTIONS.fetch.result.rows[5].id"]
 
 
-def test_indexing_a_list_with_a_missed_index_is_a_type_error() -> None:
-    # `var.missing` misses (None); indexing a list with None is an error, not another miss.
-    with pytest.raises(ExpressionError, match="index must be an int"):
-        ev("TRIGGER.items[var.missing]")
+@pytest.mark.parametrize(
+    "expr",
+    ["5[0]", "[1]['a']", "[1][True]", "TRIGGER.items[var.missing]", "{'a': 1}[[1]]", "(None)[0]"],
+)
+def test_indexing_what_cannot_be_indexed_is_a_miss_like_a_path(expr: str) -> None:
+    misses: list[str] = []
+    assert ev(expr, on_miss=misses.append) is None
+    assert misses[-1].endswith("]")
+    with pytest.raises(PathMissError):
+        ev(expr, strict=True)
 
 
 def test_a_present_none_is_not_a_miss() -> None:
@@ -244,8 +250,6 @@ def test_paths_walk_any_mapping() -> None:
         ("1 in 'abc'", "'in <string>' needs a string on the left, not int"),
         ("1 in 5", "cannot test membership in int"),
         ("[1] in {'a': 1}", "cannot look up list in an object"),
-        ("5[0]", "cannot index int"),
-        ("[1]['a']", "index must be an int, not str"),
         ("{[1]: 2}", "an object key must be a string or number, not list"),
         ("FOO.x", "unknown context 'FOO' in expression 'FOO.x'"),
         ("trigger.x", "unknown context 'trigger'; did you mean 'TRIGGER'?"),
