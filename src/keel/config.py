@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
         http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
         secret_key: Key that encrypts secrets at rest.
+        debug: Show tracebacks of internal errors in the CLI.
         secrets_file: A YAML/JSON file of secrets (environment -> name -> key -> value) for
             runs without the service's store.
     """
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     http_allow_private: bool = False
     secret_key: str = ""
     secrets_file: str = ""
+    debug: bool = False
 
 
 @lru_cache(maxsize=1)

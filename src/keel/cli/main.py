@@ -1,16 +1,28 @@
 """The ``keel`` command: a Typer app whose commands are thin calls into the layers below.
 
-Every command turns a :class:`keel.errors.KeelError` into a clear message and exit code 1; only a
-bug shows a traceback (and then ``KEEL_DEBUG``-style verbosity is the log's job, not the user's).
+Every command runs inside :func:`guarded`: a :class:`keel.errors.KeelError` that escapes it is
+printed as one line with exit code 1; anything else is a bug in Keel, printed as one line too
+(exit code 2), with the traceback only under ``KEEL_DEBUG=true``. Users never see a traceback
+for bad input.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import typer
+from rich.console import Console
+from rich.markup import escape
 
 from keel.cli import run as run_cmd
 from keel.cli import stack as stack_cmd
 from keel.cli import validate as validate_cmd
+from keel.config import get_settings
+from keel.errors import KeelError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="keel",
@@ -20,10 +32,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.command("validate")(validate_cmd.validate)
-app.command("run")(run_cmd.run)
-app.command("worker")(stack_cmd.worker)
-app.command("up")(stack_cmd.up)
+
+def guarded(command: F) -> F:
+    """Wrap a command so errors become one clear line and an exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeelError as exc:
+            Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if get_settings().debug:
+                raise
+            Console(stderr=True, highlight=False).print(
+                f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} "
+                "(a bug in Keel; run with KEEL_DEBUG=true to see the traceback)"
+            )
+            raise typer.Exit(2) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+app.command("validate")(guarded(validate_cmd.validate))
+app.command("run")(guarded(run_cmd.run))
+app.command("worker")(guarded(stack_cmd.worker))
+app.command("up")(guarded(stack_cmd.up))
 
 
 def main() -> None:

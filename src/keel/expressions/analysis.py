@@ -61,13 +61,26 @@ class References:
 _NAMED = {"ACTIONS": "actions", "SECRETS": "secrets", "VARS": "vars", "var": "loop_vars"}
 
 
-@lru_cache(maxsize=4096)
 def references(template: str) -> References:
     """Return what ``template`` refers to (expressions that do not parse contribute nothing).
 
     ``template`` may hold any number of ``${{ }}`` expressions, including a ``for_each``
     iterator; the variable an iterator binds is not counted as a reference.
     """
+    if "${{" not in template:
+        return _NOTHING
+    return _references(template) if len(template) > 10_000 else _cached_references(template)
+
+
+_NOTHING = References()
+
+
+@lru_cache(maxsize=4096)
+def _cached_references(template: str) -> References:
+    return _references(template)
+
+
+def _references(template: str) -> References:
     found: dict[str, set[str]] = {"contexts": set(), **{key: set() for key in _NAMED.values()}}
     calls: list[FunctionCall] = []
     for expression in _expressions(template):

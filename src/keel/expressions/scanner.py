@@ -15,6 +15,7 @@ from keel.errors import ExpressionSyntaxError
 
 OPEN = "${{"
 CLOSE = "}}"
+_CACHE_LIMIT = 10_000  # longer texts are scanned every time rather than kept in the cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,19 @@ class Span:
     end: int
 
 
-@lru_cache(maxsize=4096)
 def scan(text: str) -> tuple[tuple[Span, ...], int | None]:
     """Return the expressions of ``text`` and the offset of an unclosed ``${{`` (or None)."""
+    if OPEN not in text:
+        return (), None
+    return _scan(text) if len(text) > _CACHE_LIMIT else _scan_cached(text)
+
+
+@lru_cache(maxsize=4096)
+def _scan_cached(text: str) -> tuple[tuple[Span, ...], int | None]:
+    return _scan(text)
+
+
+def _scan(text: str) -> tuple[tuple[Span, ...], int | None]:
     spans: list[Span] = []
     pos = text.find(OPEN)
     while pos >= 0:

@@ -34,13 +34,26 @@ class Template:
     single: tuple[str, Compiled] | None
 
 
-@lru_cache(maxsize=4096)
+#: Longer texts are compiled every time rather than kept in the cache (a cache of 4096 huge
+#: strings would be a memory leak).
+CACHE_LIMIT = 10_000
+
+
 def compile_template(text: str) -> Template:
     """Split ``text`` into literal text and compiled expressions, cached by the text.
 
     Raises:
         ExpressionError: An expression does not parse or compile, or a ``${{`` is not closed.
     """
+    return _compile(text) if len(text) > CACHE_LIMIT else _cached(text)
+
+
+@lru_cache(maxsize=4096)
+def _cached(text: str) -> Template:
+    return _compile(text)
+
+
+def _compile(text: str) -> Template:
     parts: list[str | tuple[str, Compiled]] = []
     pos = 0
     for span in expressions(text):

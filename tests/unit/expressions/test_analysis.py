@@ -94,10 +94,16 @@ def test_check_finds_nothing_in_good_templates() -> None:
         ("${{ }}", "empty expression"),
         ("${{ FN.lenght(TRIGGER.y) }}", "unknown function 'FN.lenght'; did you mean 'FN.length'?"),
         ("${{ FN.zzzzzz(1) }}", "unknown function 'FN.zzzzzz' in expression 'FN.zzzzzz(1)'"),
-        ("${{ FN.length() }}", "FN.length takes 1 argument(s), 0 given in expression 'FN.length()'"),
+        (
+            "${{ FN.length() }}",
+            "FN.length takes 1 argument(s), 0 given in expression 'FN.length()'",
+        ),
         ("${{ FN.add(1, 2, 3) }}", "FN.add takes 2 argument(s), 3 given"),
         ("${{ FN.add.map() }}", "FN.add takes 2 argument(s), 0 given"),
-        ("${{ TRIGER.a }}", "unknown context 'TRIGER'; did you mean 'TRIGGER'? in expression 'TRIGER.a'"),
+        (
+            "${{ TRIGER.a }}",
+            "unknown context 'TRIGER'; did you mean 'TRIGGER'? in expression 'TRIGER.a'",
+        ),
         ("${{ actions.a.result }}", "did you mean 'ACTIONS'?"),
         ("${{ FN }}", "'FN' is not a value"),
         ("${{ int }}", "'int' is a cast"),

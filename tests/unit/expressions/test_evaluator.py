@@ -23,7 +23,9 @@ CONTEXT: dict[str, Any] = {
         "empty": "",
         "nested": {"k": "v"},
     },
-    "ACTIONS": {"fetch": {"result": {"status": 200, "rows": [{"id": 7}]}, "result_typename": "dict"}},
+    "ACTIONS": {
+        "fetch": {"result": {"status": 200, "rows": [{"id": 7}]}, "result_typename": "dict"}
+    },
     "var": {"i": 1, "word": "hi"},
 }
 
@@ -161,7 +163,9 @@ def test_map_broadcasts_lists_and_repeats_scalars() -> None:
 
 
 def test_map_refuses_unequal_lists_and_no_list() -> None:
-    with pytest.raises(ExpressionError, match=r"FN.add.map: list arguments have different lengths \(2, 3\)"):
+    with pytest.raises(
+        ExpressionError, match=r"FN.add.map: list arguments have different lengths \(2, 3\)"
+    ):
         ev("FN.add.map([1, 2], [1, 2, 3])")
     with pytest.raises(ExpressionError, match="needs at least one list argument"):
         ev("FN.add.map(1, 2)")
@@ -216,7 +220,8 @@ def test_strict_miss_when_indexing_a_function_result() -> None:
 
 
 @pytest.mark.parametrize(
-    "expr", ["TRIGGER.__class__", "TRIGGER.name.__class__", "TRIGGER.items.append", "TRIGGER['__dict__']"]
+    "expr",
+    ["TRIGGER.__class__", "TRIGGER.name.__class__", "TRIGGER.items.append", "TRIGGER['__dict__']"],
 )
 def test_paths_never_reach_python_attributes(expr: str) -> None:
     misses: list[str] = []
@@ -336,7 +341,7 @@ def test_the_library_now_reads_the_clock() -> None:
 
 
 def test_function_lookup_happens_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ExpressionError, match="unknown function 'FN.later'"):
+    with pytest.raises(ExpressionError, match=r"unknown function 'FN\.later'"):
         ev("FN.later(1)")
     monkeypatch.setitem(FUNCTIONS, "later", Function("later", lambda x: x * 2, 1, 1))
     assert ev("FN.later(1)") == 2

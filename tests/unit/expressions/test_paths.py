@@ -89,7 +89,9 @@ def test_jsonpath_tails(expr: str, expected: Any) -> None:
 
 def test_wildcard_over_an_empty_list_is_an_empty_list_not_a_miss() -> None:
     misses: list[str] = []
-    assert evaluate_expression("TRIGGER.xs[*]", {"TRIGGER": {"xs": []}}, on_miss=misses.append) == []
+    assert (
+        evaluate_expression("TRIGGER.xs[*]", {"TRIGGER": {"xs": []}}, on_miss=misses.append) == []
+    )
     assert misses == []
 
 
@@ -158,7 +160,14 @@ def test_walk_reports_where_it_stopped() -> None:
 
 @pytest.mark.parametrize(
     ("quoted", "expected"),
-    [("'a'", "a"), (r"'\''", "'"), (r'"\""', '"'), (r"'\\'", "\\"), (r"'\q'", r"\q"), (r"'\u12'", r"\u12")],
+    [
+        ("'a'", "a"),
+        (r"'\''", "'"),
+        (r'"\""', '"'),
+        (r"'\\'", "\\"),
+        (r"'\q'", r"\q"),
+        (r"'\u12'", r"\u12"),
+    ],
 )
 def test_unquote(quoted: str, expected: str) -> None:
     assert unquote(quoted) == expected

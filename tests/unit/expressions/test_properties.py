@@ -112,7 +112,9 @@ def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         children.map(lambda c: f"{{'k': {c}}}"),
         children.map(lambda c: f"int({c})"),
         children.map(lambda c: f"({c})[0]"),
-        st.tuples(children, children, children).map(lambda t: f"({t[0]}) if ({t[1]}) else ({t[2]})"),
+        st.tuples(children, children, children).map(
+            lambda t: f"({t[0]}) if ({t[1]}) else ({t[2]})"
+        ),
     )
 
 

@@ -20,7 +20,14 @@ from keel.expressions import (
 from keel.expressions.templates import compile_template
 
 CONTEXT: dict[str, Any] = {
-    "TRIGGER": {"name": "Ann", "n": 3, "ok": True, "none": None, "items": [1, "a"], "obj": {"k": "é"}},
+    "TRIGGER": {
+        "name": "Ann",
+        "n": 3,
+        "ok": True,
+        "none": None,
+        "items": [1, "a"],
+        "obj": {"k": "é"},
+    },
     "ACTIONS": {"a": {"result": {"x": 1}}, "list": {"result": [1, 2, 3]}},
     "var": {},
 }
@@ -38,7 +45,7 @@ CONTEXT: dict[str, Any] = {
         ("${{ {} }}", {}),
         ("${{ {'a': {'b': 1}} }}", {"a": {"b": 1}}),
         ("${{ 'x}}y' }}", "x}}y"),
-        ('${{ "}}" + \'{{\' }}', "}}{{"),
+        ("${{ \"}}\" + '{{' }}", "}}{{"),
     ],
 )
 def test_a_lone_expression_keeps_its_type(template: str, expected: Any) -> None:
@@ -196,7 +203,9 @@ def test_iterate_refuses_unequal_lengths_naming_them() -> None:
     assert "'ACTIONS.list.result' has 3" in str(caught.value)
 
 
-@pytest.mark.parametrize(("collection", "kind"), [("TRIGGER.name", "str"), ("TRIGGER.nope", "None")])
+@pytest.mark.parametrize(
+    ("collection", "kind"), [("TRIGGER.name", "str"), ("TRIGGER.nope", "None")]
+)
 def test_iterate_refuses_a_non_list_naming_the_expression(collection: str, kind: str) -> None:
     with pytest.raises(ExpressionError) as caught:
         iterate(f"${{{{ for var.x in {collection} }}}}", CONTEXT)

@@ -1,0 +1,114 @@
+"""``keel run`` as a user runs it: a real process, a real Temporal, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keel.orchestration.devserver import TemporalDevServer
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "alert_enrichment.yml"
+EXAMPLE_INPUT = REPO / "examples" / "alert_enrichment.input.json"
+
+
+def keel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keel.cli.main", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(temporal_server: TemporalDevServer, task_queue: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "KEEL_TEMPORAL_ADDRESS": temporal_server.address,
+        "KEEL_TASK_QUEUE": task_queue,
+        "KEEL_HOME": str(tmp_path / "home"),
+    }
+
+
+def test_run_prints_the_result_as_json(env: dict[str, str], tmp_path: Path) -> None:
+    done = keel(
+        "run", str(EXAMPLE), "--input", f"@{EXAMPLE_INPUT}", "--json", env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["serious"] == 2 and result["hosts"] == ["web-1"] and result["escalate"] is True
+
+
+def test_run_context_shows_actions_and_trigger(env: dict[str, str], tmp_path: Path) -> None:
+    done = keel(
+        "run",
+        str(EXAMPLE),
+        "--input",
+        f"@{EXAMPLE_INPUT}",
+        "--json",
+        "--context",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    context = json.loads(done.stdout)
+    assert context["TRIGGER"]["source"] == "falcon"
+    assert context["ACTIONS"]["serious"]["result_typename"] == "list"
+    assert set(context["ACTIONS"]) == {"normalise", "serious", "indicators", "titles", "verdict"}
+
+
+def test_a_failing_run_exits_one_naming_action_attempts_and_cause(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    workflow = tmp_path / "fails.yml"
+    workflow.write_text(
+        "title: t\ndescription: d\nactions:\n  - ref: boom\n    action: core.transform.apply\n"
+        "    retry_policy: {max_attempts: 2, backoff: {initial: 0.01}}\n"
+        "    args: {value: 1, python_lambda: 'lambda x: x / 0'}\n"
+    )
+    done = keel("run", str(workflow), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert "action 'boom' failed after 2 attempt(s)" in message
+    assert "ZeroDivisionError" in message or "division" in message
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_input_starts_no_run_and_names_each_field(env: dict[str, str], tmp_path: Path) -> None:
+    done = keel("run", str(EXAMPLE), "--input", '{"source": 1}', env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "field 'source': expected str" in done.stderr
+    assert "field 'alerts': required field missing" in done.stderr
+
+
+def test_an_invalid_workflow_starts_no_run(env: dict[str, str], tmp_path: Path) -> None:
+    workflow = tmp_path / "bad.yml"
+    workflow.write_text("title: t\ndescription: d\nactions:\n  - ref: a\n    action: core.nope\n")
+    done = keel("run", str(workflow), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "unknown action 'core.nope'" in done.stderr
+
+
+def test_run_starts_its_own_embedded_temporal_when_none_is_configured(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = keel(
+        "run",
+        str(EXAMPLE),
+        "--input",
+        f"@{EXAMPLE_INPUT}",
+        "--json",
+        env={"KEEL_HOME": str(home), "KEEL_TEMPORAL_ADDRESS": ""},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["serious"] == 2
+    assert (home / "temporal.db").exists()
