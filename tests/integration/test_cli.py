@@ -27,6 +27,7 @@ def keel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 

@@ -37,7 +37,7 @@ class Function:
     max_args: int | None
 
     def arity_text(self) -> str:
-        """Describe the accepted argument count for error messages (``2``, ``1 to 3``, ``2 or more``)."""
+        """Describe the accepted argument count for messages (``2``, ``1 to 3``, ``2 or more``)."""
         if self.max_args is None:
             return f"{self.min_args} or more"
         if self.min_args == self.max_args:
@@ -57,7 +57,10 @@ def _arity(impl: Callable[..., Any]) -> tuple[int, int | None]:
     for param in inspect.signature(impl).parameters.values():
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             return low, None
-        if param.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        if param.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
             high += 1
             if param.default is inspect.Parameter.empty:
                 low += 1

@@ -118,7 +118,7 @@ def wall_clock() -> dt.datetime:
 
 
 @fn("datetime")
-def datetime_(  # noqa: PLR0917 (expressions pass arguments by position only)
+def datetime_(
     year: int,
     month: int,
     day: int,
