@@ -35,7 +35,7 @@ unit: install
 
 # The whole suite: lint, types, import rules, then every test.
 test: install lint typecheck imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --fail-on-skip
 
 bench: install
 	$(BIN)/python -m bench

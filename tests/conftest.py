@@ -46,3 +46,32 @@ def ray_cluster() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--fail-on-skip``: CI must not pass while a test silently did not run."""
+    parser.addoption(
+        "--fail-on-skip",
+        action="store_true",
+        help="Fail the session if any test was skipped (CI uses this: a skip hides a gap).",
+    )
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember every skipped test (for ``--fail-on-skip``)."""
+    if report.skipped:
+        _SKIPPED.append(f"{report.nodeid}: {report.longrepr}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session under ``--fail-on-skip`` when a test was skipped, naming each one."""
+    if session.config.getoption("--fail-on-skip") and _SKIPPED:
+        print(
+            f"\n--fail-on-skip: {len(_SKIPPED)} test(s) were skipped; CI requires every test to run:"
+        )
+        for line in _SKIPPED:
+            print(f"  SKIPPED {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
