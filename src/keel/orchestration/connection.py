@@ -5,6 +5,7 @@ Payloads are frozen dataclasses, so Temporal's default JSON data converter is us
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from temporalio.client import Client
@@ -29,15 +30,35 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
     )
 
 
+#: Temporal's usual ports, used by ``keel up`` when free so the ``temporal`` CLI and browser
+#: bookmarks find the server where they expect it.
+STANDARD_PORT = 7233
+STANDARD_UI_PORT = 8233
+
+
 def embedded_server(settings: Settings, *, ui: bool = False) -> TemporalDevServer:
-    """Return (unstarted) the dev server whose state lives under ``settings.home``."""
+    """Return (unstarted) the dev server whose state lives under ``settings.home``.
+
+    With ``ui`` (``keel up``), Temporal's standard ports are used when they are free.
+    """
     home = Path(settings.home)
     return TemporalDevServer(
         db_file=home / DB_FILE_NAME,
         log_file=home / "logs" / LOG_FILE_NAME,
+        port=STANDARD_PORT if ui and _free(STANDARD_PORT) else None,
         ui=ui,
+        ui_port=STANDARD_UI_PORT if ui and _free(STANDARD_UI_PORT) else None,
         namespace=settings.temporal_namespace,
     )
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 async def open_temporal(
