@@ -11,7 +11,9 @@ any of them into a clear message (never a traceback) at one place::
     ├── LambdaError                 a python_lambda was refused or failed
     ├── DefinitionError             a workflow document is invalid (carries every problem)
     ├── RegistryError               an action was registered twice or is not registered
-    └── ActionArgumentError         an action call's arguments do not match its signature
+    ├── ActionArgumentError         an action call's arguments do not match its signature
+    ├── TriggerError                a trigger's args are invalid (carries every problem)
+    └── WebhookError                a webhook request is refused (carries the HTTP status)
 
 This module imports nothing, so the pure core (``keel.dsl``, ``keel.expressions``) may use it.
 """
@@ -95,3 +97,35 @@ class ActionArgumentError(KeelError):
         self.action = action
         self.problems = list(problems)
         super().__init__(f"bad arguments for {action}: " + "; ".join(self.problems))
+
+
+class TriggerError(KeelError):
+    """A trigger's ``args`` are invalid, so the trigger cannot be applied.
+
+    Attributes:
+        ref: The trigger's ref, when known.
+        problems: One message per problem, each naming the argument (``args.cron: ...``).
+    """
+
+    def __init__(self, problems: Sequence[str], ref: str | None = None) -> None:
+        self.ref = ref
+        self.problems = list(problems)
+        where = f"trigger '{ref}'" if ref else "trigger"
+        super().__init__(f"invalid args for {where}: " + "; ".join(self.problems))
+
+
+class WebhookError(KeelError):
+    """A webhook request is refused; nothing was started.
+
+    Attributes:
+        status: The HTTP status to answer with (400, 401, 403, 405, 413, 422, ...).
+        message: What is wrong, safe to show to the caller (it never carries a secret).
+        problems: Further details, one per item (e.g. one per bad ``expects`` field).
+    """
+
+    def __init__(self, status: int, message: str, problems: Sequence[str] = ()) -> None:
+        self.status = status
+        self.message = message
+        self.problems = list(problems)
+        detail = f"{message}: " + "; ".join(self.problems) if self.problems else message
+        super().__init__(detail)

@@ -108,7 +108,7 @@ class ActionRunner:
             state.status = "running"
             state.started_at = workflow.now().isoformat()
             if stmt.for_each is None:
-                result = await self._call(stmt, None, state, warn)
+                result = await self._call(stmt, None, state, warn, None)
             else:
                 result = await self._for_each(stmt, state, warn)
         except ActionFailedError as failed:
@@ -148,7 +148,7 @@ class ActionRunner:
         async def one(index: int, loop_vars: dict[str, Any]) -> Any:
             async with gate:
                 try:
-                    return await self._call(stmt, loop_vars, state, warn)
+                    return await self._call(stmt, loop_vars, state, warn, index)
                 except ActionFailedError as failed:
                     f = failed.failure
                     raise ActionFailedError(
@@ -171,6 +171,7 @@ class ActionRunner:
         loop_vars: Mapping[str, Any] | None,
         state: ActionState,
         warn: Callable[[str], None],
+        item: int | None,
     ) -> Any:
         policy = stmt.retry_policy
         try:
@@ -194,7 +195,10 @@ class ActionRunner:
                     timeout=policy.timeout,
                     attempt=attempt,
                 )
-                result = await _execute(task)
+                # The activity id names the action, item and attempt, so the history and the
+                # Temporal UI say which action each activity (or local-activity marker) was.
+                where = stmt.ref if item is None else f"{stmt.ref}[{item}]"
+                result = await _execute(task, f"{where}#{attempt}")
             last = policy.max_attempts != 0 and attempt >= policy.max_attempts
             if result.ok:
                 if policy.retry_until is None or self._done(stmt, result.result, loop_vars, warn):
@@ -253,7 +257,7 @@ class ActionRunner:
             raise ActionFailedError(Failure("ExpressionError", f"{field}: {exc}", 0)) from exc
 
 
-async def _execute(task: ActionTask) -> ActionResult:
+async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
     """Run one attempt as a local or regular activity, turning Temporal errors into results."""
     timeout = timedelta(seconds=task.timeout + TIMEOUT_SLACK_SECONDS)
     once = RetryPolicy(maximum_attempts=1)
@@ -266,6 +270,7 @@ async def _execute(task: ActionTask) -> ActionResult:
                 result_type=ActionResult,
                 start_to_close_timeout=timeout,
                 retry_policy=once,
+                activity_id=activity_id,
             )
         else:
             result = await workflow.execute_activity(
@@ -274,6 +279,7 @@ async def _execute(task: ActionTask) -> ActionResult:
                 result_type=ActionResult,
                 start_to_close_timeout=timeout,
                 retry_policy=once,
+                activity_id=activity_id,
             )
     except ActivityError as exc:
         cause = exc.cause if exc.cause is not None else exc

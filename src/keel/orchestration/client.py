@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
@@ -48,13 +53,26 @@ async def start_run(
     workflow_id: str = "",
     execution_id: str | None = None,
     eager: bool = False,
+    completed: dict[str, Any] | None = None,
 ) -> StartedRun:
-    """Start a run of ``workflow`` (already validated, with ``trigger`` already checked)."""
+    """Start a run of ``workflow`` (already validated, with ``trigger`` already checked).
+
+    Args:
+        client: The Temporal client.
+        workflow: The workflow to run.
+        task_queue: The queue Keel's workers poll.
+        trigger: The trigger input.
+        workflow_id: Keel's id of the workflow (reaches expressions as ``ENV.workflow.id``).
+        execution_id: The run's id; a new unique one when not given.
+        eager: Start eagerly (only from a process that runs a worker on ``task_queue``).
+        completed: Results of actions to treat as already done (a re-run from a failure).
+    """
     execution_id = execution_id or f"run-{uuid.uuid4().hex}"
     request = RunRequest(
         definition=workflow.model_dump(mode="json", exclude_none=True),
         trigger=trigger,
         workflow_id=workflow_id,
+        completed=dict(completed or {}),
     )
     timeout = workflow.config.timeout
     handle: WorkflowHandle[Any, Any] = await client.start_workflow(
@@ -66,6 +84,48 @@ async def start_run(
         request_eager_start=eager,
     )
     return StartedRun(execution_id, handle)
+
+
+async def rerun_from_failure(
+    client: Client, execution_id: str, *, task_queue: str, new_execution_id: str | None = None
+) -> StartedRun:
+    """Start a new run of a failed run's workflow that resumes at its failed action.
+
+    The new run gets the same definition and trigger; the actions that succeeded before are not
+    run again (their results are reused), so the walk restarts at the action that failed.
+    """
+    handle = client.get_workflow_handle(execution_id)
+    description = await handle.describe()
+    if description.status is not WorkflowExecutionStatus.FAILED:
+        status = description.status.name.lower() if description.status else "unknown"
+        raise KeelError(f"run {execution_id} is {status}; only a failed run can be re-run")
+    request = await original_request(client, execution_id)
+    context = await handle.query("context", result_type=dict)
+    completed = {
+        ref: entry.get("result")
+        for ref, entry in context.get("ACTIONS", {}).items()
+        if "error" not in entry
+    }
+    workflow = Workflow.model_validate(request.definition)
+    return await start_run(
+        client,
+        workflow,
+        task_queue=task_queue,
+        trigger=request.trigger,
+        workflow_id=request.workflow_id,
+        execution_id=new_execution_id,
+        completed=completed,
+    )
+
+
+async def original_request(client: Client, execution_id: str) -> RunRequest:
+    """Return the :class:`RunRequest` a run was started with (from its history)."""
+    history = await client.get_workflow_handle(execution_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (request,) = await client.data_converter.decode(started.input.payloads, [RunRequest])
+    if not isinstance(request, RunRequest):
+        raise KeelError(f"run {execution_id} was not started by Keel")
+    return request
 
 
 async def wait_result(run: StartedRun) -> Any:

@@ -24,12 +24,15 @@ class RunRequest:
         trigger: The trigger input (``TRIGGER``), already checked against ``expects``.
         workflow_id: Keel's id of the workflow (or its file/alias for ad-hoc runs).
         environment: Overrides ``config.environment`` for this run when set.
+        completed: Results of actions that already succeeded in an earlier run (by ref): a
+            re-run from a failed action treats them as done and starts after them.
     """
 
     definition: dict[str, Any]
     trigger: Any = None
     workflow_id: str = ""
     environment: str | None = None
+    completed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from keel.dsl.model import ActionStatement, Workflow
 from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.context import RunContext
-from keel.orchestration.payloads import WORKFLOW_NAME, ActionState, RunProgress, RunRequest
+from keel.orchestration.payloads import (
+    WORKFLOW_NAME,
+    ActionEvent,
+    ActionState,
+    RunProgress,
+    RunRequest,
+)
 from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
 
 #: The failure type of a run that failed because of an action (or a broken join).
@@ -39,6 +45,7 @@ class KeelRun:
         self._running = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._context: RunContext | None = None
+        self._completed: dict[str, Any] = {}
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -79,6 +86,7 @@ class KeelRun:
         self._context = context
         self._runner = ActionRunner(context, environment)
         self._scheduler = Scheduler([_node(a) for a in definition.actions])
+        self._completed = request.completed
 
         self._apply(self._scheduler.roots())
         await workflow.wait_condition(lambda: self._running == 0 or self._fatal is not None)
@@ -111,7 +119,15 @@ class KeelRun:
             if decision.broken_join is not None:
                 self._fatal = decision.broken_join
                 return
-            if decision.run:
+            if decision.run and decision.ref in self._completed:
+                # Re-run from a failed action: this one succeeded before; reuse its result.
+                state = self._states[decision.ref]
+                state.status = "succeeded"
+                state.events.append(ActionEvent("info", "result reused from the earlier run"))
+                assert self._context is not None
+                self._context.record_success(decision.ref, self._completed[decision.ref])
+                queue.extend(self._scheduler.finish(decision.ref, Outcome.SUCCEEDED))
+            elif decision.run:
                 self._running += 1
                 self._tasks.append(asyncio.create_task(self._run_action(decision.ref)))
             else:
