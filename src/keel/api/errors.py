@@ -1,0 +1,96 @@
+"""Every API error is JSON that says what is wrong and which field it concerns.
+
+Shape: ``{"error": {"message": str, "field": str | None, "problems": [...]?}}``. Keel's own errors
+map to 4xx statuses here, request validation errors to 422 with one problem per bad field, and
+anything unexpected to a 500 whose body says so without leaking internals (the traceback goes to
+the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keel.errors import ActionArgumentError, DefinitionError, ExpressionError, KeelError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(KeelError):
+    """An error with an HTTP status, raised by routes.
+
+    Attributes:
+        status: The HTTP status code.
+        message: What is wrong.
+        field: The request field it concerns, when one does.
+    """
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Return the JSON body of an error response."""
+    return {"error": {"message": message, "field": field, **extra}}
+
+
+def _status_of(exc: KeelError) -> int:
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status
+    name = type(exc).__name__
+    if name == "NotFoundError":
+        return 404
+    if name == "ConflictError":
+        return 409
+    if isinstance(exc, DefinitionError | ExpressionError | ActionArgumentError):
+        return 422
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a JSON error."""
+
+    @app.exception_handler(KeelError)
+    async def keel_error(request: Request, exc: KeelError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, DefinitionError):
+            extra["problems"] = [p.to_dict() for p in exc.problems]
+        message = getattr(exc, "message", None) or str(exc)
+        field = getattr(exc, "field", None)
+        return JSONResponse(error_body(message, field, **extra), status_code=_status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
+                "message": str(err.get("msg", "invalid")),
+            }
+            for err in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": None, "message": "invalid request"}
+        body = error_body(f"{first['field']}: {first['message']}", first["field"], problems=problems)
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body("internal error: the server could not handle this request"),
+            status_code=500,
+        )
