@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         debug: Show tracebacks of internal errors in the CLI.
         secrets_file: A YAML/JSON file of secrets (environment -> name -> key -> value) for
             runs without the service's store.
+        api_host: Interface ``keel up`` serves the HTTP API on.
+        api_port: Port ``keel up`` serves the HTTP API on.
+        api_url: The API the CLI's service commands (``keel apply``, ``keel runs``...) talk to.
+        api_key: The API key those commands send (``Authorization: Bearer``).
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -47,6 +51,10 @@ class Settings(BaseSettings):
     secret_key: str = ""
     secrets_file: str = ""
     debug: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -129,3 +129,45 @@ class WebhookError(KeelError):
         self.problems = list(problems)
         detail = f"{message}: " + "; ".join(self.problems) if self.problems else message
         super().__init__(detail)
+
+
+class StoreError(KeelError):
+    """Keel's database refused a request or could not serve it."""
+
+
+class NotFoundError(StoreError):
+    """A stored resource does not exist.
+
+    Attributes:
+        resource: What was looked for (``workflow``, ``workflow version``, ``run``...).
+        key: The identifier it was looked for by.
+    """
+
+    def __init__(self, resource: str, key: str) -> None:
+        self.resource = resource
+        self.key = key
+        super().__init__(f"{resource} '{key}' not found")
+
+
+class ConflictError(StoreError):
+    """A write would clash with a stored resource (a duplicate alias, name or id).
+
+    Attributes:
+        resource: The kind of resource (``workflow``, ``secret``...).
+        key: The identifier that clashes.
+        detail: What clashes and what would be right.
+    """
+
+    def __init__(self, resource: str, key: str, detail: str) -> None:
+        self.resource = resource
+        self.key = key
+        self.detail = detail
+        super().__init__(f"{resource} '{key}': {detail}")
+
+
+class InvalidCursorError(StoreError):
+    """A page cursor was not made by Keel (or was altered); start again from the first page."""
+
+
+class DecryptionError(StoreError):
+    """Stored secrets cannot be decrypted with the configured key (``KEEL_SECRET_KEY``)."""

@@ -28,13 +28,25 @@ class ApiError(KeelError):
         status: The HTTP status code.
         message: What is wrong.
         field: The request field it concerns, when one does.
+        headers: Extra response headers (``WWW-Authenticate`` on a 401).
+        extra: Extra members of the error object (``problems``...).
     """
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers
+        self.extra = extra
 
 
 def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -62,11 +74,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KeelError)
     async def keel_error(request: Request, exc: KeelError) -> JSONResponse:
         extra: dict[str, Any] = {}
+        headers: dict[str, str] | None = None
         if isinstance(exc, DefinitionError):
             extra["problems"] = [p.to_dict() for p in exc.problems]
+        if isinstance(exc, ApiError):
+            extra.update(exc.extra)
+            headers = exc.headers
         message = getattr(exc, "message", None) or str(exc)
         field = getattr(exc, "field", None)
-        return JSONResponse(error_body(message, field, **extra), status_code=_status_of(exc))
+        return JSONResponse(
+            error_body(message, field, **extra), status_code=_status_of(exc), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,7 +26,9 @@ from temporalio.exceptions import ActivityError
 from keel import expressions
 from keel.dsl.model import ActionStatement
 from keel.errors import ExpressionError
+from keel.orchestration.children import CHILD_ACTION, ChildLauncher
 from keel.orchestration.context import RunContext, split_secret_args
+from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     RUN_ACTION,
     ActionEvent,
@@ -43,33 +45,6 @@ LOCAL_ACTIVITY_MAX_SECONDS = 300.0
 FOR_EACH_CONCURRENCY = 64
 #: Slack given to Temporal's own timeout beyond the executor's, so the executor reports first.
 TIMEOUT_SLACK_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why an action failed.
-
-    Attributes:
-        type: The error type (an exception class name, or a Keel category).
-        message: What went wrong.
-        attempts: Attempts made.
-    """
-
-    type: str
-    message: str
-    attempts: int
-
-    def as_error(self, ref: str) -> dict[str, Any]:
-        """Return the ``ACTIONS.<ref>.error`` value for error paths."""
-        return {"ref": ref, "type": self.type, "message": self.message, "attempts": self.attempts}
-
-
-class ActionFailedError(Exception):
-    """Raised inside the runner to stop an action; carries the :class:`Failure`."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
 
 
 @dataclass(frozen=True)
@@ -92,9 +67,12 @@ class ActionOutcome:
 class ActionRunner:
     """Runs action statements of one run against its :class:`RunContext`."""
 
-    def __init__(self, context: RunContext, environment: str) -> None:
+    def __init__(
+        self, context: RunContext, environment: str, children: ChildLauncher | None = None
+    ) -> None:
         self.context = context
         self.environment = environment
+        self.children = children
 
     async def run(self, stmt: ActionStatement, state: ActionState) -> ActionOutcome:
         """Run ``stmt`` to its end, updating ``state`` for the progress query."""
@@ -107,7 +85,10 @@ class ActionRunner:
                     return ActionOutcome("skipped", reason=f"run_if was false: {stmt.run_if}")
             state.status = "running"
             state.started_at = workflow.now().isoformat()
-            if stmt.for_each is None:
+            if stmt.action == CHILD_ACTION and self.children is not None:
+                state.attempts = 1
+                result = await self.children.run(stmt, warn)
+            elif stmt.for_each is None:
                 result = await self._call(stmt, None, state, warn, None)
             else:
                 result = await self._for_each(stmt, state, warn)

@@ -8,6 +8,8 @@ so the workflow sees every failure as data.
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 from temporalio import activity
@@ -18,6 +20,9 @@ from keel.execution.base import ActionCall, Executor
 from keel.orchestration.context import apply_deferred, jsonable
 from keel.orchestration.payloads import RUN_ACTION, ActionResult, ActionTask
 from keel.orchestration.secrets import NoSecrets, SecretsProvider
+
+#: ``PARENT.SECRETS.<name>`` (any depth of ``PARENT.``) inside a template.
+_PARENT_SECRET = re.compile(r"((?:PARENT\.)+)SECRETS\.([A-Za-z0-9_]+)")
 
 
 class ActionActivities:
@@ -50,16 +55,43 @@ class ActionActivities:
 
     async def _resolve(self, task: ActionTask) -> dict[str, Any]:
         names: set[str] = set()
+        inherited: set[tuple[int, str]] = set()
         for item in task.deferred:
             names |= expressions.references(item.template).secrets
-        secrets: dict[str, Any] = {}
-        for name in sorted(names):
-            value = await self.secrets.get(name, task.environment)
-            if value is None:
-                raise ExpressionError(
-                    f"secret '{name}' does not exist in environment '{task.environment}'"
-                )
-            secrets[name] = dict(value)
-        context = {**task.context, "SECRETS": secrets}
+            inherited |= {
+                (len(m[0]) // len("PARENT."), m[1]) for m in _PARENT_SECRET.findall(item.template)
+            }
+        # A deep copy: the PARENT chain is filled with secret values in place.
+        context = copy.deepcopy(task.context)
+        context["SECRETS"] = await self._fetch(names, task.environment)
+        for depth, name in sorted(inherited):
+            await self._inject_parent_secret(context, depth, name)
         values = [expressions.evaluate(item.template, context) for item in task.deferred]
         return apply_deferred(task.args, task.deferred, values)
+
+    async def _fetch(self, names: set[str], environment: str) -> dict[str, Any]:
+        secrets: dict[str, Any] = {}
+        for name in sorted(names):
+            value = await self.secrets.get(name, environment)
+            if value is None:
+                raise ExpressionError(
+                    f"secret '{name}' does not exist in environment '{environment}'"
+                )
+            secrets[name] = dict(value)
+        return secrets
+
+    async def _inject_parent_secret(self, context: dict[str, Any], depth: int, name: str) -> None:
+        """Fill ``PARENT(.PARENT)*.SECRETS.<name>`` from that ancestor's secrets environment."""
+        level: Any = context
+        for _ in range(depth):
+            level = level.get("PARENT") if isinstance(level, dict) else None
+            if level is None:
+                return  # nothing inherited at this depth: the path is a miss, as usual
+        environment = level.get("SECRETS_ENVIRONMENT")
+        if not isinstance(environment, str):
+            raise ExpressionError(
+                "PARENT.SECRETS is not available: the parent did not pass SECRETS with `inherit`"
+            )
+        secrets = dict(level.get("SECRETS") or {})
+        secrets.update(await self._fetch({name}, environment))
+        level["SECRETS"] = secrets

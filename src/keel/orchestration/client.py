@@ -54,6 +54,8 @@ async def start_run(
     execution_id: str | None = None,
     eager: bool = False,
     completed: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    environment: str | None = None,
 ) -> StartedRun:
     """Start a run of ``workflow`` (already validated, with ``trigger`` already checked).
 
@@ -66,6 +68,8 @@ async def start_run(
         execution_id: The run's id; a new unique one when not given.
         eager: Start eagerly (only from a process that runs a worker on ``task_queue``).
         completed: Results of actions to treat as already done (a re-run from a failure).
+        variables: ``VARS`` of the run (workspace variables, name -> key -> value).
+        environment: Overrides the workflow's ``config.environment`` for this run.
     """
     execution_id = execution_id or f"run-{uuid.uuid4().hex}"
     request = RunRequest(
@@ -73,6 +77,8 @@ async def start_run(
         trigger=trigger,
         workflow_id=workflow_id,
         completed=dict(completed or {}),
+        variables=dict(variables or {}),
+        environment=environment,
     )
     timeout = workflow.config.timeout
     handle: WorkflowHandle[Any, Any] = await client.start_workflow(
@@ -115,6 +121,8 @@ async def rerun_from_failure(
         workflow_id=request.workflow_id,
         execution_id=new_execution_id,
         completed=completed,
+        variables=request.variables,
+        environment=request.environment,
     )
 
 

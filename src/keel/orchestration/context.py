@@ -38,6 +38,7 @@ class RunContext:
         strict: bool = False,
         clock: Callable[[], datetime] | None = None,
         variables: Mapping[str, Any] | None = None,
+        parent: Mapping[str, Any] | None = None,
     ) -> None:
         self.trigger = trigger
         self.actions: dict[str, dict[str, Any]] = {}
@@ -45,16 +46,20 @@ class RunContext:
         self.strict = strict
         self.clock = clock
         self.variables = dict(variables or {})
+        self.parent = dict(parent) if parent is not None else None
 
     def as_dict(self, loop_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the expression context (without secrets)."""
-        return {
+        context = {
             "TRIGGER": self.trigger,
             "ACTIONS": self.actions,
             "ENV": self.env,
             "VARS": self.variables,
             "var": dict(loop_vars or {}),
         }
+        if self.parent is not None:
+            context["PARENT"] = self.parent
+        return context
 
     def evaluate(
         self,
@@ -123,15 +128,21 @@ def split_secret_args(
         ``var``/``VARS``, but only what they reference).
     """
     deferred = [
-        DeferredArg(list(path), text)
-        for path, text in _strings(args, ())
-        if SECRET_CONTEXT in expressions.references(text).contexts
+        DeferredArg(list(path), text) for path, text in _strings(args, ()) if reads_secrets(text)
     ]
     if not deferred:
         return context.evaluate(args, loop_vars, on_miss), [], {}
     blanked = _blank(args, {tuple(d.path) for d in deferred})
     evaluated = context.evaluate(blanked, loop_vars, on_miss)
     return evaluated, deferred, _subset(deferred, context, loop_vars)
+
+
+def reads_secrets(text: str) -> bool:
+    """Return whether a template reads ``SECRETS`` (its own or an ancestor's via ``PARENT``)."""
+    if "SECRETS" not in text:
+        return False  # fast path: most templates never mention secrets
+    contexts = expressions.references(text).contexts
+    return SECRET_CONTEXT in contexts or "PARENT" in contexts
 
 
 def apply_deferred(

@@ -13,6 +13,22 @@ from typing import Any
 
 WORKFLOW_NAME = "keel.run"
 RUN_ACTION = "keel.run_action"
+RESOLVE_WORKFLOW = "keel.resolve_workflow"
+
+
+@dataclass(frozen=True)
+class ParentLink:
+    """Where a child run comes from (its lineage).
+
+    Attributes:
+        execution_id: The parent run's execution id.
+        workflow_id: The parent's Keel workflow id.
+        action: The parent's action ref that started this run.
+    """
+
+    execution_id: str
+    workflow_id: str
+    action: str
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,8 @@ class RunRequest:
         environment: Overrides ``config.environment`` for this run when set.
         completed: Results of actions that already succeeded in an earlier run (by ref): a
             re-run from a failed action treats them as done and starts after them.
+        variables: ``VARS``: workspace variables (name -> key -> value), resolved by the caller
+            when it starts the run (they are not secret, so they may live in history).
     """
 
     definition: dict[str, Any]
@@ -33,6 +51,10 @@ class RunRequest:
     workflow_id: str = ""
     environment: str | None = None
     completed: dict[str, Any] = field(default_factory=dict)
+    parent: ParentLink | None = None
+    parent_context: dict[str, Any] | None = None
+    is_error_handler: bool = False
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,3 +159,37 @@ class RunProgress:
     """
 
     actions: list[ActionState] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """Input of ``keel.resolve_workflow``: which committed workflow a child run should run.
+
+    Attributes:
+        alias: The workflow's alias (``workflow_alias``).
+        workflow_id: The workflow's id (``workflow_id``), when given instead.
+        version: A committed version number; the latest when ``None``.
+    """
+
+    alias: str | None = None
+    workflow_id: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedWorkflow:
+    """Output of ``keel.resolve_workflow``.
+
+    Attributes:
+        found: Whether the workflow exists.
+        workflow_id: Its id.
+        version: The committed version resolved.
+        definition: The validated definition (``Workflow.model_dump`` JSON).
+        message: Why it was not found.
+    """
+
+    found: bool
+    workflow_id: str = ""
+    version: int | None = None
+    definition: dict[str, Any] = field(default_factory=dict)
+    message: str = ""

@@ -40,6 +40,8 @@ class EmbeddedStack:
         client: The Temporal client (set once entered).
         task_queue: The queue the in-process worker polls.
         server: The dev server this stack started, if it started one.
+        secrets: Where the worker reads ``SECRETS`` (``keel up``: the store); when not given,
+            ``KEEL_SECRETS_FILE`` or no secrets at all.
     """
 
     def __init__(
@@ -50,12 +52,14 @@ class EmbeddedStack:
         with_worker: bool = True,
         ui: bool = False,
         publish: bool = False,
+        secrets: SecretsProvider | None = None,
     ) -> None:
         self.settings = settings
         self.task_queue = task_queue or settings.task_queue
         self.with_worker = with_worker
         self.ui = ui
         self.publish = publish
+        self.secrets = secrets
         self.server: TemporalDevServer | None = None
         self.client: Client | None = None
         self._executor: Executor | None = None
@@ -116,6 +120,8 @@ class EmbeddedStack:
         return Path(self.settings.home) / STATE_FILE
 
     def _secrets(self) -> SecretsProvider:
+        if self.secrets is not None:
+            return self.secrets
         if self.settings.secrets_file:
             return FileSecrets(Path(self.settings.secrets_file))
         return NoSecrets()

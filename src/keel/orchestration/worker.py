@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from keel.execution.base import Executor
 from keel.orchestration.activities import ActionActivities
+from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.workflow import KeelRun
 
@@ -46,15 +47,26 @@ def build_worker(
     executor: Executor,
     secrets: SecretsProvider | None = None,
     *,
+    catalog: WorkflowCatalog | None = None,
     max_concurrent_activities: int = 100,
 ) -> Worker:
-    """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``)."""
+    """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``).
+
+    Args:
+        client: The Temporal client.
+        task_queue: The queue to poll.
+        executor: Where action code runs.
+        secrets: Where ``SECRETS`` come from.
+        catalog: Where child runs find the workflows they call.
+        max_concurrent_activities: Cap on activities (and local activities) at once.
+    """
     activities = ActionActivities(executor, secrets)
+    catalog_activities = CatalogActivities(catalog)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[KeelRun],
-        activities=[activities.run_action],
+        activities=[activities.run_action, catalog_activities.resolve_workflow],
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,

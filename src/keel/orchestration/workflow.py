@@ -20,6 +20,7 @@ from keel.dsl.graph import parse_edge
 from keel.dsl.model import ActionStatement, Workflow
 from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
+from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
 from keel.orchestration.payloads import (
     WORKFLOW_NAME,
@@ -67,6 +68,8 @@ class KeelRun:
             env={},
             strict=definition.config.strict_expressions,
             clock=workflow.now,
+            variables=request.variables,
+            parent=request.parent_context,
         )
         environment = self._environment(definition, request, context)
         context.env.update(
@@ -84,7 +87,10 @@ class KeelRun:
         self._order = [a.ref for a in definition.actions]
         self._states = {ref: ActionState(ref) for ref in self._order}
         self._context = context
-        self._runner = ActionRunner(context, environment)
+        self._children = ChildLauncher(
+            context, environment, request.workflow_id, request.parent_context
+        )
+        self._runner = ActionRunner(context, environment, self._children)
         self._scheduler = Scheduler([_node(a) for a in definition.actions])
         self._completed = request.completed
 
@@ -93,6 +99,7 @@ class KeelRun:
         if self._fatal is not None:
             for task in self._tasks:
                 task.cancel()
+            await self._hand_off(definition, request)
             raise ApplicationError(self._fatal, type=RUN_FAILED, non_retryable=True)
         if definition.returns is None:
             return context.result_context()
@@ -100,6 +107,37 @@ class KeelRun:
             return context.evaluate(definition.returns)
         except ExpressionError as exc:
             raise ApplicationError(f"returns: {exc}", type=RUN_FAILED, non_retryable=True) from exc
+
+    async def _hand_off(self, definition: Workflow, request: RunRequest) -> None:
+        """Start the ``error_handler`` workflow for this failed run (never for a handler run)."""
+        if not definition.error_handler or request.is_error_handler:
+            return
+        info = workflow.info()
+        errors = [
+            {
+                "ref": s.ref,
+                "attempts": s.attempts,
+                "type": (s.error or "").split(":", 1)[0],
+                "message": s.error or "",
+            }
+            for s in self._states.values()
+            if s.status == "failed"
+        ]
+        if not errors:  # a broken join or a `returns` error: no action failed
+            errors = [{"ref": None, "attempts": 0, "type": RUN_FAILED, "message": self._fatal}]
+        trigger = {
+            "workflow_id": request.workflow_id,
+            "execution_id": info.workflow_id,
+            "run_url": f"/runs/{info.workflow_id}",
+            "errors": errors,
+            "trigger": request.trigger,
+        }
+        try:
+            await self._children.start_error_handler(definition.error_handler, trigger)
+        except Exception as exc:
+            workflow.logger.warning(
+                "error handler %s did not start: %s", definition.error_handler, exc
+            )
 
     def _environment(self, definition: Workflow, request: RunRequest, context: RunContext) -> str:
         if request.environment:

@@ -19,7 +19,9 @@ M = TypeVar("M", bound=BaseModel)
 _VALUE_ERROR = "Value error, "
 
 
-def load_args(model: type[M], args: Mapping[str, Any] | None, ref: str | None = None) -> tuple[M, list[str]]:
+def load_args(
+    model: type[M], args: Mapping[str, Any] | None, ref: str | None = None
+) -> tuple[M, list[str]]:
     """Validate a trigger's ``args`` as ``model``.
 
     Args:

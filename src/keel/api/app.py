@@ -1,0 +1,34 @@
+"""The app factory: one FastAPI app over a :class:`~keel.api.state.ServiceState`.
+
+Every management route needs an API key (``Authorization: Bearer``); ``/health``, ``/docs`` and
+``/openapi.json`` are open, and webhooks authenticate by the secret in their URL. Errors are JSON
+everywhere (see :mod:`keel.api.errors`).
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+import keel
+from keel.api.deps import require_api_key
+from keel.api.errors import install_error_handlers
+from keel.api.routes import OPEN_ROUTERS, ROUTERS
+from keel.api.state import ServiceState
+
+DESCRIPTION = """\
+Keel's HTTP API: commit YAML workflows, start and inspect their runs, manage secrets, variables
+and API keys. Send `Authorization: Bearer <api key>` on every call except `/health` and webhooks.
+Every error is JSON: `{"error": {"message": ..., "field": ...}}`.
+"""
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    """Return the API app serving ``state`` (which the caller opens and closes)."""
+    app = FastAPI(title="Keel", version=keel.__version__, description=DESCRIPTION)
+    app.state.keel = state
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(require_api_key)])
+    for router in OPEN_ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""The HTTP contracts of the API: request and response bodies, one module per resource."""

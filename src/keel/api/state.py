@@ -1,0 +1,83 @@
+"""What the API's routes share: the store, the Temporal client, the registry and the commit hooks.
+
+One :class:`ServiceState` per app, built by whoever serves it (``keel up``, a test) and handed to
+:func:`keel.api.app.create_app`; the app does not own these resources and never closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from keel.actions.registry import Registry, default_registry
+from keel.dsl.model import Workflow
+from keel.store.crypto import SecretCipher
+from keel.store.database import Database
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A version that is being committed, as the commit hooks see it.
+
+    The hooks run inside the commit's transaction: a hook that raises (a
+    :class:`~keel.errors.TriggerError`, say) refuses the commit and nothing is stored.
+
+    Attributes:
+        state: The service.
+        session: The commit's open session (write through it to stay in the transaction).
+        workflow_id: The workflow's id.
+        alias: The workflow's alias, if it has one.
+        version: The new version number.
+        workflow: The validated definition.
+    """
+
+    state: ServiceState
+    session: AsyncSession
+    workflow_id: str
+    alias: str | None
+    version: int
+    workflow: Workflow
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A workflow that is being deleted, as the delete hooks see it (inside its transaction)."""
+
+    state: ServiceState
+    session: AsyncSession
+    workflow_id: str
+
+
+#: Called for every commit, after validation, before the transaction ends (triggers apply here).
+CommitHook = Callable[[Committed], Awaitable[None]]
+
+#: Called for every workflow deletion, before the transaction ends (schedules are removed here).
+DeleteHook = Callable[[Deleted], Awaitable[None]]
+
+
+@dataclass
+class ServiceState:
+    """The resources behind the API.
+
+    Attributes:
+        database: Keel's store.
+        cipher: The key secrets are encrypted with at rest.
+        temporal: The Temporal client runs are started with.
+        task_queue: The task queue Keel's workers poll.
+        registry: The action registry (validation and ``/actions``).
+        eager: Start runs eagerly (only when this process runs a worker on ``task_queue``).
+        on_commit: Hooks run for each commit (webhook and schedule triggers register here).
+        on_delete: Hooks run for each workflow deletion.
+    """
+
+    database: Database
+    cipher: SecretCipher
+    temporal: Client
+    task_queue: str
+    registry: Registry = field(default_factory=default_registry)
+    eager: bool = False
+    on_commit: list[CommitHook] = field(default_factory=list)
+    on_delete: list[DeleteHook] = field(default_factory=list)

@@ -1,0 +1,264 @@
+"""``core.workflow.execute``: child runs as real Temporal child workflows (workflow code).
+
+The orchestrator handles this action natively rather than through an executor, because starting a
+child workflow is an orchestration step, not action code:
+
+1. the committed child definition is resolved by the ``keel.resolve_workflow`` local activity
+   (from the store in the service, from files for ``keel run --workflows``);
+2. ``trigger_inputs`` are checked against the child's ``entrypoint.expects``;
+3. the child starts as a Temporal child workflow of this run, with its lineage
+   (:class:`~keel.orchestration.payloads.ParentLink`) and, with ``inherit``, the parent's context
+   (read in the child as ``PARENT``; secrets are never copied, only the parent's environment);
+4. ``wait`` returns the child's result; ``detach`` returns ``{wf_id, wf_exec_id, status}`` and the
+   child outlives the parent (parent close policy ABANDON).
+
+With ``for_each``, one child per item: ``loop_strategy`` parallel | batch (``batch_size``) |
+sequential, and ``fail_strategy`` isolated (a failed child is an error entry in the result list)
+or all (the first failure fails the action and cancels the other children).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
+
+from keel import expressions
+from keel.dsl.expects import check_inputs
+from keel.dsl.model import ActionStatement, Workflow
+from keel.errors import ExpressionError
+from keel.orchestration.context import RunContext
+from keel.orchestration.failures import ActionFailedError, Failure
+from keel.orchestration.payloads import (
+    RESOLVE_WORKFLOW,
+    WORKFLOW_NAME,
+    ParentLink,
+    ResolvedWorkflow,
+    ResolveRequest,
+    RunRequest,
+)
+
+CHILD_ACTION = "core.workflow.execute"
+#: The contexts ``inherit: true`` passes down.
+INHERITABLE = ("TRIGGER", "ACTIONS", "VARS", "SECRETS", "ENV")
+
+
+class ChildLauncher:
+    """Runs ``core.workflow.execute`` statements of one run."""
+
+    def __init__(
+        self,
+        context: RunContext,
+        environment: str,
+        workflow_id: str,
+        parent_context: dict[str, Any] | None,
+    ) -> None:
+        self.context = context
+        self.environment = environment
+        self.workflow_id = workflow_id
+        self.parent_context = parent_context
+        self._resolved: dict[tuple[str | None, str | None, int | None], ResolvedWorkflow] = {}
+
+    async def run(self, stmt: ActionStatement, warn: Callable[[str], None]) -> Any:
+        """Run the statement's child (or children, with ``for_each``) and return the result."""
+        bindings: list[dict[str, Any]] | None = None
+        if stmt.for_each is not None:
+            try:
+                bindings = expressions.iterate(
+                    stmt.for_each,
+                    self.context.as_dict(),
+                    strict=self.context.strict,
+                    on_miss=warn,
+                    clock=self.context.clock,
+                )
+            except ExpressionError as exc:
+                raise ActionFailedError(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
+        if bindings is None:
+            return await self._one(stmt, self._arguments(stmt, None, warn), None)
+        calls = [self._arguments(stmt, b, warn) for b in bindings]
+        first = calls[0] if calls else {}
+        strategy = str(first.get("loop_strategy", "batch"))
+        fail_all = first.get("fail_strategy", "isolated") == "all"
+        size = max(1, int(first.get("batch_size", 32)))
+        if strategy == "sequential":
+            size = 1
+        elif strategy == "parallel":
+            size = max(1, len(calls))
+        results: list[Any] = []
+        for start in range(0, len(calls), size):
+            chunk = calls[start : start + size]
+            results.extend(await self._chunk(stmt, chunk, start, fail_all))
+        return results
+
+    async def _chunk(
+        self, stmt: ActionStatement, chunk: list[dict[str, Any]], offset: int, fail_all: bool
+    ) -> list[Any]:
+        async def one(i: int, args: dict[str, Any]) -> Any:
+            try:
+                return await self._one(stmt, args, offset + i)
+            except ActionFailedError as failed:
+                if fail_all:
+                    raise
+                return {"error": failed.failure.as_error(f"{stmt.ref}[{offset + i}]")}
+
+        tasks = [asyncio.ensure_future(one(i, args)) for i, args in enumerate(chunk)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except ActionFailedError:
+            for task in tasks:
+                task.cancel()  # cancelling a waiting child workflow requests its cancellation
+            raise
+
+    def _arguments(
+        self,
+        stmt: ActionStatement,
+        loop_vars: Mapping[str, Any] | None,
+        warn: Callable[[str], None],
+    ) -> dict[str, Any]:
+        if any(
+            "SECRETS" in expressions.references(text).contexts
+            for text in _strings(stmt.args.get("trigger_inputs"))
+        ):
+            raise ActionFailedError(
+                Failure(
+                    "ValueError",
+                    "trigger_inputs may not read SECRETS (they would be written into the child's "
+                    "history); use `inherit: [SECRETS]` and read PARENT.SECRETS in the child",
+                    0,
+                )
+            )
+        try:
+            args = self.context.evaluate(stmt.args, loop_vars, warn)
+        except ExpressionError as exc:
+            raise ActionFailedError(Failure("ExpressionError", f"args: {exc}", 0)) from exc
+        if not isinstance(args, dict):
+            raise ActionFailedError(Failure("TypeError", "args must be a mapping", 0))
+        if not args.get("workflow_alias") and not args.get("workflow_id"):
+            raise ActionFailedError(Failure("ValueError", "give workflow_alias or workflow_id", 0))
+        return args
+
+    async def _one(self, stmt: ActionStatement, args: dict[str, Any], item: int | None) -> Any:
+        resolved = await self._resolve(args)
+        child = Workflow.model_validate(resolved.definition)
+        inputs, messages = check_inputs(child.entrypoint.expects, args.get("trigger_inputs") or {})
+        if messages:
+            raise ActionFailedError(
+                Failure("InputError", "trigger_inputs: " + "; ".join(messages), 1)
+            )
+        info = workflow.info()
+        suffix = stmt.ref if item is None else f"{stmt.ref}-{item}"
+        request = RunRequest(
+            definition=resolved.definition,
+            trigger=inputs,
+            workflow_id=resolved.workflow_id,
+            environment=args.get("environment") or None,
+            parent=ParentLink(info.workflow_id, self.workflow_id, stmt.ref),
+            parent_context=self._inherited(args.get("inherit", False)),
+        )
+        timeout = args.get("timeout")
+        options: dict[str, Any] = {
+            "id": f"{info.workflow_id}--{suffix}",
+            "task_queue": info.task_queue,
+            "execution_timeout": timedelta(seconds=float(timeout)) if timeout else None,
+        }
+        if args.get("wait_strategy", "wait") == "detach":
+            handle = await workflow.start_child_workflow(
+                WORKFLOW_NAME, request, parent_close_policy=ParentClosePolicy.ABANDON, **options
+            )
+            return {"wf_id": resolved.workflow_id, "wf_exec_id": handle.id, "status": "STARTED"}
+        try:
+            return await workflow.execute_child_workflow(
+                WORKFLOW_NAME,
+                request,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                **options,
+            )
+        except ChildWorkflowError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            message = getattr(cause, "message", None) or str(cause)
+            raise ActionFailedError(
+                Failure("ChildWorkflowFailed", f"child run {options['id']} failed: {message}", 1)
+            ) from exc
+
+    async def start_error_handler(self, alias: str, trigger: dict[str, Any]) -> str:
+        """Start the error-handler workflow ``alias`` for this failed run; return its run id.
+
+        The handler is detached (it outlives this run, which is about to fail) and marked as a
+        handler, so a failing handler does not start another handler.
+        """
+        resolved = await self._resolve({"workflow_alias": alias})
+        info = workflow.info()
+        handle = await workflow.start_child_workflow(
+            WORKFLOW_NAME,
+            RunRequest(
+                definition=resolved.definition,
+                trigger=trigger,
+                workflow_id=resolved.workflow_id,
+                parent=ParentLink(info.workflow_id, self.workflow_id, "error_handler"),
+                is_error_handler=True,
+            ),
+            id=f"{info.workflow_id}--error-handler",
+            task_queue=info.task_queue,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        return handle.id
+
+    async def _resolve(self, args: dict[str, Any]) -> ResolvedWorkflow:
+        version = args.get("version")
+        key = (args.get("workflow_alias"), args.get("workflow_id"), version)
+        if key not in self._resolved:
+            try:
+                resolved = await workflow.execute_local_activity(
+                    RESOLVE_WORKFLOW,
+                    ResolveRequest(key[0], key[1], int(version) if version is not None else None),
+                    result_type=ResolvedWorkflow,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RetryPolicy(maximum_attempts=3),
+                )
+            except ActivityError as exc:
+                cause = exc.cause if exc.cause is not None else exc
+                raise ActionFailedError(Failure("ResolveError", str(cause), 1)) from exc
+            if not resolved.found:
+                raise ActionFailedError(Failure("WorkflowNotFound", resolved.message, 1))
+            self._resolved[key] = resolved
+        return self._resolved[key]
+
+    def _inherited(self, inherit: Any) -> dict[str, Any] | None:
+        if not inherit:
+            return None
+        wanted = INHERITABLE if inherit is True else tuple(str(x) for x in inherit)
+        unknown = sorted(set(wanted) - set(INHERITABLE))
+        if unknown:
+            raise ActionFailedError(
+                Failure(
+                    "ValueError",
+                    f"inherit: unknown context(s) {', '.join(unknown)}; "
+                    f"choose from {', '.join(INHERITABLE)}",
+                    0,
+                )
+            )
+        full = self.context.as_dict()
+        passed: dict[str, Any] = {name: full[name] for name in wanted if name in full}
+        if "SECRETS" in wanted:
+            # Never the values: the child's activities read them from this environment.
+            passed["SECRETS"] = {}
+            passed["SECRETS_ENVIRONMENT"] = self.environment
+        if self.parent_context is not None:
+            passed["PARENT"] = self.parent_context
+        return passed
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -1,0 +1,168 @@
+"""The database: an async engine built from the settings, sessions, and migrations on start.
+
+Use one :class:`Database` per process::
+
+    db = Database.from_settings(get_settings())
+    await db.migrate()                      # Alembic ``upgrade head``; idempotent
+    async with db.session() as session:     # commits on success, rolls back on error
+        row = await workflows.get_workflow(session, "triage")
+    await db.dispose()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from keel.config import Settings
+from keel.errors import ConfigError
+
+#: Alembic's bookkeeping table; named for Keel so a shared database cannot confuse it.
+VERSION_TABLE = "keel_alembic_version"
+
+#: Key of the PostgreSQL advisory lock that serialises migrations of concurrent processes.
+MIGRATION_LOCK_KEY = 0x6B65656C_6D696772  # "keelmigr"
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def database_url(settings: Settings) -> str:
+    """Return the store's SQLAlchemy URL: ``KEEL_DATABASE_URL``, or ``<home>/keel.db`` (SQLite).
+
+    A URL without an async driver (``postgresql://``, ``sqlite:///``) gets Keel's driver added
+    (asyncpg, aiosqlite).
+    """
+    if not settings.database_url:
+        home = settings.home.expanduser().resolve()
+        return f"sqlite+aiosqlite:///{home / 'keel.db'}"
+    try:
+        url = make_url(settings.database_url)
+    except Exception as exc:
+        raise ConfigError(f"KEEL_DATABASE_URL is not a database URL: {exc}") from exc
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ConfigError(
+            f"KEEL_DATABASE_URL uses '{url.drivername}'; Keel supports PostgreSQL "
+            "(postgresql+asyncpg://) and SQLite (sqlite+aiosqlite://)"
+        )
+    if url.drivername == backend:
+        url = url.set(drivername=_ASYNC_DRIVERS[backend])
+    return url.render_as_string(hide_password=False)
+
+
+class Database:
+    """Keel's database: an async engine, a session factory and the migrations.
+
+    Args:
+        url: A SQLAlchemy async URL (``sqlite+aiosqlite:///...``, ``postgresql+asyncpg://...``).
+        connect_args: Extra arguments for the driver's ``connect`` (e.g. asyncpg
+            ``server_settings``).
+        echo: Log every SQL statement (never enable where secrets are written: it logs
+            parameters, and those include ciphertexts).
+    """
+
+    def __init__(
+        self, url: str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False
+    ) -> None:
+        self.url: URL = make_url(url)
+        if self.is_sqlite:
+            self._create_sqlite_folder()
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, connect_args=dict(connect_args or {}), echo=echo, pool_pre_ping=True
+        )
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """Return the database the settings name (see :func:`database_url`)."""
+        return cls(database_url(settings))
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Return whether this is a SQLite database."""
+        return self.url.get_backend_name() == "sqlite"
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Open a session in a transaction: commit when the block ends, roll back if it raises."""
+        async with self._sessions.begin() as session:
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date (Alembic ``upgrade head``); a no-op when it already is.
+
+        On PostgreSQL the whole upgrade runs in one transaction under an advisory lock, so
+        processes that start together take turns: the first migrates, the others find the
+        schema current. Safe to call on every start.
+        """
+        async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await connection.run_sync(_upgrade)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.dispose()
+
+    def _create_sqlite_folder(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Return an Alembic configuration for Keel's migrations, bound to ``connection`` if given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = VERSION_TABLE
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Turn on foreign keys (for cascades), WAL (readers beside a writer) and a busy timeout."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()

@@ -1,0 +1,239 @@
+"""Run summaries: one row per run for fast listing; Temporal's history stays the source of truth.
+
+Lists are newest first and paged with an opaque cursor over ``(started_at, execution_id)``, so
+pages stay stable while new runs start: a run never shows twice, and none is skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.errors import ConflictError, InvalidCursorError, NotFoundError
+from keel.store.tables import RunRow, as_utc, utcnow
+
+TriggerType = Literal["api", "webhook", "schedule", "cli", "child", "error_handler"]
+RunStatus = Literal["running", "succeeded", "failed", "cancelled", "terminated", "timed_out"]
+
+TRIGGER_TYPES: frozenset[str] = frozenset(get_args(TriggerType))
+RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
+FINAL_STATUSES: frozenset[str] = RUN_STATUSES - {"running"}
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs, newest first, and the cursor of the next page (``None`` at the end)."""
+
+    runs: list[RunRow]
+    next_cursor: str | None
+
+
+async def record_run_start(
+    session: AsyncSession,
+    execution_id: str,
+    *,
+    workflow_id: str | None,
+    version: int | None,
+    trigger_type: TriggerType,
+    started_at: datetime | None = None,
+    parent_execution_id: str | None = None,
+    parent_action: str | None = None,
+    idempotency_key: str | None = None,
+) -> RunRow:
+    """Record that a run started (status ``running``).
+
+    Args:
+        session: An open session.
+        execution_id: The run's id (its Temporal workflow id).
+        workflow_id: The stored workflow, or ``None`` for an ad hoc run of a file.
+        version: The committed version run, or ``None`` for the draft / an ad hoc document.
+        trigger_type: What started it.
+        started_at: When it started (aware); now by default.
+        parent_execution_id: The parent run of a child workflow.
+        parent_action: The action ref in the parent that started this child.
+        idempotency_key: A key that must start at most one run of this workflow.
+
+    Raises:
+        ConflictError: A run with this id, or this workflow and idempotency key, exists.
+    """
+    _check_choice("trigger type", trigger_type, TRIGGER_TYPES)
+    if await session.get(RunRow, execution_id) is not None:
+        raise ConflictError("run", execution_id, "was already recorded")
+    if idempotency_key is not None:
+        earlier = await find_run_by_idempotency_key(session, workflow_id, idempotency_key)
+        if earlier is not None:
+            raise ConflictError(
+                "run idempotency key",
+                idempotency_key,
+                f"already started run {earlier.execution_id}",
+            )
+    row = RunRow(
+        execution_id=execution_id,
+        workflow_id=workflow_id,
+        version=version,
+        trigger_type=trigger_type,
+        status="running",
+        started_at=as_utc(started_at) if started_at else utcnow(),
+        parent_execution_id=parent_execution_id,
+        parent_action=parent_action,
+        idempotency_key=idempotency_key,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("run", execution_id, "was recorded concurrently") from exc
+    return row
+
+
+async def update_run_status(
+    session: AsyncSession,
+    execution_id: str,
+    status: RunStatus,
+    *,
+    ended_at: datetime | None = None,
+    error: str | None = None,
+) -> RunRow:
+    """Set a run's status; a final status also sets ``ended_at`` (now by default).
+
+    Raises:
+        NotFoundError: No run has that id.
+    """
+    _check_choice("run status", status, RUN_STATUSES)
+    row = await get_run(session, execution_id)
+    row.status = status
+    if status in FINAL_STATUSES:
+        row.ended_at = as_utc(ended_at) if ended_at else utcnow()
+    else:
+        row.ended_at = None
+    row.error = error
+    await session.flush()
+    return row
+
+
+async def get_run(session: AsyncSession, execution_id: str) -> RunRow:
+    """Return a run's summary.
+
+    Raises:
+        NotFoundError: No run has that id.
+    """
+    row = await session.get(RunRow, execution_id)
+    if row is None:
+        raise NotFoundError("run", execution_id)
+    return row
+
+
+async def list_runs(
+    session: AsyncSession,
+    *,
+    workflow_id: str | None = None,
+    status: RunStatus | Collection[RunStatus] | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> RunPage:
+    """Return a page of runs, newest first.
+
+    Args:
+        session: An open session.
+        workflow_id: Only runs of this workflow.
+        status: Only runs in this status (or any of these statuses).
+        started_after: Only runs started at or after this time (inclusive).
+        started_before: Only runs started before this time (exclusive).
+        limit: Page size, 1 to ``MAX_PAGE_SIZE``.
+        cursor: ``next_cursor`` of the previous page; ``None`` for the first page.
+
+    Raises:
+        InvalidCursorError: ``cursor`` was not made by this function.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
+    query = select(RunRow)
+    if workflow_id is not None:
+        query = query.where(RunRow.workflow_id == workflow_id)
+    if status is not None:
+        statuses = {status} if isinstance(status, str) else set(status)
+        for one in statuses:
+            _check_choice("run status", one, RUN_STATUSES)
+        query = query.where(RunRow.status.in_(sorted(statuses)))
+    if started_after is not None:
+        query = query.where(RunRow.started_at >= as_utc(started_after))
+    if started_before is not None:
+        query = query.where(RunRow.started_at < as_utc(started_before))
+    if cursor is not None:
+        at, execution_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                RunRow.started_at < at,
+                and_(RunRow.started_at == at, RunRow.execution_id < execution_id),
+            )
+        )
+    query = query.order_by(RunRow.started_at.desc(), RunRow.execution_id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    if len(rows) <= limit:
+        return RunPage(rows, None)
+    last = rows[limit - 1]
+    return RunPage(rows[:limit], encode_cursor(last.started_at, last.execution_id))
+
+
+async def child_runs(session: AsyncSession, parent_execution_id: str) -> Sequence[RunRow]:
+    """Return the child runs a run started, in the order they started."""
+    query = (
+        select(RunRow)
+        .where(RunRow.parent_execution_id == parent_execution_id)
+        .order_by(RunRow.started_at, RunRow.execution_id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def find_run_by_idempotency_key(
+    session: AsyncSession, workflow_id: str | None, idempotency_key: str
+) -> RunRow | None:
+    """Return the run of ``workflow_id`` started with ``idempotency_key``, or ``None``."""
+    query = select(RunRow).where(RunRow.idempotency_key == idempotency_key)
+    query = query.where(
+        RunRow.workflow_id.is_(None) if workflow_id is None else RunRow.workflow_id == workflow_id
+    )
+    return (await session.scalars(query.limit(1))).one_or_none()
+
+
+def encode_cursor(started_at: datetime, execution_id: str) -> str:
+    """Return the opaque cursor that continues a listing after this run."""
+    raw = json.dumps([as_utc(started_at).isoformat(), execution_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Return the ``(started_at, execution_id)`` a cursor holds.
+
+    Raises:
+        InvalidCursorError: The cursor is malformed.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at_text, execution_id = json.loads(raw)
+        at = as_utc(datetime.fromisoformat(at_text))
+        if not isinstance(execution_id, str):
+            raise TypeError("execution id is not text")
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursorError(
+            f"invalid page cursor '{cursor[:40]}'; list again from the first page"
+        ) from exc
+    return at, execution_id
+
+
+def _check_choice(what: str, value: str, choices: frozenset[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} '{value}'; expected one of {', '.join(sorted(choices))}")

@@ -1,0 +1,119 @@
+"""Webhooks: one per workflow, reached at ``/webhooks/{workflow_id}/{secret}``.
+
+The secret is random and URL-safe; rotating it invalidates the old URL at once. ``settings`` is a
+JSON mapping the trigger layer interprets (HMAC verification, IP allowlist, methods...).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keel.errors import NotFoundError
+from keel.store.tables import WebhookRow, WorkflowRow, utcnow
+
+
+def new_webhook_secret() -> str:
+    """Return a fresh random secret for a webhook URL (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+async def find_webhook(session: AsyncSession, workflow_id: str) -> WebhookRow | None:
+    """Return the webhook of a workflow, or ``None`` when it has none."""
+    return await session.get(WebhookRow, workflow_id)
+
+
+async def get_webhook(session: AsyncSession, workflow_id: str) -> WebhookRow:
+    """Return the webhook of a workflow.
+
+    Raises:
+        NotFoundError: The workflow has no webhook.
+    """
+    row = await find_webhook(session, workflow_id)
+    if row is None:
+        raise NotFoundError("webhook", workflow_id)
+    return row
+
+
+async def ensure_webhook(
+    session: AsyncSession, workflow_id: str, *, settings: Mapping[str, Any] | None = None
+) -> WebhookRow:
+    """Return the workflow's webhook, creating it (with a new secret) when it has none.
+
+    Raises:
+        NotFoundError: No workflow has that id.
+    """
+    row = await find_webhook(session, workflow_id)
+    if row is not None:
+        return row
+    if await session.get(WorkflowRow, workflow_id) is None:
+        raise NotFoundError("workflow", workflow_id)
+    now = utcnow()
+    row = WebhookRow(
+        workflow_id=workflow_id,
+        secret=new_webhook_secret(),
+        settings=dict(settings or {}),
+        enabled=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def verify_webhook(session: AsyncSession, workflow_id: str, secret: str) -> WebhookRow | None:
+    """Return the enabled webhook if ``secret`` is its secret (compared in constant time)."""
+    row = await find_webhook(session, workflow_id)
+    if row is None or not row.enabled:
+        return None
+    return row if hmac.compare_digest(row.secret.encode(), secret.encode()) else None
+
+
+async def update_webhook(
+    session: AsyncSession,
+    workflow_id: str,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    enabled: bool | None = None,
+) -> WebhookRow:
+    """Replace the webhook's settings and/or switch it on or off (``None`` leaves a field as is).
+
+    Raises:
+        NotFoundError: The workflow has no webhook.
+    """
+    row = await get_webhook(session, workflow_id)
+    if settings is not None:
+        row.settings = dict(settings)
+    if enabled is not None:
+        row.enabled = enabled
+    row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+async def rotate_webhook_secret(session: AsyncSession, workflow_id: str) -> WebhookRow:
+    """Give the webhook a new secret; the old URL stops working.
+
+    Raises:
+        NotFoundError: The workflow has no webhook.
+    """
+    row = await get_webhook(session, workflow_id)
+    row.secret = new_webhook_secret()
+    row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+async def delete_webhook(session: AsyncSession, workflow_id: str) -> None:
+    """Delete the workflow's webhook.
+
+    Raises:
+        NotFoundError: The workflow has no webhook.
+    """
+    await session.delete(await get_webhook(session, workflow_id))
+    await session.flush()

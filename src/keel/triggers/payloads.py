@@ -1,0 +1,247 @@
+"""Reads a webhook body within its size limit, and turns it into payloads by content type.
+
+:func:`parse_payload` returns a *list* of payloads, one per run to start:
+
+============================================  =================================================
+Content type                                  Payloads
+============================================  =================================================
+``application/json``, ``*/*+json``            ``[value]``
+``application/x-ndjson``, ``application/      one per non-blank line; a bad line is a 400
+jsonl`` (and ``json-lines`` variants)         naming its line number
+``application/x-www-form-urlencoded``         ``[{name: value}]``; a repeated name gives a list
+``multipart/form-data``                       as a form; a file part gives ``{"filename",
+                                              "content_type", "size", "content_base64"}``
+``text/*`` and any other type                 ``[text]`` (decoded with the ``charset``
+                                              parameter, UTF-8 by default)
+no ``Content-Type``                           ``[value]`` if the body is JSON, else ``[text]``
+============================================  =================================================
+
+An empty (or all-whitespace) body gives ``[{}]`` whatever the type: a ping starts one run whose
+``TRIGGER`` is an empty object, which ``expects`` defaults can fill. A body that cannot be read
+as its type is a :class:`~keel.errors.WebhookError` with status 400 saying why.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterable
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl
+
+from keel.errors import WebhookError
+
+_NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonl",
+        "application/jsonlines",
+        "application/x-jsonlines",
+        "application/json-lines",
+    }
+)
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART_TYPE = "multipart/form-data"
+
+
+async def read_body(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """Read a request body, refusing it as soon as it grows past ``limit`` bytes.
+
+    At most ``limit`` bytes plus one chunk are ever held, whatever the client sends.
+
+    Args:
+        chunks: The body as it streams in (e.g. Starlette's ``request.stream()``).
+        limit: The largest body accepted, in bytes.
+
+    Raises:
+        WebhookError: 413 once more than ``limit`` bytes have arrived.
+    """
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > limit:
+            raise _too_large(limit)
+    return bytes(buffer)
+
+
+def check_content_length(value: str | None, limit: int) -> None:
+    """Refuse a request early when its ``Content-Length`` already exceeds ``limit``.
+
+    This is only a shortcut: a missing or lying header is caught by :func:`read_body`.
+
+    Raises:
+        WebhookError: 413 when the declared length is over the limit; 400 when it is not a
+            non-negative integer.
+    """
+    if value is None:
+        return
+    text = value.strip()
+    if not text.isdigit():
+        raise WebhookError(400, f"Content-Length '{value}' is not a number of bytes")
+    if int(text) > limit:
+        raise _too_large(limit)
+
+
+def parse_payload(body: bytes, content_type: str | None) -> list[Any]:
+    """Turn a raw body into the payloads to start runs with (see the module docstring).
+
+    Args:
+        body: The raw body.
+        content_type: The ``Content-Type`` header, parameters included, or ``None``.
+
+    Returns:
+        One payload per run; never empty.
+
+    Raises:
+        WebhookError: 400 when the body cannot be read as its content type.
+    """
+    if not body.strip():
+        return [{}]
+    media, params = _media_type(content_type)
+    if media is None:
+        text = _decode(body, params.get("charset"))
+        try:
+            return [_loads(text)]
+        except (ValueError, RecursionError):
+            return [text]
+    if media == "application/json" or media.endswith("+json"):
+        return [_parse_json(_decode(body, params.get("charset")))]
+    if media in _NDJSON_TYPES:
+        return _parse_ndjson(_decode(body, params.get("charset")))
+    if media == _FORM_TYPE:
+        return [parse_form(body)]
+    if media == _MULTIPART_TYPE:
+        return [_parse_multipart(body, content_type or "")]
+    return [_decode(body, params.get("charset"))]
+
+
+def parse_form(data: bytes) -> dict[str, str | list[str]]:
+    """Read URL-encoded form data (a body, or a query string for ``GET`` deliveries).
+
+    Raises:
+        WebhookError: 400 when the data is not UTF-8.
+    """
+    text = _decode(data, None)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise WebhookError(400, f"form data is not valid UTF-8: {exc.reason}") from None
+    return _collect(pairs)
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return _loads(text)
+    except json.JSONDecodeError as exc:
+        _refuse(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except ValueError as exc:
+        _refuse(f"body is not valid JSON: {exc}")
+    except RecursionError:
+        _refuse("body is not valid JSON: it is nested too deeply")
+
+
+def _parse_ndjson(text: str) -> list[Any]:
+    payloads: list[Any] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            payloads.append(_loads(line))
+        except json.JSONDecodeError as exc:
+            _refuse(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}")
+        except ValueError as exc:
+            _refuse(f"line {number} is not valid JSON: {exc}")
+        except RecursionError:
+            _refuse(f"line {number} is not valid JSON: it is nested too deeply")
+    return payloads
+
+
+def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    _, params = _media_type(content_type)
+    if not params.get("boundary"):
+        _refuse("multipart body has no boundary parameter in its Content-Type")
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
+        _refuse("body is not valid multipart/form-data")
+    pairs: list[tuple[str, Any]] = []
+    for part in message.iter_parts():
+        if not isinstance(part, EmailMessage):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            _refuse("a multipart part has no name in its Content-Disposition")
+        data = part.get_payload(decode=True)
+        raw = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        if filename is None:
+            pairs.append((name, _decode(raw, part.get_content_charset())))
+        else:
+            file = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "size": len(raw),
+                "content_base64": base64.b64encode(raw).decode("ascii"),
+            }
+            pairs.append((name, file))
+    return _collect(pairs)
+
+
+def _collect(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Gather name/value pairs into a dict; a name given more than once gets a list."""
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in result:
+            result[name] = value
+        elif isinstance(result[name], list):
+            result[name].append(value)
+        else:
+            result[name] = [result[name], value]
+    return result
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> NoReturn:
+    # Python's json reads NaN and Infinity, which are not JSON and break JSON payloads later.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    encoding = (charset or "utf-8").strip().lower()
+    if encoding in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # tolerate a byte-order mark
+    try:
+        return body.decode(encoding)
+    except LookupError:
+        _refuse(f"unknown charset '{charset}'")
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding == "utf-8-sig" else charset
+        _refuse(f"body is not valid {name} text: {exc.reason} at byte {exc.start}")
+
+
+def _media_type(content_type: str | None) -> tuple[str | None, dict[str, str]]:
+    if not content_type or not content_type.strip():
+        return None, {}
+    media, *rest = content_type.split(";")
+    params: dict[str, str] = {}
+    for item in rest:
+        key, sep, value = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return media.strip().lower() or None, params
+
+
+def _too_large(limit: int) -> WebhookError:
+    return WebhookError(413, f"body is larger than the limit of {limit} bytes")
+
+
+def _refuse(message: str) -> NoReturn:
+    raise WebhookError(400, message)

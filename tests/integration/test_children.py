@@ -1,0 +1,279 @@
+"""Child workflows: wait/detach, loop and fail strategies, inheritance, lineage, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from keel.execution.local import LocalExecutor
+from keel.orchestration.catalog import DirectoryCatalog
+from keel.orchestration.client import RunFailedError, original_request, wait_result
+from keel.orchestration.secrets import FileSecrets
+from keel.orchestration.worker import build_worker
+from tests.integration.engine import Engine
+
+pytestmark = pytest.mark.integration
+
+CHILDREN = {
+    "double": """
+title: double
+description: doubles n; fails when n is 13
+entrypoint:
+  expects: {n: {type: int}}
+actions:
+  - ref: check
+    action: core.transform.apply
+    args: {value: "${{ TRIGGER.n }}", python_lambda: "lambda n: 1 // (n - 13)"}
+  - ref: out
+    action: core.transform.reshape
+    depends_on: [check]
+    args: {value: "${{ TRIGGER.n * 2 }}"}
+returns: ${{ ACTIONS.out.result }}
+""",
+    "inherits": """
+title: inherits
+description: reads its parent's context
+actions:
+  - ref: read
+    action: core.transform.apply
+    args:
+      value:
+        parent_trigger: "${{ PARENT.TRIGGER.who }}"
+        parent_result: "${{ PARENT.ACTIONS.first.result }}"
+        parent_env: "${{ PARENT.ENV.environment }}"
+        key_length: "${{ FN.length(PARENT.SECRETS.intel.api_key) }}"
+      python_lambda: "lambda x: x"
+returns: ${{ ACTIONS.read.result }}
+""",
+    "sleepy": """
+title: sleepy
+description: waits a little
+actions:
+  - ref: nap
+    action: core.transform.reshape
+    start_delay: 1
+    args: {value: done}
+returns: ${{ ACTIONS.nap.result }}
+""",
+    "selfish": """
+title: selfish
+description: a handler that fails and names itself as its handler
+error_handler: selfish
+actions:
+  - ref: boom
+    action: core.transform.apply
+    args: {value: 0, python_lambda: "lambda n: 1 // n"}
+""",
+    "handler": """
+title: handler
+description: records the failure it was handed
+actions:
+  - ref: note
+    action: core.transform.reshape
+    args: {value: "${{ TRIGGER.errors[0].ref }}"}
+returns: ${{ TRIGGER }}
+""",
+}
+
+
+@pytest.fixture
+async def engine(temporal_client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Engine]:
+    for name, text in CHILDREN.items():
+        (tmp_path / f"{name}.yml").write_text(text)
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text("default: {intel: {api_key: very-secret-key}}\n")
+    worker = build_worker(
+        temporal_client,
+        task_queue,
+        LocalExecutor(),
+        FileSecrets(secrets),
+        catalog=DirectoryCatalog([tmp_path]),
+    )
+    async with worker:
+        yield Engine(temporal_client, task_queue)
+
+
+def fan_out(loop: str, fail: str, items: str = "[1, 2, 3]", extra: str = "") -> str:
+    return f"""
+title: parent
+description: fans out children
+actions:
+  - ref: items
+    action: core.transform.reshape
+    args: {{value: {items}}}
+  - ref: kids
+    action: core.workflow.execute
+    depends_on: [items]
+    for_each: ${{{{ for var.n in ACTIONS.items.result }}}}
+    args:
+      workflow_alias: double
+      trigger_inputs: {{n: "${{{{ var.n }}}}"}}
+      loop_strategy: {loop}
+      fail_strategy: {fail}
+      batch_size: 2
+{extra}
+returns: ${{{{ ACTIONS.kids.result }}}}
+"""
+
+
+@pytest.mark.parametrize("loop", ["parallel", "batch", "sequential"])
+async def test_each_loop_strategy_returns_results_in_input_order(engine: Engine, loop: str) -> None:
+    assert await engine.run(fan_out(loop, "isolated", "[3, 1, 2]")) == [6, 2, 4]
+
+
+@pytest.mark.parametrize("loop", ["parallel", "batch", "sequential"])
+async def test_isolated_failures_become_error_entries(engine: Engine, loop: str) -> None:
+    result = await engine.run(fan_out(loop, "isolated", "[1, 13, 2]"))
+    assert result[0] == 2 and result[2] == 4
+    assert "ZeroDivisionError" in result[1]["error"]["message"]
+
+
+@pytest.mark.parametrize("loop", ["parallel", "batch", "sequential"])
+async def test_fail_all_fails_the_action_on_the_first_failure(engine: Engine, loop: str) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(fan_out(loop, "all", "[1, 13, 2]"))
+    assert "action 'kids' failed" in str(info.value) and "child run" in str(info.value)
+
+
+async def test_trigger_inputs_are_checked_against_the_childs_expects(engine: Engine) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(fan_out("batch", "all", "['x']"))
+    assert "field 'n': expected int" in str(info.value)
+
+
+async def test_detach_returns_ids_and_the_child_outlives_the_parent(engine: Engine) -> None:
+    run = await engine.start(
+        """
+title: parent
+description: detaches a slow child
+actions:
+  - ref: kid
+    action: core.workflow.execute
+    args: {workflow_alias: sleepy, wait_strategy: detach}
+returns: ${{ ACTIONS.kid.result }}
+"""
+    )
+    result = await wait_result(run)
+    assert result["status"] == "STARTED" and result["wf_id"] == "sleepy"
+    child = engine.client.get_workflow_handle(result["wf_exec_id"])
+    assert (await child.describe()).status.name == "RUNNING"  # the parent is already done
+    assert await child.result() == "done"
+
+
+async def test_inheritance_passes_context_and_secrets_stay_out_of_history(engine: Engine) -> None:
+    run = await engine.start(
+        """
+title: parent
+description: passes its context down
+config: {environment: default}
+actions:
+  - ref: first
+    action: core.transform.reshape
+    args: {value: [1, 2]}
+  - ref: kid
+    action: core.workflow.execute
+    depends_on: [first]
+    args: {workflow_alias: inherits, inherit: true}
+returns: ${{ ACTIONS.kid.result }}
+""",
+        {"who": "alice"},
+    )
+    result = await wait_result(run)
+    assert result == {
+        "parent_trigger": "alice",
+        "parent_result": [1, 2],
+        "parent_env": "default",
+        "key_length": len("very-secret-key"),
+    }
+    child_id = f"{run.execution_id}--kid"
+    child_history = await engine.client.get_workflow_handle(child_id).fetch_history()
+    parent_history = await run.handle.fetch_history()
+    import json
+
+    for history in (child_history, parent_history):
+        assert "very-secret-key" not in json.dumps(history.to_json_dict())
+
+
+async def test_inherit_with_a_list_passes_only_those_contexts(engine: Engine) -> None:
+    result = await engine.run(
+        """
+title: parent
+description: passes TRIGGER only
+actions:
+  - ref: first
+    action: core.transform.reshape
+    args: {value: 1}
+  - ref: kid
+    action: core.workflow.execute
+    depends_on: [first]
+    args: {workflow_alias: inherits, inherit: [TRIGGER, SECRETS]}
+returns: ${{ ACTIONS.kid.result }}
+""",
+        {"who": "bob"},
+    )
+    assert result["parent_trigger"] == "bob" and result["parent_result"] is None
+
+
+async def test_lineage_is_recorded_in_the_child_run(engine: Engine) -> None:
+    run = await engine.start(fan_out("batch", "isolated", "[1]"))
+    await wait_result(run)
+    child = await original_request(engine.client, f"{run.execution_id}--kids-0")
+    assert child.parent is not None
+    assert child.parent.execution_id == run.execution_id and child.parent.action == "kids"
+
+
+async def test_an_unknown_child_workflow_fails_clearly(engine: Engine) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(
+            "title: p\ndescription: d\nactions:\n  - ref: kid\n    action: core.workflow.execute\n"
+            "    args: {workflow_alias: nope}\n"
+        )
+    assert "no workflow 'nope' in the catalog" in str(info.value)
+
+
+async def test_error_handler_gets_the_failure_and_a_failing_handler_does_not_loop(
+    engine: Engine,
+) -> None:
+    run = await engine.start(
+        """
+title: parent
+description: fails and hands off
+error_handler: handler
+actions:
+  - ref: boom
+    action: core.transform.apply
+    args: {value: 0, python_lambda: "lambda n: 1 // n"}
+""",
+        {"source": "test"},
+    )
+    with pytest.raises(RunFailedError):
+        await wait_result(run)
+    handler = engine.client.get_workflow_handle(f"{run.execution_id}--error-handler")
+    trigger = await asyncio.wait_for(handler.result(), timeout=30)
+    assert trigger["execution_id"] == run.execution_id
+    assert trigger["trigger"] == {"source": "test"}
+    (error,) = trigger["errors"]
+    assert error["ref"] == "boom" and error["attempts"] == 1
+    assert error["type"] == "LambdaError" and "ZeroDivisionError" in error["message"]
+    request = await original_request(engine.client, handler.id)
+    assert request.is_error_handler
+
+
+async def test_a_failing_handler_does_not_start_another_handler(engine: Engine) -> None:
+    run = await engine.start(
+        "title: p\ndescription: d\nerror_handler: selfish\nactions:\n  - ref: boom\n"
+        "    action: core.transform.apply\n    args: {value: 0, python_lambda: 'lambda n: 1 // n'}\n"
+    )
+    with pytest.raises(RunFailedError):
+        await wait_result(run)
+    handler = engine.client.get_workflow_handle(f"{run.execution_id}--error-handler")
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handler.result(), timeout=30)
+    second = engine.client.get_workflow_handle(f"{handler.id}--error-handler")
+    with pytest.raises(RPCError):
+        await second.describe()
