@@ -113,3 +113,15 @@ def test_run_starts_its_own_embedded_temporal_when_none_is_configured(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["serious"] == 2
     assert (home / "temporal.db").exists()
+
+
+def test_run_resolves_child_workflows_from_the_files_folder(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    done = keel("run", str(REPO / "examples" / "host_sweep.yml"), "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "checked": 3,
+        "unhealthy": ["db-1"],
+        "requested_by": "nightly",
+    }

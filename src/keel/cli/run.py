@@ -25,6 +25,7 @@ from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.dsl.validation import validate_file
 from keel.errors import KeelError
+from keel.orchestration.catalog import DirectoryCatalog
 from keel.orchestration.client import StartedRun, progress, start_run, wait_result
 from keel.orchestration.payloads import RunProgress
 from keel.orchestration.stack import EmbeddedStack
@@ -50,6 +51,14 @@ def run(
     show_context: Annotated[
         bool, typer.Option("--context", help="Print the run's ACTIONS and TRIGGER context.")
     ] = False,
+    workflows: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workflows",
+            "-w",
+            help="Folders or files of workflows that child runs may call (alias = file stem).",
+        ),
+    ] = None,
 ) -> None:
     """Run a workflow to completion and print its result (exit 1 if it fails)."""
     err = Console(stderr=True, highlight=False)
@@ -74,10 +83,11 @@ def run(
             err.print(f"[red]input: {escape(message)}[/]")
         err.print("[bold red]the input does not match entrypoint.expects; no run was started[/]")
         raise typer.Exit(1)
+    catalog = DirectoryCatalog(list(workflows)) if workflows else DirectoryCatalog([path.parent])
     live = err.is_terminal and not as_json
     try:
         value, context = asyncio.run(
-            _run(result.workflow, trigger, path.stem, err if live else None, show_context)
+            _run(result.workflow, trigger, path.stem, err if live else None, show_context, catalog)
         )
     except KeelError as exc:
         err.print(f"[bold red]run failed:[/] {escape(str(exc))}")
@@ -105,10 +115,15 @@ def _read_input(raw: str | None) -> Any:
 
 
 async def _run(
-    workflow: Workflow, trigger: Any, name: str, console: Console | None, want_context: bool
+    workflow: Workflow,
+    trigger: Any,
+    name: str,
+    console: Console | None,
+    want_context: bool,
+    catalog: DirectoryCatalog,
 ) -> tuple[Any, Any]:
     settings = get_settings()
-    async with EmbeddedStack(settings) as stack:
+    async with EmbeddedStack(settings, catalog=catalog) as stack:
         assert stack.client is not None
         started = await start_run(
             stack.client,

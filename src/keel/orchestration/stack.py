@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from keel.config import Settings
 from keel.execution.base import Executor
 from keel.execution.factory import create_executor
+from keel.orchestration.catalog import WorkflowCatalog
 from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
@@ -53,8 +54,10 @@ class EmbeddedStack:
         ui: bool = False,
         publish: bool = False,
         secrets: SecretsProvider | None = None,
+        catalog: WorkflowCatalog | None = None,
     ) -> None:
         self.settings = settings
+        self.catalog = catalog
         self.task_queue = task_queue or settings.task_queue
         self.with_worker = with_worker
         self.ui = ui
@@ -102,7 +105,11 @@ class EmbeddedStack:
         if self.with_worker:
             self._executor = create_executor(self.settings)
             self._worker = build_worker(
-                self.client, self.task_queue, self._executor, self._secrets()
+                self.client,
+                self.task_queue,
+                self._executor,
+                self._secrets(),
+                catalog=self.catalog,
             )
             self._worker_task = asyncio.create_task(self._worker.run())
 

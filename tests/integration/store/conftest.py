@@ -27,24 +27,22 @@ BACKENDS = ["sqlite", "postgresql"]
 DatabaseFactory = Callable[[], AbstractAsyncContextManager[Database]]
 
 
-@pytest.fixture(scope="session")
-async def pg_reachable() -> None:
-    """Fail (not skip) when PostgreSQL is down, saying how to start it."""
+async def pg_connect() -> asyncpg.Connection:
+    """Connect to the test database; fail (never skip) when it is down, saying how to start it."""
     try:
-        connection = await asyncpg.connect(PG_DSN, timeout=5)
+        return await asyncpg.connect(PG_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         pytest.fail(
-            f"PostgreSQL is not reachable at {PG_DSN} ({exc}); start it with: {PG_START}",
+            f"PostgreSQL is not reachable at {PG_DSN} ({exc!r}); start it with: {PG_START}",
             pytrace=False,
         )
-    await connection.close()
 
 
 @asynccontextmanager
 async def pg_schema() -> AsyncIterator[str]:
     """Create a fresh schema for one test and drop it afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(PG_DSN)
+    connection = await pg_connect()
     try:
         await connection.execute(f"CREATE SCHEMA {schema}")
         yield schema
@@ -79,7 +77,6 @@ async def make_database(
         yield open_sqlite
         return
 
-    request.getfixturevalue("pg_reachable")
     async with pg_schema() as schema:
 
         @asynccontextmanager

@@ -1,0 +1,122 @@
+"""Bodies of the run endpoints (``/workflows/{id}/runs``, ``/runs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from keel.store.tables import RunRow
+
+
+class RunIn(BaseModel):
+    """A request to start a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: Any = Field(
+        default_factory=dict, description="The trigger input, checked against entrypoint.expects."
+    )
+    version: int | None = Field(
+        default=None, ge=1, description="The committed version to run; the latest when null."
+    )
+    draft: bool = Field(default=False, description="Run the draft instead (if it validates).")
+    environment: str | None = Field(
+        default=None, description="Overrides config.environment (secrets and VARS) for this run."
+    )
+
+
+class RunStarted(BaseModel):
+    """A run that was started."""
+
+    execution_id: str
+    workflow_id: str | None = None
+    version: int | None = Field(default=None, description="The version run; null for a draft.")
+
+
+class RunSummary(BaseModel):
+    """A run in a listing (from the store, status refreshed from Temporal)."""
+
+    execution_id: str
+    workflow_id: str | None
+    version: int | None
+    trigger_type: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    error: str | None
+    parent_execution_id: str | None = None
+    parent_action: str | None = None
+
+    @classmethod
+    def of(cls, row: RunRow) -> RunSummary:
+        """Return the HTTP view of a run's summary row."""
+        return cls(
+            execution_id=row.execution_id,
+            workflow_id=row.workflow_id,
+            version=row.version,
+            trigger_type=row.trigger_type,
+            status=row.status,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            error=row.error,
+            parent_execution_id=row.parent_execution_id,
+            parent_action=row.parent_action,
+        )
+
+
+class RunPageOut(BaseModel):
+    """One page of runs, newest first."""
+
+    items: list[RunSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
+
+
+class ActionDetailOut(BaseModel):
+    """One action of a run."""
+
+    ref: str
+    action: str
+    status: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    result: Any = Field(description="The result; '***' for actions with mask_output.")
+    error: str | None
+    events: list[str]
+
+
+class RunDetailOut(BaseModel):
+    """A run with each of its actions and its lineage."""
+
+    execution_id: str
+    workflow_id: str | None
+    version: int | None
+    title: str
+    trigger_type: str | None
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    error: str | None
+    actions: list[ActionDetailOut]
+    parent: str | None = Field(default=None, description="The parent run of a child run.")
+    children: list[str] = Field(default_factory=list, description="Child runs it started.")
+
+
+class TimelineEventOut(BaseModel):
+    """One event of a run's timeline."""
+
+    time: str
+    kind: str
+    detail: str
+
+
+class RunActionOut(BaseModel):
+    """The answer to cancel, terminate and rerun."""
+
+    execution_id: str
+    status: str
+    rerun_of: str | None = None

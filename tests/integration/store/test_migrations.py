@@ -1,0 +1,103 @@
+"""Migrations: from empty, idempotent, equal to tables.py, safe to run from two processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+
+from keel.config import Settings
+from keel.errors import ConfigError
+from keel.store.database import VERSION_TABLE, Database, database_url
+from keel.store.tables import Base
+
+from .conftest import DatabaseFactory
+
+pytestmark = pytest.mark.integration
+
+TABLES = {
+    "workflows",
+    "workflow_versions",
+    "webhooks",
+    "schedules",
+    "secrets",
+    "variables",
+    "api_keys",
+    "runs",
+    VERSION_TABLE,
+}
+
+
+def schema_diff(connection: Connection, metadata: sa.MetaData = Base.metadata) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+    )
+    return list(compare_metadata(context, metadata))
+
+
+async def table_names(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        return set(await connection.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+
+async def head(database: Database) -> list[str]:
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return [row[0] for row in rows]
+
+
+async def test_migrate_from_empty_then_again_is_a_no_op(make_database: DatabaseFactory) -> None:
+    async with make_database() as database:
+        assert await table_names(database) == set()
+        await database.migrate()
+        assert await table_names(database) == TABLES
+        assert await head(database) == ["0001"]
+        await database.migrate()
+        assert await head(database) == ["0001"]
+
+
+async def test_migrated_schema_matches_tables(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(schema_diff) == []
+        # The comparison can see a difference: one extra column must show up.
+        changed = sa.MetaData()
+        for table in Base.metadata.tables.values():
+            table.to_metadata(changed)
+        changed.tables["runs"].append_column(sa.Column("extra", sa.Integer()))
+        diffs = await connection.run_sync(lambda c: schema_diff(c, changed))
+        assert [d[0] for d in diffs] == ["add_column"]
+
+
+async def test_concurrent_migrate_from_two_engines(make_database: DatabaseFactory) -> None:
+    async with make_database() as first, make_database() as second:
+        if first.is_sqlite:
+            # SQLite: one process in practice (the embedded stack); the second call must be a no-op.
+            await first.migrate()
+            await second.migrate()
+        else:
+            await asyncio.gather(first.migrate(), second.migrate())
+        assert await head(first) == ["0001"]
+        assert await table_names(second) == TABLES
+
+
+async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    async with db.engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+
+
+def test_database_url_from_settings(tmp_path: Any) -> None:
+    assert database_url(Settings(home=tmp_path)) == f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}"
+    pg = Settings(database_url="postgresql://u:p@db:5432/keel")
+    assert database_url(pg) == "postgresql+asyncpg://u:p@db:5432/keel"
+    assert database_url(Settings(database_url="sqlite:////x/k.db")) == "sqlite+aiosqlite:////x/k.db"
+    with pytest.raises(ConfigError, match="mysql"):
+        database_url(Settings(database_url="mysql://db/keel"))
+    assert "p@" not in repr(Database("postgresql+asyncpg://u:p@db/keel"))
