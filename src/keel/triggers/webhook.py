@@ -144,8 +144,11 @@ async def receive(
 
 
 def check_secret(given: str, expected: str) -> bool:
-    """Return whether the secret from the URL is the webhook's, comparing in constant time."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    """Return whether the secret from the URL is the webhook's, comparing in constant time.
+
+    An empty expected secret never matches (a webhook without a secret accepts nothing).
+    """
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def check_method(method: str, settings: WebhookSettings) -> None:

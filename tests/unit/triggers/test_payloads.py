@@ -87,7 +87,9 @@ def test_malformed_json_says_where() -> None:
 
 
 def test_json_nan_is_refused() -> None:
-    assert _bad(b'{"a": NaN}', "application/json") == "body is not valid JSON: NaN is not a JSON value"
+    assert (
+        _bad(b'{"a": NaN}', "application/json") == "body is not valid JSON: NaN is not a JSON value"
+    )
 
 
 def test_json_nested_too_deeply() -> None:
@@ -145,19 +147,23 @@ def test_parse_form_for_query_strings() -> None:
 def test_multipart_form() -> None:
     boundary = "XyZ123"
     body = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="title"\r\n\r\n'
-        "Hello wörld\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="tag"\r\n\r\n'
-        "a\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="tag"\r\n\r\n'
-        "b\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="r.bin"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + b"\x00\x01\xff\r\n" + f"--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="title"\r\n\r\n'
+            "Hello wörld\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="tag"\r\n\r\n'
+            "a\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="tag"\r\n\r\n'
+            "b\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="r.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + b"\x00\x01\xff\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
     [payload] = parse_payload(body, f'multipart/form-data; boundary="{boundary}"')
     assert payload == {
         "title": "Hello wörld",

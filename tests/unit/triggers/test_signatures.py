@@ -231,7 +231,10 @@ def test_generic_with_timestamp_header() -> None:
     good = {"X-Timestamp": str(t), "X-Signature": _hex(SECRET, f"{t}.".encode() + BODY)}
     verify_signature(settings, good, BODY, NOW, [OLD_SECRET, SECRET])
     assert "X-Timestamp" in _refused(settings, {"X-Signature": good["X-Signature"]}).message
-    stale = {"X-Timestamp": str(t - 1000), "X-Signature": _hex(SECRET, f"{t - 1000}.".encode() + BODY)}
+    stale = {
+        "X-Timestamp": str(t - 1000),
+        "X-Signature": _hex(SECRET, f"{t - 1000}.".encode() + BODY),
+    }
     assert _refused(settings, stale).message == "timestamp outside the 300 s window"
 
 

@@ -42,6 +42,7 @@ def test_check_secret() -> None:
     assert not check_secret("s3cre", "s3cret")
     assert not check_secret("", "s3cret")
     assert not check_secret("ünï", "s3cret")  # non-ASCII must not raise
+    assert not check_secret("", "")  # a webhook without a secret accepts nothing
 
 
 def test_check_method() -> None:
@@ -203,7 +204,9 @@ def _request(
     )
 
 
-async def _receive(request: WebhookRequest, settings: WebhookSettings, **kw: Any) -> list[WebhookRun]:
+async def _receive(
+    request: WebhookRequest, settings: WebhookSettings, **kw: Any
+) -> list[WebhookRun]:
     return await receive(
         request,
         settings,
