@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -48,6 +49,18 @@ async def _main(options: Options, out: Console, log: Console) -> int:
 
     from bench import measure, report
     from bench.loopback import LoopbackServer
+
+    # SIGTERM (e.g. from `timeout`) would end Python at once, skipping the clean-up below and
+    # leaving the dev server (in its own session) running: turn it into a cancellation, as
+    # asyncio already does for Ctrl-C.
+    task = asyncio.current_task()
+    assert task is not None
+
+    def guard_sigterm() -> None:
+        # Called again once Ray is up: ray.init installs its own SIGTERM handler (sys.exit).
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+    guard_sigterm()
     from bench.raw import RawBench
     from keel.orchestration.devserver import TemporalDevServer
 
@@ -92,7 +105,9 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 except Exception as exc:  # the pure core may not have landed yet
                     log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
                 else:
-                    measurements += await KeelBench(client, options, loopback.url).run_all(progress)
+                    measurements += await KeelBench(
+                        client, options, loopback.url, after_ray=guard_sigterm
+                    ).run_all(progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
         if raw:
@@ -116,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         code = asyncio.run(_main(options, out, log))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         log.print("[yellow]interrupted; everything started here has been stopped[/]")
         return 130
     log.print(f"done in {time.perf_counter() - started:.0f} s")

@@ -47,8 +47,16 @@ def _runner(
 class KeelBench:
     """The Keel scenarios against one client; ``url`` is the loopback HTTP server's."""
 
-    def __init__(self, client: Client, options: Options, url: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        options: Options,
+        url: str,
+        *,
+        after_ray: Callable[[], None] | None = None,
+    ) -> None:
         self.client = client
+        self.after_ray = after_ray
         self.o = options
         self.url = url
         # Built explicitly: get_settings() is cached process-wide and may predate our env.
@@ -60,6 +68,8 @@ class KeelBench:
         """Run a Keel worker on a fresh task queue with the executor ``settings`` names."""
         task_queue = f"bench-keel-{name}-{uuid.uuid4().hex[:8]}"
         executor: Executor = create_executor(settings)
+        if settings.executor == "ray" and self.after_ray is not None:
+            self.after_ray()
         try:
             async with build_worker(self.client, task_queue, executor):
                 yield task_queue

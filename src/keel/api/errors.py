@@ -68,6 +68,19 @@ def _status_of(exc: KeelError) -> int:
     return 400
 
 
+def _request_problem(err: Any) -> dict[str, str]:
+    """Return ``{"field", "message"}`` for one of FastAPI's request validation errors."""
+    loc = [str(part) for part in err.get("loc", ())]
+    message = str(err.get("msg", "invalid"))
+    if err.get("type") == "json_invalid":
+        # FastAPI puts the character position where a field name would be.
+        position = loc[1] if len(loc) > 1 else "?"
+        return {"field": "body", "message": f"the body is not valid JSON (at position {position})"}
+    if loc[:1] == ["body"]:
+        loc = loc[1:]
+    return {"field": ".".join(loc) or "body", "message": message}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a JSON error."""
 
@@ -88,15 +101,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
-                "message": str(err.get("msg", "invalid")),
-            }
-            for err in exc.errors()
-        ]
+        problems = [_request_problem(err) for err in exc.errors()]
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
-        body = error_body(f"{first['field']}: {first['message']}", first["field"], problems=problems)
+        body = error_body(
+            f"{first['field']}: {first['message']}", first["field"], problems=problems
+        )
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -49,7 +49,11 @@ class ApiServer:
         port = sock.getsockname()[1]
         self.url = f"http://{_url_host(self.host)}:{port}"
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

@@ -16,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from keel.cli import apikey as apikey_cmd
+from keel.cli import apply as apply_cmd
 from keel.cli import run as run_cmd
+from keel.cli import runs as runs_cmd
+from keel.cli import secrets as secrets_cmd
 from keel.cli import stack as stack_cmd
 from keel.cli import validate as validate_cmd
 from keel.config import get_settings
@@ -63,6 +67,26 @@ app.command("validate")(guarded(validate_cmd.validate))
 app.command("run")(guarded(run_cmd.run))
 app.command("worker")(guarded(stack_cmd.worker))
 app.command("up")(guarded(stack_cmd.up))
+app.command("apply")(guarded(apply_cmd.apply))
+
+runs_app = typer.Typer(help="List, inspect, cancel and re-run runs (through the API).")
+runs_app.command("list")(guarded(runs_cmd.list_runs))
+runs_app.command("show")(guarded(runs_cmd.show))
+runs_app.command("events")(guarded(runs_cmd.events))
+runs_app.command("cancel")(guarded(runs_cmd.cancel))
+runs_app.command("terminate")(guarded(runs_cmd.terminate))
+runs_app.command("rerun")(guarded(runs_cmd.rerun))
+app.add_typer(runs_app, name="runs")
+
+secrets_app = typer.Typer(help="Set, list and delete secrets (through the API).")
+secrets_app.command("set")(guarded(secrets_cmd.set_secret))
+secrets_app.command("list")(guarded(secrets_cmd.list_secrets))
+secrets_app.command("delete")(guarded(secrets_cmd.delete_secret))
+app.add_typer(secrets_app, name="secrets")
+
+apikey_app = typer.Typer(help="Create API keys (straight in the store; no server needed).")
+apikey_app.command("create")(guarded(apikey_cmd.create))
+app.add_typer(apikey_app, name="apikey")
 
 
 def main() -> None:

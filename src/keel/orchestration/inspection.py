@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError
 
 from keel.dsl.model import Workflow
@@ -61,6 +61,22 @@ class RunDetail:
     ended_at: str | None
     duration_ms: float | None
     actions: list[ActionDetail]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands, cheaply (no query, no full history): for refreshing summaries.
+
+    Attributes:
+        status: ``running``, ``succeeded``, ``failed``, ``cancelled``, ``terminated``,
+            ``timed_out`` (see :data:`STATUS`).
+        ended_at: When it closed, if it did.
+        error: The failure message of a failed run.
+    """
+
+    status: str
+    ended_at: datetime | None = None
     error: str | None = None
 
 
@@ -121,6 +137,21 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
         actions=actions,
         error=error if status == "failed" else None,
     )
+
+
+async def run_state(client: Client, execution_id: str) -> RunState:
+    """Return a run's status (one ``describe``; a failed run's close event for its error)."""
+    handle = client.get_workflow_handle(execution_id)
+    description = await handle.describe()
+    status = STATUS.get(description.status, "unknown") if description.status else "unknown"
+    error = None
+    if status == "failed":
+        async for event in handle.fetch_history_events(
+            event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+        ):
+            if event.HasField("workflow_execution_failed_event_attributes"):
+                error = event.workflow_execution_failed_event_attributes.failure.message
+    return RunState(status, description.close_time, error)
 
 
 async def run_timeline(client: Client, execution_id: str) -> list[TimelineEvent]:

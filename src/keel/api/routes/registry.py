@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 
 from keel.actions.registry import Registry
@@ -14,13 +16,13 @@ router = APIRouter(prefix="/actions", tags=["actions"])
 
 
 @router.get("", response_model=list[ActionOut], summary="List the registered actions")
-async def list_actions(registry: Registry = Depends(get_registry)) -> list[ActionOut]:
+async def list_actions(registry: Annotated[Registry, Depends(get_registry)]) -> list[ActionOut]:
     """Return every registered action, sorted by name."""
     return [ActionOut.of(spec) for spec in sorted(registry.specs(), key=lambda s: s.name)]
 
 
 @router.get("/{name}", response_model=ActionOut, summary="Describe one action")
-async def get_action(name: str, registry: Registry = Depends(get_registry)) -> ActionOut:
+async def get_action(name: str, registry: Annotated[Registry, Depends(get_registry)]) -> ActionOut:
     """Return one action with the JSON schema of its arguments."""
     spec = registry.find(name)
     if spec is None:

@@ -116,7 +116,9 @@ async def list_versions(ref: str, state: State) -> list[VersionSummary]:
     async with state.database.session() as session:
         rows = await workflows.list_versions(session, ref)
         return [
-            VersionSummary(workflow_id=r.workflow_id, version=r.version, committed_at=r.committed_at)
+            VersionSummary(
+                workflow_id=r.workflow_id, version=r.version, committed_at=r.committed_at
+            )
             for r in rows
         ]
 
@@ -128,8 +130,11 @@ async def list_versions(ref: str, state: State) -> list[VersionSummary]:
     responses={200: {"content": {"text/yaml": {"schema": {"type": "string"}}}}},
 )
 async def get_version(ref: str, version: int, request: Request, state: State) -> Response:
-    """Return a committed version: its document as ``text/yaml``, or JSON (with the validated
-    definition) when asked with ``Accept: application/json`` or ``?format=json``."""
+    """Return a committed version as ``text/yaml``, or as JSON when asked.
+
+    JSON (with the validated definition) is returned for ``Accept: application/json`` or
+    ``?format=json``.
+    """
     async with state.database.session() as session:
         row = await workflows.get_version(session, ref, version)
     if _wants_yaml(request):
@@ -201,4 +206,3 @@ def _commit_out(result: CommitResult, request: Request) -> CommitOut:
         webhook_url=base_url(request) + result.webhook_path(),
         warnings=[ProblemOut.model_validate(p.to_dict()) for p in result.warnings],
     )
-

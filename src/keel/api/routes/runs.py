@@ -1,0 +1,225 @@
+"""Runs: start one (``POST /workflows/{id}/runs``), list, inspect, cancel, terminate, re-run."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Body, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError, RPCStatusCode
+
+from keel.api.deps import get_state
+from keel.api.errors import ApiError
+from keel.api.launcher import launch
+from keel.api.run_sync import refresh_rows, refresh_running, temporal_state
+from keel.api.schemas.runs import (
+    RunActionOut,
+    RunDetailOut,
+    RunIn,
+    RunPageOut,
+    RunStarted,
+    RunSummary,
+    TimelineEventOut,
+)
+from keel.api.state import ServiceState
+from keel.errors import InvalidCursorError, NotFoundError
+from keel.orchestration.client import rerun_from_failure
+from keel.orchestration.inspection import describe_run, run_timeline
+from keel.store import runs, workflows
+from keel.store.runs import MAX_PAGE_SIZE, RunStatus
+from keel.store.tables import RunRow
+
+T = TypeVar("T")
+
+router = APIRouter(tags=["runs"])
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+@router.post(
+    "/workflows/{ref}/runs",
+    status_code=202,
+    response_model=RunStarted,
+    summary="Start a run of a workflow",
+    responses={422: {"description": "The inputs do not match entrypoint.expects."}},
+)
+async def start(ref: str, state: State, body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
+    """Start a run of the latest committed version (or ``version``, or the draft)."""
+    body = body or RunIn()
+    launched = await launch(
+        state,
+        ref,
+        inputs=body.inputs,
+        version=body.version,
+        draft=body.draft,
+        environment=body.environment,
+    )
+    return RunStarted(**dataclasses.asdict(launched))
+
+
+@router.get("/runs", response_model=RunPageOut, summary="List runs, newest first")
+async def list_runs(
+    state: State,
+    workflow: Annotated[str | None, Query(description="A workflow id or alias.")] = None,
+    status: Annotated[RunStatus | None, Query()] = None,
+    started_after: Annotated[datetime | None, Query(description="ISO time, inclusive.")] = None,
+    started_before: Annotated[datetime | None, Query(description="ISO time, exclusive.")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> RunPageOut:
+    """Return a page of runs; statuses of unfinished runs are refreshed from Temporal first."""
+    async with state.database.session() as session:
+        workflow_id = None
+        if workflow is not None:
+            found = await workflows.find_workflow(session, workflow)
+            workflow_id = found.id if found is not None else workflow
+        await refresh_running(state, session, workflow_id)
+        try:
+            page = await runs.list_runs(
+                session,
+                workflow_id=workflow_id,
+                status=status,
+                started_after=_aware(started_after),
+                started_before=_aware(started_before),
+                limit=limit,
+                cursor=cursor,
+            )
+        except InvalidCursorError as exc:
+            raise ApiError(400, str(exc), "cursor") from exc
+        await refresh_rows(state, session, page.runs)
+        items = [RunSummary.of(row) for row in page.runs]
+    return RunPageOut(items=items, next_cursor=page.next_cursor)
+
+
+@router.get("/runs/{execution_id}", response_model=RunDetailOut, summary="Inspect a run")
+async def get_run(execution_id: str, state: State) -> RunDetailOut:
+    """Return a run's status, each action's attempts, timing, result and error, and lineage."""
+    async with state.database.session() as session:
+        row = await _find_row(session, execution_id)
+        detail = await _temporal(execution_id, describe_run(state.temporal, execution_id))
+        children: list[str] = []
+        if row is not None:
+            await refresh_rows(state, session, [row])
+            children = [c.execution_id for c in await runs.child_runs(session, execution_id)]
+    data = dataclasses.asdict(detail)
+    return RunDetailOut(
+        **data,
+        version=row.version if row else None,
+        trigger_type=row.trigger_type if row else None,
+        parent=row.parent_execution_id if row else None,
+        children=children,
+    )
+
+
+@router.get(
+    "/runs/{execution_id}/events",
+    response_model=list[TimelineEventOut],
+    summary="A run's event timeline",
+)
+async def events(execution_id: str, state: State) -> list[TimelineEventOut]:
+    """Return the run's events in order: start, each activity and timer, the end."""
+    timeline = await _temporal(execution_id, run_timeline(state.temporal, execution_id))
+    return [TimelineEventOut(**dataclasses.asdict(e)) for e in timeline]
+
+
+@router.post(
+    "/runs/{execution_id}/cancel",
+    status_code=202,
+    response_model=RunActionOut,
+    summary="Ask a running run to cancel",
+)
+async def cancel(execution_id: str, state: State) -> RunActionOut:
+    """Request cancellation; the run stops at its next step (its actions see a cancellation)."""
+    await _require_running(state, execution_id, "cancel")
+    handle = state.temporal.get_workflow_handle(execution_id)
+    await _temporal(execution_id, handle.cancel())
+    return RunActionOut(execution_id=execution_id, status="cancelling")
+
+
+@router.post(
+    "/runs/{execution_id}/terminate",
+    response_model=RunActionOut,
+    summary="Stop a running run at once",
+)
+async def terminate(
+    execution_id: str,
+    state: State,
+    reason: Annotated[str, Query(max_length=1000)] = "terminated through the API",
+) -> RunActionOut:
+    """Terminate the run now (no cleanup runs); its summary says ``terminated``."""
+    await _require_running(state, execution_id, "terminate")
+    handle = state.temporal.get_workflow_handle(execution_id)
+    await _temporal(execution_id, handle.terminate(reason=reason))
+    async with state.database.session() as session:
+        if await _find_row(session, execution_id) is not None:
+            await runs.update_run_status(session, execution_id, "terminated", error=reason)
+    return RunActionOut(execution_id=execution_id, status="terminated")
+
+
+@router.post(
+    "/runs/{execution_id}/rerun",
+    status_code=202,
+    response_model=RunActionOut,
+    summary="Re-run a failed run from its failed action",
+    responses={409: {"description": "The run is not failed."}},
+)
+async def rerun(execution_id: str, state: State) -> RunActionOut:
+    """Start a new run that reuses the results of the actions that succeeded."""
+    current = await temporal_state(state, execution_id)
+    if current is None:
+        raise NotFoundError("run", execution_id)
+    if current.status != "failed":
+        raise ApiError(
+            409, f"run {execution_id} is {current.status}; only a failed run can be re-run"
+        )
+    async with state.database.session() as session:
+        row = await _find_row(session, execution_id)
+        started = await _temporal(
+            execution_id,
+            rerun_from_failure(state.temporal, execution_id, task_queue=state.task_queue),
+        )
+        await runs.record_run_start(
+            session,
+            started.execution_id,
+            workflow_id=row.workflow_id if row else None,
+            version=row.version if row else None,
+            trigger_type="api",
+        )
+    return RunActionOut(execution_id=started.execution_id, status="running", rerun_of=execution_id)
+
+
+async def _require_running(
+    state: ServiceState, execution_id: str, verb: Literal["cancel", "terminate"]
+) -> None:
+    current = await temporal_state(state, execution_id)
+    if current is None:
+        raise NotFoundError("run", execution_id)
+    if current.status != "running":
+        raise ApiError(409, f"run {execution_id} is {current.status}; cannot {verb} it")
+
+
+async def _find_row(session: AsyncSession, execution_id: str) -> RunRow | None:
+    try:
+        return await runs.get_run(session, execution_id)
+    except NotFoundError:
+        return None
+
+
+async def _temporal(execution_id: str, call: Awaitable[T]) -> T:
+    """Await a Temporal call; a run Temporal does not know is a 404, not a 500."""
+    try:
+        return await call
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFoundError("run", execution_id) from exc
+        raise
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Read a time without a zone as UTC (the store refuses naive times)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -1,0 +1,117 @@
+"""``keel apply FILE...``: create or update each workflow by alias, and commit it.
+
+The alias of a file is the document's top-level ``alias`` key when it has one (Keel reads it;
+other tools ignore it), else the file name without its extension (``triage.yml`` -> ``triage``).
+Each file is applied on its own: a refused commit prints every problem with its file and line and
+the command exits 1, but the other files are still applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+
+from keel.cli.client import ApiCallError, ApiClient, JsonOption, KeyOption, UrlOption
+from keel.dsl.diagnostics import Problem, Severity
+
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+
+
+def apply(
+    files: Annotated[list[Path], typer.Argument(help="Workflow files (YAML or JSON).")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """Create or update each workflow (by alias) and commit it; print its version and webhook."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True)
+    applied: list[dict[str, Any]] = []
+    failed = False
+    with ApiClient(url, api_key) as client:
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                err.print(f"[red]{escape(str(path))}: cannot read the file: {escape(str(exc))}[/]")
+                failed = True
+                continue
+            try:
+                applied.append(apply_text(client, text, alias_of(path, text)))
+            except ApiCallError as exc:
+                failed = True
+                _print_refusal(err, path, exc)
+                continue
+            if not as_json:
+                entry = applied[-1]
+                out.print(
+                    f"[green]{escape(str(path))}[/]: {entry['alias']} ({entry['id']}) "
+                    f"version {entry['version']}\n  webhook: {escape(entry['webhook_url'] or '')}"
+                )
+    if as_json:
+        typer.echo(json.dumps(applied, indent=2))
+    if failed:
+        raise typer.Exit(1)
+
+
+def alias_of(path: Path, text: str) -> str:
+    """Return the alias a file is applied under (its ``alias`` key, else its stem)."""
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        data = None
+    alias = data.get("alias") if isinstance(data, dict) else None
+    if isinstance(alias, str) and _ALIAS.match(alias):
+        return alias
+    return path.stem
+
+
+def apply_text(client: ApiClient, text: str, alias: str) -> dict[str, Any]:
+    """Create or update workflow ``alias`` with ``text`` and commit it; return the summary."""
+    try:
+        existing = client.json("GET", f"/workflows/{alias}")
+    except ApiCallError as exc:
+        if exc.status != 404:
+            raise
+        existing = client.json("POST", "/workflows", json={"yaml": text, "alias": alias})
+    else:
+        client.call("PUT", f"/workflows/{existing['id']}/draft", json={"yaml": text})
+    committed = client.json("POST", f"/workflows/{existing['id']}/commit")
+    return {
+        "id": committed["id"],
+        "alias": committed["alias"],
+        "version": committed["version"],
+        "webhook_url": committed["webhook_url"],
+    }
+
+
+def _print_refusal(err: Console, path: Path, exc: ApiCallError) -> None:
+    if not exc.problems:
+        err.print(f"[red]{escape(str(path))}: {escape(str(exc))}[/]")
+        return
+    for data in exc.problems:
+        problem = _problem(data, str(path))
+        style = "red" if problem.severity == "error" else "yellow"
+        err.print(f"[{style}]{escape(str(problem))}[/{style}]")
+    err.print(f"[bold red]{escape(str(path))}: {escape(exc.message)}[/]")
+
+
+def _problem(data: dict[str, Any], file: str) -> Problem:
+    severity: Severity = "warning" if data.get("severity") == "warning" else "error"
+    line = data.get("line")
+    return Problem(
+        message=str(data.get("message", "")),
+        file=file,
+        line=line if isinstance(line, int) else None,
+        ref=data.get("ref") if isinstance(data.get("ref"), str) else None,
+        field=data.get("field") if isinstance(data.get("field"), str) else None,
+        expression=data.get("expression") if isinstance(data.get("expression"), str) else None,
+        severity=severity,
+    )

@@ -1,0 +1,161 @@
+"""``keel runs list|show|events|cancel|terminate|rerun``: runs through the API (tables or JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from keel.cli.client import ApiClient, JsonOption, KeyOption, UrlOption
+
+_STYLE = {
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "terminated": "yellow",
+    "timed_out": "red",
+    "skipped": "yellow",
+    "pending": "dim",
+}
+
+RunId = Annotated[str, typer.Argument(help="The run's execution id.")]
+
+
+def list_runs(
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", "-w", help="Only runs of this workflow.")
+    ] = None,
+    status: Annotated[str | None, typer.Option("--status", "-s", help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 20,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Show the next page.")] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+) -> None:
+    """List runs, newest first."""
+    params: dict[str, Any] = {"limit": limit}
+    for name, value in (("workflow", workflow), ("status", status), ("cursor", cursor)):
+        if value is not None:
+            params[name] = value
+    with ApiClient(url, api_key) as client:
+        page = client.json("GET", "/runs", params=params)
+    if as_json:
+        typer.echo(json.dumps(page, indent=2))
+        return
+    table = Table(header_style="bold", box=None)
+    for column in ("execution id", "workflow", "version", "trigger", "status", "started", "ended"):
+        table.add_column(column)
+    for run in page["items"]:
+        table.add_row(
+            escape(run["execution_id"]),
+            escape(run["workflow_id"] or ""),
+            str(run["version"] or "draft"),
+            run["trigger_type"],
+            _status(run["status"]),
+            _time(run["started_at"]),
+            _time(run["ended_at"]),
+        )
+    out = Console(highlight=False)
+    out.print(table)
+    if page["next_cursor"]:
+        out.print(f"more: keel runs list --cursor {page['next_cursor']}")
+
+
+def show(
+    run_id: RunId, as_json: JsonOption = False, url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """Show a run: its status and each action's attempts, timing, result and error."""
+    with ApiClient(url, api_key) as client:
+        detail = client.json("GET", f"/runs/{run_id}")
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2))
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"[bold]{escape(detail['title'])}[/] {escape(detail['execution_id'])}")
+    version = detail["version"] or "draft"
+    out.print(
+        f"workflow {escape(detail['workflow_id'] or '-')} version {version} · "
+        f"{_status(detail['status'])} · started {_time(detail['started_at'])}"
+        + (f" · {detail['duration_ms']:.0f} ms" if detail["duration_ms"] is not None else "")
+    )
+    if detail["error"]:
+        out.print(f"[red]error: {escape(detail['error'])}[/]")
+    table = Table(header_style="bold", box=None)
+    for column in ("action", "status", "attempts", "duration", "result / error"):
+        table.add_column(column)
+    for action in detail["actions"]:
+        shown = action["error"] or json.dumps(action["result"], default=str)
+        duration = f"{action['duration_ms']:.0f} ms" if action["duration_ms"] is not None else ""
+        table.add_row(
+            escape(action["ref"]),
+            _status(action["status"]),
+            str(action["attempts"] or ""),
+            duration,
+            escape(shown[:200]),
+        )
+    out.print(table)
+
+
+def events(
+    run_id: RunId, as_json: JsonOption = False, url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """Show a run's event timeline."""
+    with ApiClient(url, api_key) as client:
+        timeline = client.json("GET", f"/runs/{run_id}/events")
+    if as_json:
+        typer.echo(json.dumps(timeline, indent=2))
+        return
+    table = Table(header_style="bold", box=None)
+    for column in ("time", "event", "detail"):
+        table.add_column(column)
+    for event in timeline:
+        table.add_row(_time(event["time"]), event["kind"], escape(event["detail"]))
+    Console(highlight=False).print(table)
+
+
+def cancel(
+    run_id: RunId, as_json: JsonOption = False, url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """Ask a running run to cancel."""
+    _act(run_id, "cancel", as_json, url, api_key)
+
+
+def terminate(
+    run_id: RunId, as_json: JsonOption = False, url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """Stop a running run at once."""
+    _act(run_id, "terminate", as_json, url, api_key)
+
+
+def rerun(
+    run_id: RunId, as_json: JsonOption = False, url: UrlOption = None, api_key: KeyOption = None
+) -> None:
+    """Re-run a failed run from its failed action (a new run; the old one is unchanged)."""
+    _act(run_id, "rerun", as_json, url, api_key)
+
+
+def _act(run_id: str, verb: str, as_json: bool, url: str | None, api_key: str | None) -> None:
+    with ApiClient(url, api_key) as client:
+        answer = client.json("POST", f"/runs/{run_id}/{verb}")
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+    elif answer.get("rerun_of"):
+        typer.echo(f"started {answer['execution_id']} (re-run of {answer['rerun_of']})")
+    else:
+        typer.echo(f"{answer['execution_id']}: {answer['status']}")
+
+
+def _status(status: str) -> str:
+    style = _STYLE.get(status, "")
+    return f"[{style}]{status}[/]" if style else status
+
+
+def _time(value: str | None) -> str:
+    if not value:
+        return ""
+    return value.replace("T", " ")[:19]
