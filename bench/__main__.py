@@ -49,6 +49,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
 
     from bench import measure, report
     from bench.loopback import LoopbackServer
+    from bench.ray_session import RaySession
 
     # SIGTERM (e.g. from `timeout`) would end Python at once, skipping the clean-up below and
     # leaving the dev server (in its own session) running: turn it into a cancellation, as
@@ -58,6 +59,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
 
     def guard_sigterm() -> None:
         # Called again once Ray is up: ray.init installs its own SIGTERM handler (sys.exit).
+        # (Ray is stopped last, after the dev server: its shutdown resets SIGTERM to default.)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
     guard_sigterm()
@@ -82,6 +84,8 @@ async def _main(options: Options, out: Console, log: Console) -> int:
         tempfile.TemporaryDirectory(prefix="keel-bench-") as tmp,
     ):
         folder = Path(tmp)
+        ray_session = RaySession(after_start=guard_sigterm)
+        sync_stack.callback(ray_session.stop)
         server = TemporalDevServer(
             db_file=None if options.memory_db else folder / "temporal.db",
             log_file=folder / "temporal.log",
@@ -106,7 +110,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                     log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
                 else:
                     measurements += await KeelBench(
-                        client, options, loopback.url, after_ray=guard_sigterm
+                        client, options, loopback.url, ray_session=ray_session
                     ).run_all(progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]

@@ -18,6 +18,7 @@ from bench import documents, measure
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
 from bench.raw_workflows import TransformInput, expected_transform
+from bench.ray_session import RaySession
 from keel.config import Settings
 from keel.dsl.loader import parse_workflow
 from keel.dsl.model import Workflow
@@ -52,11 +53,10 @@ class KeelBench:
         client: Client,
         options: Options,
         url: str,
-        *,
-        after_ray: Callable[[], None] | None = None,
+        ray_session: RaySession | None = None,
     ) -> None:
         self.client = client
-        self.after_ray = after_ray
+        self.ray = ray_session or RaySession()
         self.o = options
         self.url = url
         # Built explicitly: get_settings() is cached process-wide and may predate our env.
@@ -67,9 +67,9 @@ class KeelBench:
     async def _worker(self, name: str, settings: Settings) -> AsyncIterator[str]:
         """Run a Keel worker on a fresh task queue with the executor ``settings`` names."""
         task_queue = f"bench-keel-{name}-{uuid.uuid4().hex[:8]}"
+        if settings.executor == "ray":
+            self.ray.start(settings)
         executor: Executor = create_executor(settings)
-        if settings.executor == "ray" and self.after_ray is not None:
-            self.after_ray()
         try:
             async with build_worker(self.client, task_queue, executor):
                 yield task_queue

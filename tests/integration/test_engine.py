@@ -314,3 +314,14 @@ async def test_config_timeout_stops_the_run(engine: Engine) -> None:
             )
         )
     assert "timeout" in str(info.value)
+
+
+async def test_reshape_that_reads_secrets_runs_in_an_activity(engine: Engine) -> None:
+    result = await engine.run(
+        doc(
+            "  - ref: a\n    action: core.transform.reshape\n"
+            "    args: {value: {n: '${{ FN.length(SECRETS.intel.api_key) }}', plain: 1}}\n",
+            "returns: ${{ ACTIONS.a.result }}",
+        )
+    )
+    assert result == {"n": len("s3cr3t-value"), "plain": 1}

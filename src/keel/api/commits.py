@@ -113,7 +113,7 @@ async def commit_draft(state: ServiceState, session: AsyncSession, ref: str) -> 
         version=version.version,
         committed_at=version.committed_at,
         webhook_secret=webhook.secret,
-        warnings=[p for p in result.problems if p.severity != "error"],
+        warnings=[p for p in result.problems if p.severity != "error"] + committed.warnings,
     )
 
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from keel.errors import ActionArgumentError, DefinitionError, ExpressionError, KeelError
 
@@ -63,6 +64,8 @@ def _status_of(exc: KeelError) -> int:
         return 404
     if name == "ConflictError":
         return 409
+    if name == "DecryptionError":
+        return 500  # the server's key is wrong: not the caller's fault, but worth saying
     if isinstance(exc, DefinitionError | ExpressionError | ActionArgumentError):
         return 422
     return 400
@@ -112,6 +115,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
             error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RPCError)
+    async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
+        log.warning("Temporal refused %s %s: %s", request.method, request.url.path, exc)
+        busy = exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        return JSONResponse(
+            error_body(f"Temporal could not serve this request: {exc.message}"),
+            status_code=503 if busy else 502,
         )
 
     @app.exception_handler(Exception)

@@ -55,8 +55,14 @@ async def launch(
     environment: str | None = None,
     trigger_type: TriggerType = "api",
     idempotency_key: str | None = None,
+    execution_id: str | None = None,
+    deduplicate: bool = False,
 ) -> Launched:
     """Start a run of workflow ``ref`` (id or alias) and record its summary.
+
+    ``execution_id`` fixes the run's id (a webhook derives it from the delivery's idempotency
+    key); with ``deduplicate`` a run Temporal already knows under that id is not started again
+    (see :func:`keel.orchestration.client.start_run`).
 
     Raises:
         NotFoundError: No such workflow or version.
@@ -72,7 +78,7 @@ async def launch(
             raise input_refusal(messages)
         env = environment or _environment(workflow, trigger)
         run_vars = await variables.variables_mapping(session, env)
-        execution_id = f"run-{uuid.uuid4().hex}"
+        execution_id = execution_id or f"run-{uuid.uuid4().hex}"
         await runs.record_run_start(
             session,
             execution_id,
@@ -91,6 +97,7 @@ async def launch(
             eager=state.eager,
             variables=run_vars,
             environment=environment,
+            deduplicate=deduplicate,
         )
     return Launched(execution_id, row.id, number)
 

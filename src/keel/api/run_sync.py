@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
+from keel.api.schedule_runs import import_scheduled_runs
 from keel.api.state import ServiceState
 from keel.orchestration.inspection import RunState, run_state
 from keel.store import runs
@@ -52,7 +53,12 @@ async def refresh_rows(state: ServiceState, session: AsyncSession, rows: Sequenc
 async def refresh_running(
     state: ServiceState, session: AsyncSession, workflow_id: str | None
 ) -> None:
-    """Refresh the newest rows still marked running (of one workflow, or of all)."""
+    """Refresh the newest rows still marked running (of one workflow, or of all).
+
+    Runs started by Temporal Schedules get their summary rows here first (see
+    :mod:`keel.api.schedule_runs`).
+    """
+    await import_scheduled_runs(state, session)
     page = await runs.list_runs(
         session, workflow_id=workflow_id, status="running", limit=MAX_REFRESH
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from keel.actions.registry import Registry, default_registry
+from keel.dsl.diagnostics import Problem
 from keel.dsl.model import Workflow
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
@@ -32,6 +33,8 @@ class Committed:
         alias: The workflow's alias, if it has one.
         version: The new version number.
         workflow: The validated definition.
+        warnings: Problems a hook found that do not block the commit (unknown trigger args);
+            a hook appends to it and the commit's response lists them.
     """
 
     state: ServiceState
@@ -40,6 +43,7 @@ class Committed:
     alias: str | None
     version: int
     workflow: Workflow
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ def list_runs(
         typer.echo(json.dumps(page, indent=2))
         return
     table = Table(header_style="bold", box=None)
-    for column in ("execution id", "workflow", "version", "trigger", "status", "started", "ended"):
+    table.add_column("execution id", no_wrap=True)
+    for column in ("workflow", "version", "trigger", "status", "started", "ended"):
         table.add_column(column)
     for run in page["items"]:
         table.add_row(

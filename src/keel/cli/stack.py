@@ -25,6 +25,7 @@ from keel.api.app import create_app
 from keel.api.commits import apply_document
 from keel.api.server import ApiServer
 from keel.api.state import ServiceState
+from keel.api.triggers_sync import install_trigger_hooks
 from keel.cli.apply import alias_of
 from keel.config import Settings, get_settings
 from keel.dsl.validation import validate_text
@@ -98,6 +99,7 @@ async def _serve(
                 console.print(f"Temporal UI: {stack.server.ui_url}")
             console.print(f"worker: task queue '{stack.task_queue}', executor {settings.executor}")
             state = ServiceState(database, cipher, stack.client, stack.task_queue, eager=True)
+            install_trigger_hooks(state)
             app = create_app(state)
             api_port = settings.api_port if port is None else port
             async with ApiServer(app, host, api_port) as server:

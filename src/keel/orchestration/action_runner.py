@@ -163,7 +163,8 @@ class ActionRunner:
         while True:
             attempt += 1
             state.attempts = max(state.attempts, attempt)
-            if stmt.action in INLINE_ACTIONS:
+            # Inline only when nothing waits for secrets: those resolve in an activity.
+            if stmt.action in INLINE_ACTIONS and not deferred:
                 result = ActionResult(ok=True, result=args.get("value"))
             else:
                 task = ActionTask(

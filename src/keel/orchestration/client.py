@@ -19,7 +19,8 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from keel.dsl.model import Workflow
@@ -38,10 +39,13 @@ class StartedRun:
     Attributes:
         execution_id: The Temporal workflow id of the run.
         handle: The Temporal handle, to wait for or inspect the run.
+        started: ``False`` when a deduplicated start found the run already there (nothing new
+            was started; ``handle`` is the earlier run's).
     """
 
     execution_id: str
     handle: WorkflowHandle[Any, Any]
+    started: bool = True
 
 
 async def start_run(
@@ -56,6 +60,7 @@ async def start_run(
     completed: dict[str, Any] | None = None,
     variables: dict[str, Any] | None = None,
     environment: str | None = None,
+    deduplicate: bool = False,
 ) -> StartedRun:
     """Start a run of ``workflow`` (already validated, with ``trigger`` already checked).
 
@@ -70,6 +75,10 @@ async def start_run(
         completed: Results of actions to treat as already done (a re-run from a failure).
         variables: ``VARS`` of the run (workspace variables, name -> key -> value).
         environment: Overrides the workflow's ``config.environment`` for this run.
+        deduplicate: ``execution_id`` names one delivery (an idempotency key): start it only if
+            Temporal has never seen that id (``REJECT_DUPLICATE``, open or closed runs), and
+            otherwise return the earlier run with ``started=False``. This holds across API
+            restarts and between several API processes, because Temporal decides.
     """
     execution_id = execution_id or f"run-{uuid.uuid4().hex}"
     request = RunRequest(
@@ -81,14 +90,25 @@ async def start_run(
         environment=environment,
     )
     timeout = workflow.config.timeout
-    handle: WorkflowHandle[Any, Any] = await client.start_workflow(
-        WORKFLOW_NAME,
-        request,
-        id=execution_id,
-        task_queue=task_queue,
-        execution_timeout=timedelta(seconds=timeout) if timeout else None,
-        request_eager_start=eager,
+    policy = (
+        WorkflowIDReusePolicy.REJECT_DUPLICATE
+        if deduplicate
+        else WorkflowIDReusePolicy.ALLOW_DUPLICATE
     )
+    try:
+        handle: WorkflowHandle[Any, Any] = await client.start_workflow(
+            WORKFLOW_NAME,
+            request,
+            id=execution_id,
+            task_queue=task_queue,
+            execution_timeout=timedelta(seconds=timeout) if timeout else None,
+            request_eager_start=eager,
+            id_reuse_policy=policy,
+        )
+    except WorkflowAlreadyStartedError:
+        if not deduplicate:
+            raise
+        return StartedRun(execution_id, client.get_workflow_handle(execution_id), started=False)
     return StartedRun(execution_id, handle)
 
 

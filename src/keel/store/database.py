@@ -11,8 +11,12 @@ Use one :class:`Database` per process::
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+import weakref
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,6 +42,12 @@ VERSION_TABLE = "keel_alembic_version"
 MIGRATION_LOCK_KEY = 0x6B65656C_6D696772  # "keelmigr"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic keeps its running context in module globals, so two upgrades in one process must not
+# interleave (they would swap connections mid-way): one lock per event loop serialises them.
+_PROCESS_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -112,11 +122,17 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema up to date (Alembic ``upgrade head``); a no-op when it already is.
 
-        On PostgreSQL the whole upgrade runs in one transaction under an advisory lock, so
-        processes that start together take turns: the first migrates, the others find the
-        schema current. Safe to call on every start.
+        Processes that start together take turns (a PostgreSQL advisory lock held by the
+        upgrade's transaction; a lock file beside a SQLite file): the first migrates, the others
+        find the schema current. Safe to call on every start.
         """
-        async with self.engine.begin() as connection:
+        loop = asyncio.get_running_loop()
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(_PROCESS_LOCKS.setdefault(loop, asyncio.Lock()))
+            sqlite_file = self._sqlite_file() if self.is_sqlite else None
+            if sqlite_file is not None:
+                await stack.enter_async_context(_file_lock(sqlite_file))
+            connection = await stack.enter_async_context(self.engine.begin())
             if not self.is_sqlite:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
@@ -138,10 +154,16 @@ class Database:
     ) -> None:
         await self.dispose()
 
-    def _create_sqlite_folder(self) -> None:
+    def _sqlite_file(self) -> Path | None:
         database = self.url.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).expanduser()
+
+    def _create_sqlite_folder(self) -> None:
+        path = self._sqlite_file()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -151,6 +173,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.attributes["connection"] = connection
     config.attributes["version_table"] = VERSION_TABLE
     return config
+
+
+@asynccontextmanager
+async def _file_lock(database: Path) -> AsyncIterator[None]:
+    """Hold an exclusive lock on ``<database>.migrate.lock`` (other processes wait for it)."""
+    fd = os.open(database.with_name(database.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
 
 
 def _upgrade(connection: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -51,6 +52,11 @@ async def head(database: Database) -> list[str]:
         return [row[0] for row in rows]
 
 
+async def current_schema(database: Database) -> str:
+    async with database.engine.connect() as connection:
+        return str((await connection.execute(text("SELECT current_schema()"))).scalar_one())
+
+
 async def test_migrate_from_empty_then_again_is_a_no_op(make_database: DatabaseFactory) -> None:
     async with make_database() as database:
         assert await table_names(database) == set()
@@ -75,14 +81,44 @@ async def test_migrated_schema_matches_tables(db: Database) -> None:
 
 async def test_concurrent_migrate_from_two_engines(make_database: DatabaseFactory) -> None:
     async with make_database() as first, make_database() as second:
-        if first.is_sqlite:
-            # SQLite: one process in practice (the embedded stack); the second call must be a no-op.
-            await first.migrate()
-            await second.migrate()
-        else:
-            await asyncio.gather(first.migrate(), second.migrate())
+        await asyncio.gather(first.migrate(), second.migrate())
         assert await head(first) == ["0001"]
         assert await table_names(second) == TABLES
+
+
+MIGRATE_SCRIPT = """
+import asyncio, sys
+from keel.store.database import Database
+
+async def main(url, schema):
+    args = {"server_settings": {"search_path": schema}} if schema else {}
+    async with Database(url, connect_args=args) as database:
+        await database.migrate()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_concurrent_migrate_from_two_processes(make_database: DatabaseFactory) -> None:
+    async with make_database() as database:
+        url = database.url.render_as_string(hide_password=False)
+        schema = "" if database.is_sqlite else await current_schema(database)
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                MIGRATE_SCRIPT,
+                url,
+                schema,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for process in processes:
+            _, stderr = await process.communicate()
+            assert process.returncode == 0, stderr.decode()
+        assert await head(database) == ["0001"]
+        assert await table_names(database) == TABLES
 
 
 async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(db: Database) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from keel.api.routes import apikeys, health, registry, runs, secrets, variables, workflows
+from keel.api.routes import schedules as schedule_routes
+from keel.api.routes import webhooks as webhook_routes
 
 #: Routers that need ``Authorization: Bearer <api key>``.
 ROUTERS: list[APIRouter] = [
@@ -19,7 +21,8 @@ ROUTERS: list[APIRouter] = [
     secrets.router,
     variables.router,
     apikeys.router,
+    schedule_routes.router,
 ]
 
 #: Routers served without an API key.
-OPEN_ROUTERS: list[APIRouter] = [health.router]
+OPEN_ROUTERS: list[APIRouter] = [health.router, webhook_routes.router]

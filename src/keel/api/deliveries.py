@@ -1,0 +1,217 @@
+"""Webhook deliveries on the service side: find the webhook, start its runs, wait for results.
+
+The route (:mod:`keel.api.routes.webhooks`) only adapts HTTP; the checks themselves are
+:func:`keel.triggers.webhook.receive`. This module supplies what ``receive`` needs from the store
+(the secret, the settings, the committed version's ``expects``, the signing secrets resolved from
+``${{ SECRETS.name.key }}``), then starts one run per payload through the API's launcher, so a
+webhook run is checked and recorded like any other (trigger type ``webhook``).
+
+Idempotency: a keyed delivery's run id is derived from its key
+(:func:`keel.triggers.webhook.run_id_for`) and started with ``deduplicate``, so Temporal itself
+refuses a second start of that id, across API restarts and between API processes. A redelivery
+answers with the first run's id and starts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import CancelledError, TerminatedError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+from keel import expressions
+from keel.api.launcher import launch
+from keel.api.state import ServiceState
+from keel.dsl.model import Workflow
+from keel.errors import ConflictError, ExpressionError, TriggerError, WebhookError
+from keel.orchestration.client import RunFailedError, StartedRun, wait_result
+from keel.store import webhooks, workflows
+from keel.store.secrets import find_secret
+from keel.triggers.webhook import WebhookRun, WebhookSettings, check_secret, load_webhook_settings
+
+log = logging.getLogger(__name__)
+
+#: The answer to any address that is not a live webhook (unknown workflow, wrong secret, no
+#: committed version): one message, so the three cannot be told apart.
+NOT_FOUND = "no webhook at this address"
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """What a webhook URL leads to.
+
+    Attributes:
+        workflow_id: The workflow's id.
+        version: The committed version its runs use (the latest).
+        workflow: That version's definition.
+        secret: The webhook's URL secret.
+        settings: The webhook's settings (from the workflow's ``webhook`` trigger).
+        signing_secrets: The HMAC secrets, resolved (empty without ``signature``).
+    """
+
+    workflow_id: str
+    version: int
+    workflow: Workflow
+    secret: str
+    settings: WebhookSettings
+    signing_secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, for the ``/wait`` form.
+
+    Attributes:
+        execution_id: The run's id.
+        status: ``succeeded``, ``failed``, ``cancelled``, ``terminated`` or ``timed_out``.
+        result: The run's result when it succeeded.
+        error: The failure message otherwise.
+    """
+
+    execution_id: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarget:
+    """Return what the webhook URL ``/webhooks/{ref}/{secret}`` leads to.
+
+    The secret is checked (in constant time) before anything else is read, so a wrong URL never
+    costs a secret decryption.
+
+    Raises:
+        WebhookError: 404 when there is no live webhook at this address.
+    """
+    async with state.database.session() as session:
+        row = await workflows.find_workflow(session, ref)
+        hook = None if row is None else await webhooks.find_webhook(session, row.id)
+        if row is None or hook is None or not hook.enabled or not check_secret(secret, hook.secret):
+            raise WebhookError(404, NOT_FOUND)
+        latest = await workflows.latest_version(session, row.id)
+        if latest is None:
+            raise WebhookError(404, NOT_FOUND)
+        try:
+            settings, _ = load_webhook_settings(hook.settings)
+        except TriggerError as exc:  # stored at commit, so only a hand-edited row gets here
+            log.error("webhook settings of %s are invalid: %s", row.id, exc)
+            raise WebhookError(500, "this webhook's stored settings are invalid") from None
+        workflow = Workflow.model_validate(latest.definition)
+        signing: tuple[str, ...] = ()
+        if settings.signature is not None:
+            environment = _environment(workflow)
+            signing = tuple(
+                [
+                    await _resolve(state, session, template, environment, row.id)
+                    for template in settings.signature.secrets
+                ]
+            )
+    return WebhookTarget(row.id, latest.version, workflow, hook.secret, settings, signing)
+
+
+async def start_runs(
+    state: ServiceState, target: WebhookTarget, runs: list[WebhookRun]
+) -> list[str]:
+    """Start one run per payload, in order; return their execution ids.
+
+    A keyed payload whose key already started a run gives that run's id and starts nothing.
+    """
+    return [await _start(state, target, run) for run in runs]
+
+
+async def wait_outcomes(
+    state: ServiceState, execution_ids: list[str], timeout: float
+) -> list[RunOutcome] | None:
+    """Wait until every run has ended; ``None`` when ``timeout`` seconds pass first."""
+    try:
+        async with asyncio.timeout(timeout):
+            return list(await asyncio.gather(*(_outcome(state, one) for one in execution_ids)))
+    except TimeoutError:
+        return None
+
+
+async def _start(state: ServiceState, target: WebhookTarget, run: WebhookRun) -> str:
+    try:
+        launched = await launch(
+            state,
+            target.workflow_id,
+            inputs=run.payload,
+            version=target.version,
+            trigger_type="webhook",
+            idempotency_key=run.idempotency_key,
+            execution_id=run.run_id,
+            deduplicate=run.run_id is not None,
+        )
+    except ConflictError:
+        # The store already has this key (or this run id): a redelivery. The run id is derived
+        # from the key, so it is the first delivery's run.
+        if run.run_id is None:
+            raise
+        return run.run_id
+    return launched.execution_id
+
+
+async def _outcome(state: ServiceState, execution_id: str) -> RunOutcome:
+    handle = state.temporal.get_workflow_handle(execution_id)
+    try:
+        result = await wait_result(StartedRun(execution_id, handle))
+    except RunFailedError as exc:
+        return RunOutcome(execution_id, _failed_status(exc), error=str(exc))
+    return RunOutcome(execution_id, "succeeded", result=result)
+
+
+def _failed_status(exc: RunFailedError) -> str:
+    failure = exc.__cause__
+    cause = failure.cause if isinstance(failure, WorkflowFailureError) else None
+    if isinstance(cause, CancelledError):
+        return "cancelled"
+    if isinstance(cause, TerminatedError):
+        return "terminated"
+    if isinstance(cause, TemporalTimeoutError):
+        return "timed_out"
+    return "failed"
+
+
+def _environment(workflow: Workflow) -> str:
+    """Return the secrets environment of the signing secrets.
+
+    The signature is checked before the body is parsed, so an environment that is an expression
+    (over ``TRIGGER``) cannot be evaluated yet: such webhooks read signing secrets in ``default``.
+    """
+    text = workflow.config.environment
+    return "default" if expressions.has_expression(text) else text
+
+
+async def _resolve(
+    state: ServiceState, session: Any, template: str, environment: str, workflow_id: str
+) -> str:
+    """Return one signing secret: plain text as it is, ``${{ SECRETS.x.y }}`` from the store.
+
+    A reference that resolves to nothing gives ``""`` (skipped by the verifier; with no usable
+    secret at all the webhook fails closed with a 500) and is logged for the operator.
+    """
+    if not expressions.has_expression(template):
+        return template
+    context: dict[str, Any] = {}
+    for name in expressions.references(template).secrets:
+        secret = await find_secret(session, state.cipher, name, environment=environment)
+        if secret is not None:
+            context[name] = dict(secret.values)
+    try:
+        value = expressions.evaluate(template, {"SECRETS": context})
+    except ExpressionError as exc:
+        log.warning("webhook of %s: signing secret %s failed: %s", workflow_id, template, exc)
+        return ""
+    if value is None or value == "":
+        log.warning(
+            "webhook of %s: signing secret %s is not set in environment '%s'",
+            workflow_id,
+            template,
+            environment,
+        )
+        return ""
+    return str(value)

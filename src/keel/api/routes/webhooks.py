@@ -1,0 +1,181 @@
+"""``/webhooks/{workflow_id}/{secret}``: HTTP in, nothing else.
+
+The route turns the request into a :class:`~keel.triggers.webhook.WebhookRequest` (the body as
+it streams in, headers, method, client address) and hands it to
+:func:`keel.triggers.webhook.receive`; a refusal becomes its status with the usual JSON error
+(``{"error": {"message", "field", "problems"}}``, ``Allow`` on a 405). Runs start through
+:mod:`keel.api.deliveries`. The answer is 202 as soon as Temporal has accepted the start; the
+``/wait`` form waits for the result up to the webhook's ``wait_timeout_seconds`` (504 with the
+execution id after that, so the caller can poll ``GET /runs/{id}``).
+
+These routes take no API key: the secret in the URL is the credential.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from keel.api.deliveries import WebhookTarget, find_target, start_runs, wait_outcomes
+from keel.api.deps import get_state
+from keel.api.errors import ApiError
+from keel.api.schemas.webhooks import (
+    WebhookBatchResult,
+    WebhookBatchStarted,
+    WebhookRunResult,
+    WebhookStarted,
+)
+from keel.api.state import ServiceState
+from keel.errors import WebhookError
+from keel.triggers.webhook import WebhookRequest, receive
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+PATH = "/{workflow_id}/{secret}"
+
+#: The request part each refusal concerns (the ``field`` of the error).
+_FIELDS = {
+    400: "body",
+    401: "signature",
+    403: "client",
+    405: "method",
+    413: "body",
+    422: "body",
+}
+_FIELD = re.compile(r"field '([^']+)'")
+_ITEM = re.compile(r"^item (\d+) of the body")
+
+#: Methods no webhook accepts still reach the webhook's own checks, so the 405 names the methods
+#: this webhook does accept (and a wrong secret is a 404 whatever the method).
+_OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+
+_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "The body cannot be read as its content type, or a key is missing."},
+    401: {"description": "The HMAC signature is missing, wrong or stale."},
+    403: {"description": "The client address is not in the allowlist."},
+    404: {"description": "No webhook at this address (unknown workflow or wrong secret)."},
+    405: {"description": "The webhook does not accept this method (see Allow)."},
+    413: {"description": "The body is larger than max_body_bytes."},
+    422: {"description": "The payload does not match entrypoint.expects (each field named)."},
+}
+
+
+@router.api_route(
+    PATH,
+    methods=["POST", "GET"],
+    status_code=202,
+    response_model=WebhookStarted | WebhookBatchStarted,
+    summary="Deliver to a workflow's webhook: start a run per payload",
+    responses=_ERRORS,
+)
+async def deliver(
+    workflow_id: str, secret: str, request: Request, state: State
+) -> WebhookStarted | WebhookBatchStarted:
+    """Check the delivery and start its run(s); answer once Temporal has accepted them.
+
+    JSON, form, multipart or text bodies start one run; NDJSON starts one run per line. A
+    redelivery with the same idempotency key answers with the first run's id.
+    """
+    _, ids, batch = await _accept(state, workflow_id, secret, request)
+    return WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
+
+
+@router.api_route(
+    PATH + "/wait",
+    methods=["POST", "GET"],
+    response_model=WebhookRunResult | WebhookBatchResult,
+    summary="Deliver to a workflow's webhook and wait for the result",
+    responses={**_ERRORS, 504: {"description": "The run did not end in time (poll /runs/{id})."}},
+)
+async def deliver_and_wait(
+    workflow_id: str, secret: str, request: Request, state: State
+) -> WebhookRunResult | WebhookBatchResult:
+    """Like the plain form, then wait for the run(s) up to the webhook's ``wait_timeout_seconds``.
+
+    A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
+    """
+    target, ids, batch = await _accept(state, workflow_id, secret, request)
+    timeout = target.settings.wait_timeout_seconds
+    outcomes = await wait_outcomes(state, ids, timeout)
+    if outcomes is None:
+        where = ", ".join(f"/runs/{one}" for one in ids)
+        raise ApiError(
+            504,
+            f"the run did not finish within {timeout:g} s; it goes on: poll GET {where}",
+            None,
+            execution_id=ids[0],
+            execution_ids=ids,
+        )
+    results = [WebhookRunResult.model_validate(o, from_attributes=True) for o in outcomes]
+    return WebhookBatchResult(runs=results) if batch else results[0]
+
+
+@router.api_route(PATH, methods=_OTHER_METHODS, include_in_schema=False)
+async def deliver_other(workflow_id: str, secret: str, request: Request, state: State) -> None:
+    """Refuse a method no webhook accepts, after the secret check (404 or 405)."""
+    await _accept(state, workflow_id, secret, request)
+
+
+@router.api_route(PATH + "/wait", methods=_OTHER_METHODS, include_in_schema=False)
+async def deliver_other_wait(workflow_id: str, secret: str, request: Request, state: State) -> None:
+    """Refuse a method no webhook accepts on the ``/wait`` form too."""
+    await _accept(state, workflow_id, secret, request)
+
+
+async def _accept(
+    state: ServiceState, workflow_id: str, secret: str, request: Request
+) -> tuple[WebhookTarget, list[str], bool]:
+    """Check the delivery and start its runs; return the target, the run ids, and NDJSON-ness."""
+    delivery = WebhookRequest(
+        method=request.method,
+        client=request.client.host if request.client else None,
+        headers=request.headers,
+        body=request.stream(),
+        secret=secret,
+        query=request.url.query,
+    )
+    try:
+        target = await find_target(state, workflow_id, secret)
+    except WebhookError as exc:
+        raise _refusal(exc, None) from None
+    try:
+        runs = await receive(
+            delivery,
+            target.settings,
+            workflow_id=target.workflow_id,
+            expected_secret=target.secret,
+            signing_secrets=target.signing_secrets,
+            expects=target.workflow.entrypoint.expects,
+            now=time.time(),
+        )
+    except WebhookError as exc:
+        raise _refusal(exc, target) from None
+    ids = await start_runs(state, target, runs)
+    return target, ids, len(runs) > 1
+
+
+def _refusal(exc: WebhookError, target: WebhookTarget | None) -> ApiError:
+    """Return the JSON error of a refused delivery."""
+    headers = None
+    if exc.status == 405 and target is not None:
+        headers = {"Allow": ", ".join(target.settings.methods)}
+    extra = {}
+    if exc.problems:
+        extra["problems"] = [_problem(exc.message, text) for text in exc.problems]
+    field = _FIELDS.get(exc.status)
+    if exc.problems and exc.status == 422:
+        field = extra["problems"][0]["field"]
+    return ApiError(exc.status, exc.message, field, headers=headers, **extra)
+
+
+def _problem(message: str, text: str) -> dict[str, str]:
+    """Return ``{"field", "message"}`` for one problem of a refused payload."""
+    item = _ITEM.match(message)
+    base = f"body[{item.group(1)}]" if item else "body"
+    match = _FIELD.search(text)
+    return {"field": f"{base}.{match.group(1)}" if match else base, "message": text}

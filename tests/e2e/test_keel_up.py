@@ -1,0 +1,221 @@
+"""``keel up`` as a user runs it: a real process serving the API over a real Temporal and store.
+
+The process applies a workflow file at start, the test runs it through the HTTP API and the thin
+CLI commands (``keel apply``, ``keel runs``, ``keel secrets``), reads the result back, and stops
+the process with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from keel.cli.main import app
+from keel.orchestration.devserver import TemporalDevServer
+from tests.integration.api.flows import BROKEN, FIXED
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SECRET_FLOW = """\
+title: Secret length
+description: reads a secret set through the CLI
+actions:
+  - ref: token
+    action: core.transform.apply
+    args: {value: "${{ SECRETS.intel.api_key }}", python_lambda: "lambda k: len(k)"}
+returns: ${{ ACTIONS.token.result }}
+"""
+
+
+runner = CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def keel(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keel.cli.main", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class Process:
+    """A running ``keel up`` whose output is read line by line in a thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "keel.cli.main", *args],
+            env={**os.environ, **env},
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.popen.poll() is not None:
+                    break
+                continue
+            self.seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"'{text}' never came; output so far:\n" + "\n".join(self.seen))
+
+
+@pytest.fixture
+def env(temporal_server: TemporalDevServer, task_queue: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "KEEL_TEMPORAL_ADDRESS": temporal_server.address,
+        "KEEL_TASK_QUEUE": task_queue,
+        "KEEL_HOME": str(tmp_path / "home"),
+    }
+
+
+@pytest.fixture
+def keel_up(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Process, str]]:
+    (tmp_path / "enrich.yml").write_text(FIXED)
+    port = free_port()
+    process = Process(["up", "enrich.yml", "--port", str(port)], env, tmp_path)
+    try:
+        process.wait_for("Keel is up")
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.popen.poll() is None:
+            process.popen.send_signal(signal.SIGTERM)
+            try:
+                process.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait()
+                raise
+        process.reader.join(timeout=5)
+        assert process.popen.stdout is not None
+        process.popen.stdout.close()
+
+
+def wait_run(http: httpx.Client, execution_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        detail: dict[str, Any] = http.get(f"/runs/{execution_id}").json()
+        if detail["status"] != "running":
+            return detail
+        time.sleep(0.1)
+    raise AssertionError(f"run {execution_id} did not finish")
+
+
+def cli(*args: str, url: str, key: str) -> Result:
+    """Run a thin service command in-process (it talks HTTP to the ``keel up`` process)."""
+    return runner.invoke(app, [*args, "--url", url, "--api-key", key])
+
+
+def test_keel_up_serves_the_api_and_applies_files(
+    keel_up: tuple[Process, str], env: dict[str, str], tmp_path: Path
+) -> None:
+    process, url = keel_up
+    webhook = next(line for line in process.seen if "webhook:" in line)
+    assert f"{url}/webhooks/wf_" in webhook
+
+    created = keel("apikey", "create", "--name", "e2e", env=env, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+        assert httpx.get(f"{url}/workflows").status_code == 401
+        started = http.post("/workflows/enrich/runs", json={"inputs": {"n": 4}})
+        assert started.status_code == 202, started.text
+        detail = wait_run(http, started.json()["execution_id"])
+        assert detail["status"] == "succeeded"
+        assert detail["actions"][1]["result"] == {"doubled": 8, "label": "none"}
+
+        # keel apply: a valid file commits; a broken one prints each located problem, exit 1.
+        good, broken = tmp_path / "secret_len.yml", tmp_path / "broken.yml"
+        good.write_text(SECRET_FLOW)
+        broken.write_text(BROKEN)
+        applied = cli("apply", str(good), str(broken), "--json", url=url, key=key)
+        assert applied.exit_code == 1
+        (entry,) = json.loads(applied.stdout)
+        assert entry["alias"] == "secret_len" and entry["version"] == 1
+        assert entry["webhook_url"].startswith(f"{url}/webhooks/{entry['id']}/")
+        assert f"{broken}:11: action 'first', field 'args.value'" in applied.stderr
+        assert f"{broken}:13: action 'second', field 'action'" in applied.stderr
+        again = cli("apply", str(good), url=url, key=key)
+        assert again.exit_code == 0 and "version 2" in again.stdout
+
+        # keel secrets: the worker of keel up reads them from the store.
+        made = cli("secrets", "set", "intel", "api_key=abcdef", url=url, key=key)
+        assert made.exit_code == 0, made.stderr
+        listed = cli("secrets", "list", "--json", url=url, key=key)
+        assert "abcdef" not in listed.stdout and json.loads(listed.stdout)[0]["keys"] == ["api_key"]
+        run = http.post("/workflows/secret_len/runs", json={})
+        detail = wait_run(http, run.json()["execution_id"])
+        assert detail["status"] == "succeeded" and detail["actions"][0]["result"] == 6
+
+    runs = cli("runs", "list", "--json", url=url, key=key)
+    assert runs.exit_code == 0, runs.stderr
+    items = json.loads(runs.stdout)["items"]
+    assert [r["status"] for r in items] == ["succeeded", "succeeded"]
+    shown = cli("runs", "show", items[0]["execution_id"], url=url, key=key)
+    assert shown.exit_code == 0 and "token" in shown.stdout and "succeeded" in shown.stdout
+    table = cli("runs", "list", url=url, key=key)
+    assert items[1]["execution_id"] in table.stdout
+    refused = cli("runs", "rerun", items[0]["execution_id"], url=url, key=key)
+    assert refused.exit_code == 1 and "only a failed run" in refused.stderr
+    no_key = cli("runs", "list", url=url, key="")
+    assert no_key.exit_code == 1 and "missing API key" in no_key.stderr
+
+    process.popen.send_signal(signal.SIGTERM)
+    assert process.popen.wait(timeout=20) == 0
+
+
+def test_keel_up_refuses_a_broken_file_before_starting(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "broken.yml").write_text(BROKEN)
+    done = keel("up", "broken.yml", "--port", str(free_port()), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "broken.yml:13" in done.stderr and "not starting" in done.stderr
+
+
+def test_keel_up_says_when_the_port_is_taken(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = keel("up", "--port", str(port), env=env, cwd=tmp_path)
+    assert done.returncode == 1 and "cannot serve the API" in done.stderr, done.stderr
