@@ -112,6 +112,9 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                     measurements += await KeelBench(
                         client, options, loopback.url, ray_session=ray_session
                     ).run_all(progress)
+                    from bench.webhook import WebhookBench
+
+                    measurements += await WebhookBench(client, options).run_all(progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
         if raw:
@@ -122,6 +125,10 @@ async def _main(options: Options, out: Console, log: Console) -> int:
             out.print(report.results_table("Keel (eager start)", keel))
         if raw and keel:
             out.print(report.ratios_table(measurements))
+        if any(m.key.startswith("keel.webhook") for m in measurements):
+            from bench.webhook import targets_table
+
+            out.print(targets_table(measurements))
         return 1 if any(m.error for m in measurements) else 0
 
 

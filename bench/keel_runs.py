@@ -61,7 +61,7 @@ class KeelBench:
         self.url = url
         # Built explicitly: get_settings() is cached process-wide and may predate our env.
         self.local_settings = Settings(executor="local", http_allow_private=True)
-        self.ray_settings = Settings(executor="ray", http_allow_private=True, ray_num_cpus=2)
+        self.ray_settings = Settings(executor="ray", http_allow_private=True)
 
     @contextlib.asynccontextmanager
     async def _worker(self, name: str, settings: Settings) -> AsyncIterator[str]:

@@ -40,6 +40,7 @@ class Measurement:
         p99_ms: 99th percentile latency of one run.
         reps: Recorded repetitions (or runs, for sequential latency).
         error: Why the scenario failed, if it did.
+        samples: The raw numbers behind the medians (seconds, or runs/s for throughput).
     """
 
     key: str

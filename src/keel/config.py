@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         ray_num_cpus: CPUs a local Ray may use; None lets Ray count the machine's cores.
         database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
         http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
-        secret_key: Key that encrypts secrets at rest.
+        secret_key: Key that encrypts secrets at rest: a Fernet key or a long random passphrase.
+            Empty generates one at ``<home>/secret.key`` (fine for the embedded stack; production
+            must set ``KEEL_SECRET_KEY`` and keep it safe: losing it loses every secret).
         debug: Show tracebacks of internal errors in the CLI.
         secrets_file: A YAML/JSON file of secrets (environment -> name -> key -> value) for
             runs without the service's store.

@@ -97,12 +97,13 @@ async def apply_triggers(committed: Committed) -> None:
     if errors or warnings:
         source = await _source_map(committed)
         if errors:
-            problems = [_problem(source, triggers, e, "error").to_dict() for e in errors]
+            located = [_problem(source, triggers, e, "error") for e in errors]
             raise ApiError(
                 422,
-                f"the workflow's triggers have {len(errors)} error(s); nothing was committed",
+                f"the workflow's triggers have {len(errors)} error(s); nothing was committed "
+                f"(first: {located[0]})",
                 "triggers",
-                problems=problems,
+                problems=[p.to_dict() for p in located],
             )
         found_warnings = [_problem(source, triggers, w, "warning") for w in warnings]
         for warning in found_warnings:

@@ -20,6 +20,7 @@ from keel.cli import apikey as apikey_cmd
 from keel.cli import apply as apply_cmd
 from keel.cli import run as run_cmd
 from keel.cli import runs as runs_cmd
+from keel.cli import schedules as schedules_cmd
 from keel.cli import secrets as secrets_cmd
 from keel.cli import stack as stack_cmd
 from keel.cli import validate as validate_cmd
@@ -87,6 +88,17 @@ app.add_typer(secrets_app, name="secrets")
 apikey_app = typer.Typer(help="Create API keys (straight in the store; no server needed).")
 apikey_app.command("create")(guarded(apikey_cmd.create))
 app.add_typer(apikey_app, name="apikey")
+
+schedules_app = typer.Typer(
+    help="List, pause, resume, run and backfill schedules (through the API)."
+)
+schedules_app.command("list")(guarded(schedules_cmd.list_schedules))
+schedules_app.command("show")(guarded(schedules_cmd.show))
+schedules_app.command("pause")(guarded(schedules_cmd.pause))
+schedules_app.command("resume")(guarded(schedules_cmd.resume))
+schedules_app.command("trigger")(guarded(schedules_cmd.trigger))
+schedules_app.command("backfill")(guarded(schedules_cmd.backfill))
+app.add_typer(schedules_app, name="schedules")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -63,7 +64,7 @@ def database_url(settings: Settings) -> str:
         return f"sqlite+aiosqlite:///{home / 'keel.db'}"
     try:
         url = make_url(settings.database_url)
-    except Exception as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"KEEL_DATABASE_URL is not a database URL: {exc}") from exc
     backend = url.get_backend_name()
     if backend not in _ASYNC_DRIVERS:

@@ -11,9 +11,10 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.errors import NotFoundError
+from keel.errors import ConflictError, NotFoundError
 from keel.store.tables import WebhookRow, WorkflowRow, utcnow
 
 
@@ -46,6 +47,7 @@ async def ensure_webhook(
 
     Raises:
         NotFoundError: No workflow has that id.
+        ConflictError: Another session created the webhook at the same moment.
     """
     row = await find_webhook(session, workflow_id)
     if row is not None:
@@ -62,7 +64,10 @@ async def ensure_webhook(
         updated_at=now,
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("webhook", workflow_id, "was created concurrently; retry") from exc
     return row
 
 

@@ -19,7 +19,7 @@ from keel.store.crypto import SecretCipher
 from keel.store.database import Database
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+PG_URL = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -32,10 +32,11 @@ async def pg_connect() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(PG_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG_DSN} ({exc!r}); start it with: {PG_START}",
-            pytrace=False,
-        )
+        problem = repr(exc)
+    pytest.fail(
+        f"PostgreSQL is not reachable at {PG_DSN} ({problem}); start it with: {PG_START}",
+        pytrace=False,
+    )
 
 
 @asynccontextmanager

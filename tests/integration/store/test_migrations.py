@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,15 +122,14 @@ async def test_concurrent_migrate_from_two_processes(make_database: DatabaseFact
         assert await table_names(database) == TABLES
 
 
-async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(db: Database) -> None:
-    if not db.is_sqlite:
-        return
-    async with db.engine.connect() as connection:
+async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'new' / 'keel.db'}")
+    async with database, database.engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
 
 
-def test_database_url_from_settings(tmp_path: Any) -> None:
+def test_database_url_from_settings(tmp_path: Path) -> None:
     assert database_url(Settings(home=tmp_path)) == f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}"
     pg = Settings(database_url="postgresql://u:p@db:5432/keel")
     assert database_url(pg) == "postgresql+asyncpg://u:p@db:5432/keel"
