@@ -17,6 +17,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from keel.actions.connections import CURRENT_POOL, ClientPool
 from keel.execution.base import ActionCall, ActionOutcome, failed, prepare, timed_out
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class LocalExecutor:
             registry = default_registry()
         self._registry = registry
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="keel-action")
+        self._clients = ClientPool()
 
     async def run(self, call: ActionCall) -> ActionOutcome:
         """Run one call; failures, bad arguments and timeouts come back as a failed outcome."""
@@ -49,6 +51,7 @@ class LocalExecutor:
             return prepared
         spec, args = prepared
         deadline = asyncio.timeout(call.timeout)
+        token = CURRENT_POOL.set(self._clients)
         try:
             async with deadline:
                 if spec.is_async:
@@ -62,6 +65,8 @@ class LocalExecutor:
             return failed(exc)
         except Exception as exc:
             return failed(exc)
+        finally:
+            CURRENT_POOL.reset(token)
         return ActionOutcome(result=result)
 
     async def _run_in_thread(self, fn: Any, args: dict[str, Any]) -> Any:
@@ -73,3 +78,4 @@ class LocalExecutor:
     async def close(self) -> None:
         """Stop accepting work; threads of abandoned (timed-out) calls are not waited for."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        await self._clients.aclose()

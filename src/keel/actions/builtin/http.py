@@ -20,6 +20,7 @@ import certifi
 import httpx
 from pydantic import BeforeValidator
 
+from keel.actions.connections import CURRENT_POOL
 from keel.actions.egress import check_destination
 from keel.actions.registry import action
 from keel.actions.schema import Doc
@@ -101,12 +102,6 @@ async def http_request(
     ``data`` is the parsed JSON when the response is JSON, else the text. A status >= 400 not in
     ``ignore_status_codes`` fails the action with the status and the body.
     """
-    client = _client(
-        timeout=timeout,
-        verify_ssl=verify_ssl,
-        follow_redirects=follow_redirects,
-        max_redirects=max_redirects,
-    )
     request = _request_args(
         headers=headers,
         params=params,
@@ -116,8 +111,28 @@ async def http_request(
         files=files,
         auth=auth,
     )
-    async with client:
-        response = await client.request(method, url, **request)
+    pool = CURRENT_POOL.get()
+    if pool is not None:
+        client = pool.get(
+            ("http", verify_ssl, max_redirects, get_settings().http_allow_private),
+            lambda: _client(
+                timeout=timeout,
+                verify_ssl=verify_ssl,
+                follow_redirects=follow_redirects,
+                max_redirects=max_redirects,
+            ),
+        )
+        response = await client.request(
+            method, url, **request, timeout=timeout, follow_redirects=follow_redirects
+        )
+    else:
+        async with _client(
+            timeout=timeout,
+            verify_ssl=verify_ssl,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+        ) as client:
+            response = await client.request(method, url, **request)
     return _result(response, ignore_status_codes, base64_encode_data)
 
 
