@@ -79,14 +79,6 @@ async def launch(
         env = environment or _environment(workflow, trigger)
         run_vars = await variables.variables_mapping(session, env)
         execution_id = execution_id or f"run-{uuid.uuid4().hex}"
-        await runs.record_run_start(
-            session,
-            execution_id,
-            workflow_id=row.id,
-            version=number,
-            trigger_type=trigger_type,
-            idempotency_key=idempotency_key,
-        )
         await start_run(
             state.temporal,
             workflow,
@@ -98,6 +90,16 @@ async def launch(
             variables=run_vars,
             environment=environment,
             deduplicate=deduplicate,
+        )
+        # Written after the start, so no write lock is held while Temporal answers (SQLite
+        # has one writer: holding it across the start serialises every concurrent start).
+        await runs.record_run_start(
+            session,
+            execution_id,
+            workflow_id=row.id,
+            version=number,
+            trigger_type=trigger_type,
+            idempotency_key=idempotency_key,
         )
     return Launched(execution_id, row.id, number)
 

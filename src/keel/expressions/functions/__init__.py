@@ -12,6 +12,7 @@ this package is imported.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,33 +87,23 @@ def lookup(name: str) -> Function | None:
     return FUNCTIONS.get(name)
 
 
-# Importing the modules registers their functions. Kept at the bottom on purpose: they import
-# `fn` from this module.
-from keel.expressions.functions import (  # noqa: E402
-    collections,
-    durations,
-    encoding,
-    json_yaml,
-    logic,
-    math,
-    network,
-    objects,
-    strings,
-    tables,
-    time,
+#: The modules that define functions; importing one registers its functions with `fn`.
+MODULES = (
+    "collections",
+    "durations",
+    "encoding",
+    "json_yaml",
+    "logic",
+    "math",
+    "network",
+    "objects",
+    "strings",
+    "tables",
+    "time",
 )
 
-__all__ = ["FUNCTIONS", "Function", "fn", "lookup"]
-_MODULES = (
-    collections,
-    durations,
-    encoding,
-    json_yaml,
-    logic,
-    math,
-    network,
-    objects,
-    strings,
-    tables,
-    time,
-)
+# Imported here, at the bottom, on purpose: the modules import `fn` from this one.
+for _module in MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+__all__ = ["FUNCTIONS", "MODULES", "Function", "fn", "lookup"]
