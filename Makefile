@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck imports unit bench clean
+.PHONY: install run test lint typecheck imports unit bench clean postgres
 
 install: $(STAMP)
 
@@ -33,8 +33,16 @@ imports: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
+# The store and API tests use the machine's PostgreSQL (127.0.0.1:5432, database `test`): start
+# it if it is installed but stopped. If there is none, those tests fail (never skip) and say so.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
+	  (command -v pg_ctlcluster >/dev/null && \
+	   pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || \
+	  echo "warning: PostgreSQL is not running on 127.0.0.1:5432; its tests will fail"
+
 # The whole suite: lint, types, import rules, then every test.
-test: install lint typecheck imports
+test: install postgres lint typecheck imports
 	$(BIN)/pytest -q --fail-on-skip
 
 bench: install
