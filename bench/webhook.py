@@ -158,49 +158,42 @@ def _ack_run(http: httpx.AsyncClient, path: str) -> Callable[[], Awaitable[None]
 def targets_table(measurements: Sequence[Measurement]) -> Table:
     """Return the webhook rows beside the raw floor (perf-notes, and this run's raw rows)."""
     by_key = {m.key: m for m in measurements}
+
+    def get(key: str, metric: str) -> float | None:
+        found = by_key.get(key)
+        value = getattr(found, metric, None) if found is not None else None
+        return value if isinstance(value, float) else None
+
     table = Table(title="Webhook through the HTTP API vs the raw eager-start floor")
     for column in ("metric", "webhook", "floor (perf-notes)", "ratio", "target", "raw here"):
-        table.add_column(column, justify="right" if column != "metric" else "left")
-    seq, clients, ack = (
-        by_key.get(k) for k in ("keel.webhook_seq", "keel.webhook_clients", "keel.webhook_ack")
-    )
-    raw_seq, raw_clients = by_key.get("raw.transform_seq"), by_key.get("raw.transform_clients")
-    rows = [
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    seq, cl, ack = "keel.webhook_seq", "keel.webhook_clients", "keel.webhook_ack"
+    raw_seq, raw_cl = "raw.transform_seq", "raw.transform_clients"
+    clients = by_key[cl].size if cl in by_key else "clients"
+    rows: list[tuple[str, float | None, float | None, str, float | None]] = [
         (
             "p50, sequential (ms)",
-            seq and seq.p50_ms,
+            get(seq, "p50_ms"),
             FLOOR_P50_MS,
             f"<= {MAX_P50_RATIO}x",
-            raw_seq and raw_seq.p50_ms,
+            get(raw_seq, "p50_ms"),
         ),
-        ("p99, sequential (ms)", seq and seq.p99_ms, None, "", raw_seq and raw_seq.p99_ms),
-        ("runs/s, sequential", seq and seq.runs_per_s, None, "", raw_seq and raw_seq.runs_per_s),
+        ("p99, sequential (ms)", get(seq, "p99_ms"), None, "", get(raw_seq, "p99_ms")),
+        ("runs/s, sequential", get(seq, "runs_per_s"), None, "", get(raw_seq, "runs_per_s")),
         (
-            f"runs/s, {clients.size if clients else ''}",
-            clients and clients.runs_per_s,
+            f"runs/s, {clients}",
+            get(cl, "runs_per_s"),
             FLOOR_RUNS_PER_S,
             f">= {MIN_RATE_RATIO}x",
-            raw_clients and raw_clients.runs_per_s,
+            get(raw_cl, "runs_per_s"),
         ),
-        (
-            "p50 under clients (ms)",
-            clients and clients.p50_ms,
-            None,
-            "",
-            raw_clients and raw_clients.p50_ms,
-        ),
-        (
-            "p99 under clients (ms)",
-            clients and clients.p99_ms,
-            None,
-            "",
-            raw_clients and raw_clients.p99_ms,
-        ),
-        ("202 ack p50 (ms)", ack and ack.p50_ms, None, "", None),
-        ("202 ack p99 (ms)", ack and ack.p99_ms, MAX_ACK_P99_MS, "<= 1.0x (50 ms)", None),
+        ("p50 under clients (ms)", get(cl, "p50_ms"), None, "", get(raw_cl, "p50_ms")),
+        ("p99 under clients (ms)", get(cl, "p99_ms"), None, "", get(raw_cl, "p99_ms")),
+        ("202 ack p50 (ms)", get(ack, "p50_ms"), None, "", None),
+        ("202 ack p99 (ms)", get(ack, "p99_ms"), MAX_ACK_P99_MS, "<= 1.0x (50 ms)", None),
     ]
     for label, value, floor, target, raw in rows:
-        ratio = f"{value / floor:.2f}x" if value and floor else ""
+        ratio = f"{value / floor:.2f}x" if value is not None and floor else ""
         table.add_row(label, _num(value), _num(floor), ratio, target, _num(raw))
     return table
 

@@ -8,10 +8,12 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import delete
 from temporalio.client import Client
 
 from keel.api.state import ServiceState
 from keel.store.secrets import set_secret
+from keel.store.tables import RunRow
 from tests.e2e.conftest import commit, eventually, path_of
 from tests.integration.store.conftest import BACKENDS
 
@@ -242,3 +244,18 @@ async def test_invalid_trigger_args_refuse_the_commit(api: httpx.AsyncClient) ->
 async def _ended(api: httpx.AsyncClient, execution_id: str) -> dict[str, object] | None:
     detail: dict[str, object] = (await api.get(f"/runs/{execution_id}")).json()
     return None if detail.get("status") == "running" else detail
+
+
+async def test_redelivery_after_the_store_lost_the_run_starts_nothing(
+    api: httpx.AsyncClient, service: ServiceState, temporal_client: Client
+) -> None:
+    """Temporal decides (REJECT_DUPLICATE), so a restarted or second API process agrees."""
+    hook = path_of((await commit(api, ALERT, "alert"))["webhook_url"])
+    first = await api.post(hook, json={"severity": 2}, headers={"X-Delivery": "lost"})
+    execution_id = first.json()["execution_id"]
+    async with service.database.session() as session:
+        await session.execute(delete(RunRow))  # as if another process had served the first
+    again = await api.post(hook, json={"severity": 2}, headers={"X-Delivery": "lost"})
+    assert again.status_code == 202 and again.json()["execution_id"] == execution_id
+    query = f"WorkflowId = '{execution_id}'"
+    assert len([e async for e in temporal_client.list_workflows(query)]) == 1

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
@@ -29,11 +32,28 @@ from keel.api.state import ServiceState
 from keel.dsl.model import Workflow
 from keel.errors import ConflictError, ExpressionError, TriggerError, WebhookError
 from keel.orchestration.client import RunFailedError, StartedRun, wait_result
-from keel.store import webhooks, workflows
+from keel.store import workflows
 from keel.store.secrets import find_secret
+from keel.store.tables import WebhookRow, WorkflowVersionRow
 from keel.triggers.webhook import WebhookRun, WebhookSettings, check_secret, load_webhook_settings
 
 log = logging.getLogger(__name__)
+
+#: The webhook, its secret and settings, and the workflow's latest version, in one query.
+_TARGET = select(
+    WebhookRow.workflow_id,
+    WebhookRow.secret,
+    WebhookRow.settings,
+    WebhookRow.enabled,
+    WebhookRow.updated_at,
+    select(func.max(WorkflowVersionRow.version))
+    .where(WorkflowVersionRow.workflow_id == WebhookRow.workflow_id)
+    .scalar_subquery(),
+)
+
+#: Parsed definitions and settings by (workflow id, version, webhook ``updated_at``).
+_PARSED: OrderedDict[tuple[str, int, datetime], tuple[Workflow, WebhookSettings]] = OrderedDict()
+_CACHE_SIZE = 256
 
 #: The answer to any address that is not a live webhook (unknown workflow, wrong secret, no
 #: committed version): one message, so the three cannot be told apart.
@@ -81,36 +101,58 @@ class RunOutcome:
 async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarget:
     """Return what the webhook URL ``/webhooks/{ref}/{secret}`` leads to.
 
-    The secret is checked (in constant time) before anything else is read, so a wrong URL never
-    costs a secret decryption.
+    One query reads the webhook and the workflow's latest version number; the secret is
+    checked (in constant time) before anything else, so a wrong URL never costs a decryption.
+    The parsed definition and settings are cached per (workflow, version, webhook change):
+    versions are immutable and a settings change moves ``updated_at``.
 
     Raises:
         WebhookError: 404 when there is no live webhook at this address.
     """
     async with state.database.session() as session:
-        row = await workflows.find_workflow(session, ref)
-        hook = None if row is None else await webhooks.find_webhook(session, row.id)
-        if row is None or hook is None or not hook.enabled or not check_secret(secret, hook.secret):
+        found = (await session.execute(_TARGET.where(WebhookRow.workflow_id == ref))).first()
+        if found is None and not ref.startswith("wf_"):  # an alias
+            row = await workflows.find_workflow(session, ref)
+            if row is not None:
+                query = _TARGET.where(WebhookRow.workflow_id == row.id)
+                found = (await session.execute(query)).first()
+        if found is None:
             raise WebhookError(404, NOT_FOUND)
-        latest = await workflows.latest_version(session, row.id)
-        if latest is None:
+        workflow_id, hook_secret, stored, enabled, changed, version = found
+        if not enabled or version is None or not check_secret(secret, hook_secret):
             raise WebhookError(404, NOT_FOUND)
-        try:
-            settings, _ = load_webhook_settings(hook.settings)
-        except TriggerError as exc:  # stored at commit, so only a hand-edited row gets here
-            log.error("webhook settings of %s are invalid: %s", row.id, exc)
-            raise WebhookError(500, "this webhook's stored settings are invalid") from None
-        workflow = Workflow.model_validate(latest.definition)
+        key = (workflow_id, version, changed)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            definition = (await workflows.get_version(session, workflow_id, version)).definition
+            parsed = (Workflow.model_validate(definition), _settings(workflow_id, stored))
+            _remember(key, parsed)
+        workflow, settings = parsed
         signing: tuple[str, ...] = ()
         if settings.signature is not None:
             environment = _environment(workflow)
             signing = tuple(
                 [
-                    await _resolve(state, session, template, environment, row.id)
+                    await _resolve(state, session, template, environment, workflow_id)
                     for template in settings.signature.secrets
                 ]
             )
-    return WebhookTarget(row.id, latest.version, workflow, hook.secret, settings, signing)
+    return WebhookTarget(workflow_id, version, workflow, hook_secret, settings, signing)
+
+
+def _settings(workflow_id: str, stored: Any) -> WebhookSettings:
+    try:
+        settings, _ = load_webhook_settings(stored)
+    except TriggerError as exc:  # stored at commit, so only a hand-edited row gets here
+        log.error("webhook settings of %s are invalid: %s", workflow_id, exc)
+        raise WebhookError(500, "this webhook's stored settings are invalid") from None
+    return settings
+
+
+def _remember(key: tuple[str, int, datetime], parsed: tuple[Workflow, WebhookSettings]) -> None:
+    _PARSED[key] = parsed
+    while len(_PARSED) > _CACHE_SIZE:
+        _PARSED.popitem(last=False)
 
 
 async def start_runs(

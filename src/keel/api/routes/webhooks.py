@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -65,14 +65,21 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.api_route(
-    PATH,
-    methods=["POST", "GET"],
-    status_code=202,
-    response_model=WebhookStarted | WebhookBatchStarted,
-    summary="Deliver to a workflow's webhook: start a run per payload",
-    responses=_ERRORS,
-)
+_STARTED: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": WebhookStarted | WebhookBatchStarted,
+    "summary": "Deliver to a workflow's webhook: start a run per payload",
+    "responses": _ERRORS,
+}
+_WAITED: dict[str, Any] = {
+    "response_model": WebhookRunResult | WebhookBatchResult,
+    "summary": "Deliver to a workflow's webhook and wait for the result",
+    "responses": {**_ERRORS, 504: {"description": "The run did not end in time (poll /runs)."}},
+}
+
+
+@router.post(PATH, operation_id="deliver_webhook", **_STARTED)
+@router.get(PATH, operation_id="deliver_webhook_get", **_STARTED)
 async def deliver(
     workflow_id: str, secret: str, request: Request, state: State
 ) -> WebhookStarted | WebhookBatchStarted:
@@ -85,13 +92,8 @@ async def deliver(
     return WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
 
 
-@router.api_route(
-    PATH + "/wait",
-    methods=["POST", "GET"],
-    response_model=WebhookRunResult | WebhookBatchResult,
-    summary="Deliver to a workflow's webhook and wait for the result",
-    responses={**_ERRORS, 504: {"description": "The run did not end in time (poll /runs/{id})."}},
-)
+@router.post(PATH + "/wait", operation_id="deliver_webhook_wait", **_WAITED)
+@router.get(PATH + "/wait", operation_id="deliver_webhook_wait_get", **_WAITED)
 async def deliver_and_wait(
     workflow_id: str, secret: str, request: Request, state: State
 ) -> WebhookRunResult | WebhookBatchResult:
