@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 import httpx
+from hypothesis.errors import Unsatisfiable
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -41,7 +42,11 @@ def _cases(spec: dict[str, Any]) -> list[tuple[str, Any]]:
                 # .example() is how to draw cases outside a hypothesis test; it says so loudly.
                 warnings.simplefilter("ignore")
                 for _ in range(EXAMPLES_PER_OPERATION // 2):
-                    cases.append((f"{operation.method.upper()} {operation.path}", strategy.example()))
+                    try:
+                        case = strategy.example()
+                    except Unsatisfiable:
+                        break  # e.g. no request can break the schema of a parameterless GET
+                    cases.append((f"{operation.method.upper()} {operation.path}", case))
     return cases
 
 
@@ -59,10 +64,14 @@ async def test_no_generated_request_gets_a_500(shared_app: tuple[httpx.AsyncClie
     for name, case in cases:
         kwargs = case.as_transport_kwargs(base_url=BASE_URL)
         kwargs.pop("cookies", None)
+        if isinstance(kwargs.get("data"), bytes | str):
+            kwargs["content"] = kwargs.pop("data")  # httpx's spelling for a raw body
         kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
         if "/webhooks/" in name:
             continue  # webhooks have their own secret; their 4xx paths are tested directly
         response = await client.request(**kwargs)
         if response.status_code >= 500:
-            failures.append(f"{name} {kwargs.get('params')} {kwargs.get('json')!r}: {response.text[:200]}")
+            failures.append(
+                f"{name} {kwargs.get('params')} {kwargs.get('json')!r}: {response.text[:200]}"
+            )
     assert not failures, "\n".join(failures[:20])
