@@ -11,9 +11,9 @@ import warnings
 from typing import Any
 
 import httpx
-from hypothesis.errors import Unsatisfiable
 import pytest
 import schemathesis
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.integration.api.conftest import BASE_URL
