@@ -277,3 +277,17 @@ async def test_a_failing_handler_does_not_start_another_handler(engine: Engine) 
     second = engine.client.get_workflow_handle(f"{handler.id}--error-handler")
     with pytest.raises(RPCError):
         await second.describe()
+
+
+async def test_the_parent_lists_its_children_with_their_status(engine: Engine) -> None:
+    from keel.orchestration.inspection import describe_run
+
+    run = await engine.start(fan_out("batch", "isolated", "[1, 13]"))
+    await wait_result(run)
+    parent = await describe_run(engine.client, run.execution_id)
+    assert [(c.execution_id, c.action, c.status) for c in parent.child_runs] == [
+        (f"{run.execution_id}--kids-0", "kids", "succeeded"),
+        (f"{run.execution_id}--kids-1", "kids", "failed"),
+    ]
+    child = await describe_run(engine.client, f"{run.execution_id}--kids-0")
+    assert child.parent_execution_id == run.execution_id and child.parent_action == "kids"

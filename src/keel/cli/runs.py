@@ -86,6 +86,9 @@ def show(
     )
     if detail["error"]:
         out.print(f"[red]error: {escape(detail['error'])}[/]")
+    if detail.get("parent"):
+        action = detail.get("parent_action") or "?"
+        out.print(f"parent: {escape(detail['parent'])} (action {escape(action)})")
     table = Table(header_style="bold", box=None)
     for column in ("action", "status", "attempts", "duration", "result / error"):
         table.add_column(column)
@@ -100,6 +103,15 @@ def show(
             escape(shown[:200]),
         )
     out.print(table)
+    if detail.get("child_runs"):
+        children = Table(title="child runs", header_style="bold", box=None, title_justify="left")
+        for column in ("run", "action", "status"):
+            children.add_column(column)
+        for child in detail["child_runs"]:
+            children.add_row(
+                escape(child["execution_id"]), escape(child["action"]), _status(child["status"])
+            )
+        out.print(children)
 
 
 def events(

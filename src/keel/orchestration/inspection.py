@@ -8,6 +8,7 @@ a worker; the timeline is read straight from the history events. Results of acti
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,8 +51,17 @@ class ActionDetail:
 
 
 @dataclass
+class ChildRun:
+    """A child run started by one of a run's actions, with its status."""
+
+    execution_id: str
+    action: str
+    status: str
+
+
+@dataclass
 class RunDetail:
-    """A run with its actions."""
+    """A run with its actions and its lineage (parent run and action; child runs)."""
 
     execution_id: str
     workflow_id: str
@@ -62,6 +72,9 @@ class RunDetail:
     duration_ms: float | None
     actions: list[ActionDetail]
     error: str | None = None
+    parent_execution_id: str | None = None
+    parent_action: str | None = None
+    child_runs: list[ChildRun] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,9 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     ended = description.close_time.isoformat() if description.close_time else None
     error = next((a.error for a in actions if a.status == "failed" and a.error), None)
     return RunDetail(
+        parent_execution_id=request.parent.execution_id if request.parent else None,
+        parent_action=request.parent.action if request.parent else None,
+        child_runs=await child_runs(client, execution_id),
         execution_id=execution_id,
         workflow_id=request.workflow_id,
         title=workflow.title,
@@ -185,6 +201,50 @@ async def run_timeline(client: Client, execution_id: str) -> list[TimelineEvent]
             continue  # bookkeeping of Temporal itself, not of the run
         timeline.append(TimelineEvent(when, kind, detail))
     return timeline
+
+
+_CHILD_STARTED = "child_workflow_execution_started_event_attributes"
+#: How a child run ended, by the history event that records it.
+_CHILD_END = {
+    "child_workflow_execution_completed_event_attributes": "succeeded",
+    "child_workflow_execution_failed_event_attributes": "failed",
+    "child_workflow_execution_canceled_event_attributes": "cancelled",
+    "child_workflow_execution_terminated_event_attributes": "terminated",
+    "child_workflow_execution_timed_out_event_attributes": "timed_out",
+}
+
+
+async def child_runs(client: Client, execution_id: str) -> list[ChildRun]:
+    """Return the child runs a run started (from its history), each with its status.
+
+    A child the run waited for has its end in the parent's history; a detached child's status is
+    asked of Temporal.
+    """
+    history = await client.get_workflow_handle(execution_id).fetch_history()
+    initiated: dict[int, str] = {}
+    children: dict[str, ChildRun] = {}
+    for event in history.events:
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            child_id = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+            initiated[event.event_id] = child_id
+            # Child ids are `<parent>--<ref>` or `<parent>--<ref>-<item>` (refs have no dashes).
+            suffix = child_id.removeprefix(f"{execution_id}--")
+            action = "error_handler" if suffix == "error-handler" else suffix.split("-", 1)[0]
+            children[child_id] = ChildRun(child_id, action, "starting")
+            continue
+        kind = event.WhichOneof("attributes") or ""
+        status = "running" if kind == _CHILD_STARTED else _CHILD_END.get(kind)
+        if status is not None:
+            child_id = initiated.get(getattr(event, kind).initiated_event_id, "")
+            if child_id in children:
+                children[child_id].status = status
+    for child in children.values():
+        if child.status == "running":  # detached, or still going: ask Temporal
+            with contextlib.suppress(RPCError):
+                described = await client.get_workflow_handle(child.execution_id).describe()
+                if described.status is not None:
+                    child.status = STATUS.get(described.status, child.status)
+    return list(children.values())
 
 
 def _marker_activity(attrs: Any) -> str:

@@ -105,12 +105,14 @@ async def get_run(execution_id: str, state: State) -> RunDetailOut:
             await refresh_rows(state, session, [row])
             children = [c.execution_id for c in await runs.child_runs(session, execution_id)]
     data = dataclasses.asdict(detail)
+    parent = data.pop("parent_execution_id")
+    lineage = [c["execution_id"] for c in data["child_runs"]]
     return RunDetailOut(
         **data,
         version=row.version if row else None,
         trigger_type=row.trigger_type if row else None,
-        parent=row.parent_execution_id if row else None,
-        children=children,
+        parent=(row.parent_execution_id if row else None) or parent,
+        children=sorted(set(children) | set(lineage)),
     )
 
 

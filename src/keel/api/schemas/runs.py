@@ -88,6 +88,14 @@ class ActionDetailOut(BaseModel):
     events: list[str]
 
 
+class ChildRunOut(BaseModel):
+    """A child run, as its parent's detail lists it."""
+
+    execution_id: str
+    action: str
+    status: str
+
+
 class RunDetailOut(BaseModel):
     """A run with each of its actions and its lineage."""
 
@@ -103,7 +111,13 @@ class RunDetailOut(BaseModel):
     error: str | None
     actions: list[ActionDetailOut]
     parent: str | None = Field(default=None, description="The parent run of a child run.")
+    parent_action: str | None = Field(
+        default=None, description="The parent's action that started it."
+    )
     children: list[str] = Field(default_factory=list, description="Child runs it started.")
+    child_runs: list[ChildRunOut] = Field(
+        default_factory=list, description="Child runs it started, with the action and status."
+    )
 
 
 class TimelineEventOut(BaseModel):
