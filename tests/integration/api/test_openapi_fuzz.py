@@ -20,7 +20,7 @@ from tests.integration.api.conftest import BASE_URL
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 16
 
 FLOW = """title: fuzzed
 description: a target for the fuzzer

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.api.commits import CommitResult, commit_draft, webhook_path
 from keel.api.deps import get_state
 from keel.api.documents import document_body, document_title, read_document
+from keel.api.schemas import MAX_STORED_INT
 from keel.api.schemas.workflows import (
     ALIAS_PATTERN,
     CommitOut,
@@ -64,7 +65,7 @@ async def list_workflows(
     state: State,
     search: Annotated[str | None, Query(description="Part of a title or alias.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
 ) -> list[WorkflowSummary]:
     """Return workflows, oldest first."""
     async with state.database.session() as session:
@@ -129,7 +130,12 @@ async def list_versions(ref: str, state: State) -> list[VersionSummary]:
     summary="Get a committed version (YAML; JSON with Accept: application/json)",
     responses={200: {"content": {"text/yaml": {"schema": {"type": "string"}}}}},
 )
-async def get_version(ref: str, version: int, request: Request, state: State) -> Response:
+async def get_version(
+    ref: str,
+    version: Annotated[int, Path(ge=1, le=MAX_STORED_INT)],
+    request: Request,
+    state: State,
+) -> Response:
     """Return a committed version as ``text/yaml``, or as JSON when asked.
 
     JSON (with the validated definition) is returned for ``Accept: application/json`` or

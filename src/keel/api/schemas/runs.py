@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keel.api.schemas import MAX_STORED_INT
 from keel.store.tables import RunRow
 
 
@@ -19,7 +20,10 @@ class RunIn(BaseModel):
         default_factory=dict, description="The trigger input, checked against entrypoint.expects."
     )
     version: int | None = Field(
-        default=None, ge=1, description="The committed version to run; the latest when null."
+        default=None,
+        ge=1,
+        le=MAX_STORED_INT,
+        description="The committed version to run; the latest when null.",
     )
     draft: bool = Field(default=False, description="Run the draft instead (if it validates).")
     environment: str | None = Field(
