@@ -291,3 +291,39 @@ async def test_the_parent_lists_its_children_with_their_status(engine: Engine) -
     ]
     child = await describe_run(engine.client, f"{run.execution_id}--kids-0")
     assert child.parent_execution_id == run.execution_id and child.parent_action == "kids"
+
+
+async def test_a_child_over_its_timeout_fails_the_action(engine: Engine) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(
+            "title: p\ndescription: d\nactions:\n  - ref: kid\n    action: core.workflow.execute\n"
+            "    args: {workflow_alias: sleepy, timeout: 0.5}\n"
+        )
+    assert "action 'kid' failed" in str(info.value) and "child run" in str(info.value)
+
+
+async def test_cancelling_a_parent_cancels_the_child_it_waits_for(engine: Engine) -> None:
+    run = await engine.start(
+        "title: p\ndescription: d\nactions:\n  - ref: kid\n    action: core.workflow.execute\n"
+        "    args: {workflow_alias: sleepy}\n"
+    )
+    child = engine.client.get_workflow_handle(f"{run.execution_id}--kid")
+
+    async def child_running() -> bool:
+        try:
+            return (await child.describe()).status.name == "RUNNING"
+        except RPCError:
+            return False
+
+    for _ in range(50):
+        if await child_running():
+            break
+        await asyncio.sleep(0.1)
+    await run.handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await run.handle.result()
+    for _ in range(50):
+        if (await child.describe()).status.name == "CANCELED":
+            break
+        await asyncio.sleep(0.1)
+    assert (await child.describe()).status.name == "CANCELED"

@@ -325,3 +325,26 @@ async def test_reshape_that_reads_secrets_runs_in_an_activity(engine: Engine) ->
         )
     )
     assert result == {"n": len("s3cr3t-value"), "plain": 1}
+
+
+async def test_a_10000_item_pure_for_each_completes_with_a_small_history(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            """
+  - ref: items
+    action: core.transform.reshape
+    args: {value: "${{ FN.range(0, 10000) }}"}
+  - ref: each
+    action: core.transform.reshape
+    depends_on: [items]
+    for_each: ${{ for var.i in ACTIONS.items.result }}
+    args: {value: "${{ var.i * 2 }}"}
+""",
+            "returns: {count: '${{ FN.length(ACTIONS.each.result) }}', last: '${{ ACTIONS.each.result[-1] }}'}",
+        )
+    )
+    from keel.orchestration.client import wait_result
+
+    assert await wait_result(run) == {"count": 10000, "last": 19998}
+    history = await run.handle.fetch_history()
+    assert len(history.events) < 20  # pure items are evaluated in the workflow: no event per item
