@@ -9,6 +9,8 @@ for bad input.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -102,8 +104,27 @@ app.add_typer(schedules_app, name="schedules")
 
 
 def main() -> None:
-    """Run the ``keel`` command line (the console-script entry point)."""
-    app()
+    """Run the ``keel`` command line (the console-script entry point).
+
+    The process leaves with ``os._exit`` once the command is done and its output flushed.
+    Temporal's core runs native threads that can call into Python while the interpreter is
+    finalizing, which aborts the process (SIGABRT) after a command that succeeded; every
+    resource (worker, executor, dev server) is closed explicitly by the commands, so skipping
+    finalization loses nothing.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+            code = 1
+        else:
+            code = done.code or 0
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
