@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 import keel
+from keel.api.child_checks import install_commit_checks
 from keel.api.deps import require_api_key
 from keel.api.errors import install_error_handlers
 from keel.api.routes import OPEN_ROUTERS, ROUTERS
@@ -26,6 +27,7 @@ def create_app(state: ServiceState) -> FastAPI:
     """Return the API app serving ``state`` (which the caller opens and closes)."""
     app = FastAPI(title="Keel", version=keel.__version__, description=DESCRIPTION)
     app.state.keel = state
+    install_commit_checks(state)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(require_api_key)])

@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from keel.actions.registry import default_registry
 from keel.api.app import create_app
+from keel.api.catalog import StoreCatalog
 from keel.api.commits import apply_document
 from keel.api.server import ApiServer
 from keel.api.state import ServiceState
@@ -49,7 +50,9 @@ def worker() -> None:
     async def main() -> None:
         database = Database.from_settings(settings)
         try:
-            async with EmbeddedStack(settings, secrets=_secrets(settings, database)) as stack:
+            async with EmbeddedStack(
+                settings, secrets=_secrets(settings, database), catalog=StoreCatalog(database)
+            ) as stack:
                 console.print(
                     f"worker polling task queue '{stack.task_queue}' on {stack.address} "
                     f"(executor: {settings.executor}); Ctrl-C to stop"
@@ -92,7 +95,9 @@ async def _serve(
         await database.migrate()
         cipher = SecretCipher.from_settings(settings)
         secrets = _secrets(settings, database, cipher)
-        async with EmbeddedStack(settings, ui=True, publish=True, secrets=secrets) as stack:
+        async with EmbeddedStack(
+            settings, ui=True, publish=True, secrets=secrets, catalog=StoreCatalog(database)
+        ) as stack:
             assert stack.client is not None
             console.print(f"Temporal: {stack.address}")
             if stack.server is not None and stack.server.ui_url:

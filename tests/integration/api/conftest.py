@@ -15,6 +15,7 @@ import pytest
 from temporalio.client import Client
 
 from keel.api.app import create_app
+from keel.api.catalog import StoreCatalog
 from keel.api.state import ServiceState
 from keel.execution.local import LocalExecutor
 from keel.orchestration.worker import build_worker
@@ -50,7 +51,10 @@ async def service(
     cipher = SecretCipher("a passphrase for the API tests, long enough to be a key")
     state = ServiceState(database, cipher, temporal_client, task_queue, eager=True)
     secrets = StoreSecrets(database, cipher)
-    async with build_worker(temporal_client, task_queue, LocalExecutor(), secrets):
+    worker = build_worker(
+        temporal_client, task_queue, LocalExecutor(), secrets, catalog=StoreCatalog(database)
+    )
+    async with worker:
         yield state
 
 
