@@ -327,3 +327,64 @@ async def test_cancelling_a_parent_cancels_the_child_it_waits_for(engine: Engine
             break
         await asyncio.sleep(0.1)
     assert (await child.describe()).status.name == "CANCELED"
+
+
+@pytest.fixture
+def small_fanout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker runs in this process and the module is shared with the sandbox (passed
+    # through), so a lower threshold makes a 5-child fan-out go through relay runs.
+    import keel.orchestration.children as children
+
+    monkeypatch.setattr(children, "FANOUT_PER_RUN", 2)
+
+
+@pytest.mark.parametrize("loop", ["parallel", "sequential"])
+async def test_a_large_fan_out_goes_through_relay_runs_in_order(
+    engine: Engine, small_fanout: None, loop: str
+) -> None:
+    run = await engine.start(fan_out(loop, "isolated", "[5, 4, 13, 2, 1]"))
+    result = await wait_result(run)
+    assert result[:2] == [10, 8] and result[3:] == [4, 2]
+    assert "ZeroDivisionError" in result[2]["error"]["message"]
+    from keel.orchestration.inspection import child_runs
+
+    relays = await child_runs(engine.client, run.execution_id)
+    assert [r.execution_id.rsplit("--", 1)[1] for r in relays] == [
+        "kids-relay0",
+        "kids-relay2",
+        "kids-relay4",
+    ]
+    grandchildren = await child_runs(engine.client, relays[1].execution_id)
+    assert [g.execution_id.rsplit("--", 1)[1] for g in grandchildren] == ["kids-2", "kids-3"]
+
+
+async def test_a_relayed_fan_out_fails_all_on_the_first_failure(
+    engine: Engine, small_fanout: None
+) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(fan_out("batch", "all", "[1, 2, 13, 4, 5]"))
+    assert "action 'kids' failed" in str(info.value) and "ZeroDivisionError" in str(info.value)
+
+
+async def test_relayed_children_inherit_the_original_parents_context(
+    engine: Engine, small_fanout: None
+) -> None:
+    result = await engine.run(
+        """
+title: parent
+description: many children that read PARENT
+actions:
+  - ref: first
+    action: core.transform.reshape
+    args: {value: [1, 2, 3]}
+  - ref: kids
+    action: core.workflow.execute
+    depends_on: [first]
+    for_each: ${{ for var.n in ACTIONS.first.result }}
+    args: {workflow_alias: inherits, inherit: true}
+returns: ${{ ACTIONS.kids.result }}
+""",
+        {"who": "carol"},
+    )
+    assert [r["parent_trigger"] for r in result] == ["carol"] * 3
+    assert all(r["parent_result"] == [1, 2, 3] and r["key_length"] == 15 for r in result)

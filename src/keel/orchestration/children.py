@@ -39,12 +39,16 @@ from keel.orchestration.payloads import (
     RESOLVE_WORKFLOW,
     WORKFLOW_NAME,
     ParentLink,
+    RelaySpec,
     ResolvedWorkflow,
     ResolveRequest,
     RunRequest,
 )
 
 CHILD_ACTION = "core.workflow.execute"
+#: The most children one run starts itself; a larger fan-out is split into relay runs, so no
+#: history grows past a few thousand events.
+FANOUT_PER_RUN = 500
 #: The contexts ``inherit: true`` passes down.
 INHERITABLE = ("TRIGGER", "ACTIONS", "VARS", "SECRETS", "ENV")
 
@@ -64,6 +68,9 @@ class ChildLauncher:
         self.workflow_id = workflow_id
         self.parent_context = parent_context
         self._resolved: dict[tuple[str | None, str | None, int | None], ResolvedWorkflow] = {}
+        # In a relay run: what the original parent passes down (computed there, once).
+        self.relayed_inheritance: dict[str, Any] | None = None
+        self.relaying = False
 
     async def run(self, stmt: ActionStatement, warn: Callable[[str], None]) -> Any:
         """Run the statement's child (or children, with ``for_each``) and return the result."""
@@ -82,6 +89,14 @@ class ChildLauncher:
         if bindings is None:
             return await self._one(stmt, self._arguments(stmt, None, warn), None)
         calls = [self._arguments(stmt, b, warn) for b in bindings]
+        if len(calls) > FANOUT_PER_RUN:
+            return await self._relay(stmt, calls)
+        return await self.run_calls(stmt, calls, 0)
+
+    async def run_calls(
+        self, stmt: ActionStatement, calls: list[dict[str, Any]], offset: int
+    ) -> list[Any]:
+        """Run one child per call with the statement's loop and fail strategies, in order."""
         first = calls[0] if calls else {}
         strategy = str(first.get("loop_strategy", "batch"))
         fail_all = first.get("fail_strategy", "isolated") == "all"
@@ -93,8 +108,50 @@ class ChildLauncher:
         results: list[Any] = []
         for start in range(0, len(calls), size):
             chunk = calls[start : start + size]
-            results.extend(await self._chunk(stmt, chunk, start, fail_all))
+            results.extend(await self._chunk(stmt, chunk, offset + start, fail_all))
         return results
+
+    async def _relay(self, stmt: ActionStatement, calls: list[dict[str, Any]]) -> list[Any]:
+        """Split a large fan-out into relay runs of at most :data:`FANOUT_PER_RUN` children."""
+        first = calls[0]
+        inherited = self._inherited(first.get("inherit", False))
+        info = workflow.info()
+        statement = stmt.model_dump(mode="json", exclude_none=True)
+
+        async def relay(start: int) -> list[Any]:
+            spec = RelaySpec(statement, calls[start : start + FANOUT_PER_RUN], start, inherited)
+            try:
+                result: list[Any] = await workflow.execute_child_workflow(
+                    WORKFLOW_NAME,
+                    RunRequest(
+                        definition={},
+                        workflow_id=self.workflow_id,
+                        environment=self.environment,
+                        parent=ParentLink(info.workflow_id, self.workflow_id, stmt.ref),
+                        relay=spec,
+                    ),
+                    id=f"{info.workflow_id}--{stmt.ref}-relay{start}",
+                    task_queue=info.task_queue,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                )
+            except ChildWorkflowError as exc:
+                cause = exc.cause if exc.cause is not None else exc
+                message = getattr(cause, "message", None) or str(cause)
+                raise ActionFailedError(Failure("ChildWorkflowFailed", message, 1)) from exc
+            return result
+
+        starts = list(range(0, len(calls), FANOUT_PER_RUN))
+        if first.get("loop_strategy", "batch") == "sequential":
+            parts = [await relay(start) for start in starts]
+        else:
+            tasks = [asyncio.ensure_future(relay(start)) for start in starts]
+            try:
+                parts = list(await asyncio.gather(*tasks))
+            except ActionFailedError:
+                for task in tasks:
+                    task.cancel()
+                raise
+        return [item for part in parts for item in part]
 
     async def _chunk(
         self, stmt: ActionStatement, chunk: list[dict[str, Any]], offset: int, fail_all: bool
@@ -159,7 +216,11 @@ class ChildLauncher:
             workflow_id=resolved.workflow_id,
             environment=args.get("environment") or None,
             parent=ParentLink(info.workflow_id, self.workflow_id, stmt.ref),
-            parent_context=self._inherited(args.get("inherit", False)),
+            parent_context=(
+                self.relayed_inheritance
+                if self.relaying
+                else self._inherited(args.get("inherit", False))
+            ),
         )
         timeout = args.get("timeout")
         options: dict[str, Any] = {

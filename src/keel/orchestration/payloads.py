@@ -32,6 +32,27 @@ class ParentLink:
 
 
 @dataclass(frozen=True)
+class RelaySpec:
+    """A slice of a large child fan-out, run by an intermediate ("relay") run.
+
+    One run starting thousands of children would carry every child's start and end events in its
+    own history (Temporal caps a history at about 50,000 events). Past a threshold, the fan-out
+    is split into relay runs of the same workflow type, each starting one slice of the children.
+
+    Attributes:
+        statement: The ``core.workflow.execute`` statement (``ActionStatement`` JSON).
+        calls: The evaluated arguments of each call in the slice.
+        offset: The index of the slice's first call in the whole fan-out.
+        inherited: The context the original parent passes down with ``inherit``.
+    """
+
+    statement: dict[str, Any]
+    calls: list[dict[str, Any]]
+    offset: int = 0
+    inherited: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """Input of one Keel run.
 
@@ -54,6 +75,7 @@ class RunRequest:
     parent: ParentLink | None = None
     parent_context: dict[str, Any] | None = None
     is_error_handler: bool = False
+    relay: RelaySpec | None = None
     variables: dict[str, Any] = field(default_factory=dict)
 
 

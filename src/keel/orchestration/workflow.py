@@ -22,10 +22,12 @@ from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
+from keel.orchestration.failures import ActionFailedError
 from keel.orchestration.payloads import (
     WORKFLOW_NAME,
     ActionEvent,
     ActionState,
+    RelaySpec,
     RunProgress,
     RunRequest,
 )
@@ -61,6 +63,8 @@ class KeelRun:
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
         """Walk the workflow's DAG and return its ``returns`` value (or the whole context)."""
+        if request.relay is not None:
+            return await self._relay(request, request.relay)
         definition = Workflow.model_validate(request.definition)
         info = workflow.info()
         context = RunContext(
@@ -107,6 +111,22 @@ class KeelRun:
             return context.evaluate(definition.returns)
         except ExpressionError as exc:
             raise ApplicationError(f"returns: {exc}", type=RUN_FAILED, non_retryable=True) from exc
+
+    async def _relay(self, request: RunRequest, relay: RelaySpec) -> list[Any]:
+        """Run one slice of a large child fan-out for the parent that started this relay."""
+        stmt = ActionStatement.model_validate(relay.statement)
+        context = RunContext(None, env={}, clock=workflow.now)
+        launcher = ChildLauncher(
+            context, request.environment or "default", request.workflow_id, None
+        )
+        launcher.relaying = True
+        launcher.relayed_inheritance = relay.inherited
+        try:
+            return await launcher.run_calls(stmt, relay.calls, relay.offset)
+        except ActionFailedError as failed:
+            raise ApplicationError(
+                f"child run failed: {failed.failure.message}", type=RUN_FAILED, non_retryable=True
+            ) from failed
 
     async def _hand_off(self, definition: Workflow, request: RunRequest) -> None:
         """Start the ``error_handler`` workflow for this failed run (never for a handler run)."""
