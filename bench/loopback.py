@@ -1,7 +1,8 @@
 """A loopback HTTP server for the I/O scenarios: answers every request at once with JSON.
 
-It runs its own asyncio loop on a daemon thread, so its work never queues behind the benchmarked
-worker's event loop. It speaks just enough HTTP/1.1 for ``httpx``: a request line, headers, a
+It runs in a process of its own (``python -m bench.loopback``), so it neither queues behind the
+benchmarked worker's event loop nor competes with it for the GIL, as a real remote service would
+not. It speaks just enough HTTP/1.1 for ``httpx``: a request line, headers, a
 ``Content-Length`` body, keep-alive. The reply echoes the request's JSON body as
 ``{"echo": <body>}`` (``null`` when there is none), so chained calls can depend on each other.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
+import subprocess
+import sys
 from types import TracebackType
 from typing import Self
 
@@ -19,14 +21,11 @@ _MAX_HEADER = 64 * 1024
 
 
 class LoopbackServer:
-    """An HTTP server on ``127.0.0.1`` and a free port; use as a (sync) context manager."""
+    """The server in a child process on ``127.0.0.1`` and a free port; a (sync) context manager."""
 
     def __init__(self) -> None:
         self.port = 0
-        self.requests = 0
-        self._loop = asyncio.new_event_loop()
-        self._server: asyncio.Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
@@ -34,29 +33,45 @@ class LoopbackServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the thread and bind the port (blocks until it listens)."""
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
-        self.port = future.result(timeout=10)
+        """Start the child process; return once it listens (it prints its port)."""
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench.loopback"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.port = int(self._process.stdout.readline())
+
+    def stop(self) -> None:
+        """Stop the child process."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Handler:
+    """The serving side, run in the child process."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._server: asyncio.Server | None = None
 
     async def _listen(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         port: int = self._server.sockets[0].getsockname()[1]
         return port
-
-    def stop(self) -> None:
-        """Close the listener and stop the thread's loop."""
-        if not self._thread.is_alive():
-            return
-
-        async def close() -> None:
-            if self._server is not None:
-                self._server.close()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -95,14 +110,14 @@ class LoopbackServer:
         finally:
             writer.close()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+async def _main() -> None:
+    handler = _Handler()
+    port = await handler._listen()
+    print(port, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main())
