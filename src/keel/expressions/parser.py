@@ -65,8 +65,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @v_args(inline=True)
-class _Builder(Transformer[Token, n.Node]):
-    """Builds nodes as the LALR parser reduces rules (one method per aliased rule)."""
+class _OperatorRules(Transformer[Token, n.Node]):
+    """Rules of operators, casts, iterators and indexing."""
 
     def trailing_cast(self, expr: n.Node, kind: Token) -> n.Node:
         return n.CastNode(str(kind), expr)
@@ -111,22 +111,10 @@ class _Builder(Transformer[Token, n.Node]):
     def index(self, target: n.Node, key: n.Node) -> n.Node:
         return n.IndexNode(target, key)
 
-    def ref(self, token: Token) -> n.Node:
-        text = str(token)
-        name = _NAME.match(text)
-        end = name.end() if name else 0
-        return n.PathNode(text[:end], split_path(text[end:]), text)
 
-    def call(self, callee: Token, args: tuple[n.Node, ...] = ()) -> n.Node:
-        name = str(callee)
-        if name in n.CASTS:
-            if len(args) != 1:
-                raise ExpressionError(f"{name}() takes exactly 1 argument ({len(args)} given)")
-            return n.CastNode(name, args[0])
-        return n.CallNode(name, args)
-
-    def args(self, *items: n.Node) -> tuple[n.Node, ...]:
-        return items
+@v_args(inline=True)
+class _LiteralRules(Transformer[Token, n.Node]):
+    """Rules of literals: strings, numbers, constants, lists and objects."""
 
     def pair(self, key: n.Node, value: n.Node) -> tuple[n.Node, n.Node]:
         return (key, value)
@@ -157,6 +145,32 @@ class _Builder(Transformer[Token, n.Node]):
 
     def dict(self, *pairs: tuple[n.Node, n.Node]) -> n.Node:
         return n.DictNode(pairs)
+
+
+@v_args(inline=True)
+class _Builder(_OperatorRules, _LiteralRules):
+    """Builds nodes as the LALR parser reduces rules (one method per aliased rule).
+
+    The rules are grouped in two mixins so no class carries them all; each mixin has its own
+    ``v_args`` (lark applies the decorator only to a class's own methods).
+    """
+
+    def ref(self, token: Token) -> n.Node:
+        text = str(token)
+        name = _NAME.match(text)
+        end = name.end() if name else 0
+        return n.PathNode(text[:end], split_path(text[end:]), text)
+
+    def call(self, callee: Token, args: tuple[n.Node, ...] = ()) -> n.Node:
+        name = str(callee)
+        if name in n.CASTS:
+            if len(args) != 1:
+                raise ExpressionError(f"{name}() takes exactly 1 argument ({len(args)} given)")
+            return n.CastNode(name, args[0])
+        return n.CallNode(name, args)
+
+    def args(self, *items: n.Node) -> tuple[n.Node, ...]:
+        return items
 
 
 @cache
