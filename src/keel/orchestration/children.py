@@ -47,8 +47,10 @@ from keel.orchestration.payloads import (
 
 CHILD_ACTION = "core.workflow.execute"
 #: The most children one run starts itself; a larger fan-out is split into relay runs, so no
-#: history grows past a few thousand events.
-FANOUT_PER_RUN = 500
+#: history grows past a few hundred events per relay. Measured here for 1,000 children: 24/s
+#: with relays of 500, 40/s with 250, 45/s with 100 (a run's cost per child grows with the
+#: number of children it has pending).
+FANOUT_PER_RUN = 100
 #: The contexts ``inherit: true`` passes down.
 INHERITABLE = ("TRIGGER", "ACTIONS", "VARS", "SECRETS", "ENV")
 
