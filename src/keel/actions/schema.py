@@ -14,7 +14,6 @@ are refused (an ``int`` is not a ``str``; ``"abc"`` is not an ``int``).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 import types
@@ -25,6 +24,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from keel.dsl.diagnostics import closest
 from keel.errors import ActionArgumentError, RegistryError
 
 
@@ -195,8 +195,8 @@ def type_text(annotation: Any) -> str:
 
 def did_you_mean(word: str, choices: list[str] | set[str] | frozenset[str]) -> str:
     """Return `` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _annotated_doc(annotation: Any) -> str:

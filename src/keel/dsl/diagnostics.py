@@ -7,10 +7,24 @@ go straight to the spot.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """Return the choice closest to ``word`` (for "did you mean" hints), or ``None``."""
+    matches = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``; did you mean 'x'?`` for the closest choice, or an empty string."""
+    close = closest(word, choices)
+    return f"; did you mean '{close}'?" if close else ""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ a pure function of the model.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from keel.dsl.cycles import find_cycles
-from keel.dsl.diagnostics import Problem, Severity
+from keel.dsl.diagnostics import Problem, Severity, did_you_mean
 from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.source import SourceMap
 
@@ -198,7 +197,7 @@ class _Checker:
                     )
                     continue
                 if edge.source not in self.index:
-                    hint = _did_you_mean(edge.source, list(self.index))
+                    hint = did_you_mean(edge.source, list(self.index))
                     yield self.problem(
                         f"depends on unknown action '{edge.source}'{hint}",
                         path,
@@ -242,7 +241,7 @@ class _Checker:
         self, roots: list[str], entry_ref: str | None, single_root: bool
     ) -> Iterator[Problem]:
         if entry_ref is not None and entry_ref not in self.index:
-            hint = _did_you_mean(entry_ref, list(self.index))
+            hint = did_you_mean(entry_ref, list(self.index))
             yield self.problem(
                 f"entrypoint.ref '{entry_ref}' names no action{hint}",
                 ("entrypoint", "ref"),
@@ -339,8 +338,3 @@ class _Checker:
 
 def _source_of(entry: str) -> str:
     return entry.split(".", 1)[0]
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""

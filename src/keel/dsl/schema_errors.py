@@ -7,7 +7,6 @@ and from the error type a message written for the person editing the YAML.
 
 from __future__ import annotations
 
-import difflib
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Union, get_args, get_origin
@@ -15,7 +14,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from keel.dsl.diagnostics import Problem
+from keel.dsl.diagnostics import Problem, closest
 from keel.dsl.model import ACTION_PATTERN, REF_PATTERN, Workflow
 from keel.dsl.source import SourceMap
 from keel.dsl.values import describe_value
@@ -160,9 +159,9 @@ def _unknown_field(name: str, model: type[BaseModel] | None) -> str:
     if model is None:
         return f"unknown field '{name}'"
     allowed = sorted(model.model_fields)
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    close = closest(name, allowed)
     if close:
-        return f"unknown field '{name}'; did you mean '{close[0]}'?"
+        return f"unknown field '{name}'; did you mean '{close}'?"
     return f"unknown field '{name}' (allowed: {', '.join(allowed)})"
 
 

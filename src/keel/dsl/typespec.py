@@ -8,13 +8,13 @@ small recursive-descent parser; :func:`mismatches` checks a value (JSON data) ag
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from keel.dsl.diagnostics import closest
 from keel.dsl.duration import parse_duration
 from keel.dsl.values import describe_value
 
@@ -304,9 +304,7 @@ class _Parser:
 
 def _unknown(name: str, text: str) -> str:
     where = "" if name == text.strip() else f" in '{text}'"
-    suggestion = _HINTS.get(name) or next(
-        iter(difflib.get_close_matches(name, _KNOWN, n=1, cutoff=0.6)), None
-    )
+    suggestion = _HINTS.get(name) or closest(name, _KNOWN)
     if suggestion:
         return f"unknown type '{name}'{where}; did you mean '{suggestion}'?"
     return f"unknown type '{name}'{where}; known types: {', '.join(_KNOWN)}"

@@ -16,15 +16,14 @@ The action catalog is passed in (see ``keel.dsl.catalog``) so this module stays 
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from keel import expressions
 from keel.dsl.catalog import ActionCatalog
-from keel.dsl.diagnostics import Problem
+from keel.dsl.diagnostics import Problem, did_you_mean
 from keel.dsl.expects import validate_expects
 from keel.dsl.graph import Graph, build_graph
 from keel.dsl.loader import load_workflow
@@ -119,7 +118,7 @@ class _Checker:
         base: FieldPath = ("actions", index)
         signature = self.catalog.signature(stmt.action)
         if signature is None:
-            hint = _did_you_mean(stmt.action, self.catalog.names())
+            hint = did_you_mean(stmt.action, self.catalog.names())
             yield self._problem(
                 f"unknown action '{stmt.action}'{hint}",
                 (*base, "action"),
@@ -139,7 +138,7 @@ class _Checker:
             return
         known = signature.required | signature.optional
         for name in sorted(given - known):
-            hint = _did_you_mean(name, sorted(known))
+            hint = did_you_mean(name, sorted(known))
             yield self._problem(
                 f"unknown argument '{name}' for {stmt.action}{hint}",
                 (*base, "args", name),
@@ -224,7 +223,7 @@ class _Checker:
         refs = expressions.references(text)
         for target in sorted(refs.actions):
             if target not in self.refs:
-                hint = _did_you_mean(target, sorted(self.refs))
+                hint = did_you_mean(target, sorted(self.refs))
                 yield self._problem(
                     f"expression refers to unknown action 'ACTIONS.{target}'{hint}",
                     path,
@@ -263,16 +262,6 @@ class _Checker:
 
 def _strings(value: Any, path: FieldPath, name: str) -> Iterator[tuple[FieldPath, str, str]]:
     """Yield ``(source path, dotted field name, text)`` for every string inside ``value``."""
-    if isinstance(value, str):
-        yield path, name, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, (*path, str(key)), f"{name}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _strings(item, (*path, i), f"{name}[{i}]")
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    for inner, text in expressions.iter_strings(value):
+        field = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in inner)
+        yield (*path, *(p if isinstance(p, int) else str(p) for p in inner)), field, text

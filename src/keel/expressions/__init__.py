@@ -25,7 +25,13 @@ from keel.expressions.analysis import FunctionCall, References, check, reference
 from keel.expressions.evaluator import Scope, compile_expression, run
 from keel.expressions.iterators import Iterator, bindings, parse_for_each
 from keel.expressions.scanner import scan
-from keel.expressions.templates import clock_set, evaluate_text, evaluate_tree, has_expression
+from keel.expressions.templates import (
+    clock_set,
+    evaluate_text,
+    evaluate_tree,
+    has_expression,
+    iter_strings,
+)
 
 __all__ = [
     "ExpressionError",
@@ -40,6 +46,7 @@ __all__ = [
     "evaluate_templates",
     "find_expressions",
     "has_expression",
+    "iter_strings",
     "iterate",
     "parse_for_each",
     "references",

@@ -8,11 +8,11 @@ builders, so a problem reads the same whether it is found at commit time or at r
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator as Iter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from keel.dsl.diagnostics import closest
 from keel.errors import ExpressionError
 from keel.expressions import nodes as n
 from keel.expressions.functions import FUNCTIONS
@@ -161,7 +161,7 @@ def context_problem(name: str) -> str | None:
     if name in n.CASTS:
         return f"'{name}' is a cast: write {name}(x) or x -> {name}"
     upper = {c.upper(): c for c in n.CONTEXTS}
-    hint = upper.get(name.upper()) or _close(name, sorted(n.CONTEXTS))
+    hint = upper.get(name.upper()) or closest(name, sorted(n.CONTEXTS))
     suggestion = f"; did you mean '{hint}'?" if hint else ""
     return f"unknown context '{name}'{suggestion}"
 
@@ -186,17 +186,12 @@ def call_problem(callee: str, argc: int, check_registry: bool) -> str | None:
         return None
     function = FUNCTIONS.get(parts[1])
     if function is None:
-        hint = _close(parts[1], sorted(FUNCTIONS))
+        hint = closest(parts[1], sorted(FUNCTIONS))
         suggestion = f"; did you mean 'FN.{hint}'?" if hint else ""
         return f"unknown function 'FN.{parts[1]}'{suggestion}"
     if not function.accepts(argc):
         return f"FN.{parts[1]} takes {function.arity_text()} argument(s), {argc} given"
     return None
-
-
-def _close(word: str, choices: list[str]) -> str | None:
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _expressions(template: str) -> Iter[str]:

@@ -7,7 +7,7 @@ split and compiled once (cached by its text), so evaluating it again only runs c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,6 +105,24 @@ def evaluate_tree(value: Any, scope: Scope) -> Any:
     if isinstance(value, tuple):
         return tuple(evaluate_tree(item, scope) for item in value)
     return value
+
+
+def iter_strings(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Yield ``(path, text)`` for every string inside dicts, lists and tuples (keys and indexes).
+
+    The one walk over argument structures that the validator (to check templates), the engine
+    (to find templates that must wait for secrets) and the child launcher share.
+    """
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from iter_strings(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from iter_strings(item, (*path, i))
 
 
 def has_expression(value: Any) -> bool:

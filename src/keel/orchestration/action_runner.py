@@ -27,7 +27,7 @@ from keel import expressions
 from keel.dsl.model import ActionStatement
 from keel.errors import ExpressionError
 from keel.orchestration.children import CHILD_ACTION, ChildLauncher
-from keel.orchestration.context import RunContext, split_secret_args
+from keel.orchestration.context import RunContext, jsonable, split_secret_args
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     RUN_ACTION,
@@ -165,7 +165,8 @@ class ActionRunner:
             state.attempts = max(state.attempts, attempt)
             # Inline only when nothing waits for secrets: those resolve in an activity.
             if stmt.action in INLINE_ACTIONS and not deferred:
-                result = ActionResult(ok=True, result=args.get("value"))
+                # Activity results are normalised in the activity; inline ones here, once.
+                result = ActionResult(ok=True, result=jsonable(args.get("value")))
             else:
                 task = ActionTask(
                     ref=stmt.ref,

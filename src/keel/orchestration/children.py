@@ -33,7 +33,7 @@ from keel import expressions
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import ActionStatement, Workflow
 from keel.errors import ExpressionError
-from keel.orchestration.context import RunContext
+from keel.orchestration.context import RunContext, reads_secrets
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     RESOLVE_WORKFLOW,
@@ -137,9 +137,9 @@ class ChildLauncher:
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 )
             except ChildWorkflowError as exc:
-                cause = exc.cause if exc.cause is not None else exc
-                message = getattr(cause, "message", None) or str(cause)
-                raise ActionFailedError(Failure("ChildWorkflowFailed", message, 1)) from exc
+                raise ActionFailedError(
+                    Failure("ChildWorkflowFailed", _failure_text(exc), 1)
+                ) from exc
             return result
 
         starts = list(range(0, len(calls), FANOUT_PER_RUN))
@@ -181,8 +181,8 @@ class ChildLauncher:
         warn: Callable[[str], None],
     ) -> dict[str, Any]:
         if any(
-            "SECRETS" in expressions.references(text).contexts
-            for text in _strings(stmt.args.get("trigger_inputs"))
+            reads_secrets(text)
+            for _, text in expressions.iter_strings(stmt.args.get("trigger_inputs"))
         ):
             raise ActionFailedError(
                 Failure(
@@ -243,11 +243,8 @@ class ChildLauncher:
                 **options,
             )
         except ChildWorkflowError as exc:
-            cause = exc.cause if exc.cause is not None else exc
-            message = getattr(cause, "message", None) or str(cause)
-            raise ActionFailedError(
-                Failure("ChildWorkflowFailed", f"child run {options['id']} failed: {message}", 1)
-            ) from exc
+            message = f"child run {options['id']} failed: {_failure_text(exc)}"
+            raise ActionFailedError(Failure("ChildWorkflowFailed", message, 1)) from exc
 
     async def start_error_handler(self, alias: str, trigger: dict[str, Any]) -> str:
         """Start the error-handler workflow ``alias`` for this failed run; return its run id.
@@ -317,11 +314,7 @@ class ChildLauncher:
         return passed
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+def _failure_text(exc: ChildWorkflowError) -> str:
+    """Return what made a child run fail (its own failure message, not Temporal's wrapper)."""
+    cause = exc.cause if exc.cause is not None else exc
+    return getattr(cause, "message", None) or str(cause)

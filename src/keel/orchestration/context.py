@@ -9,7 +9,7 @@ them as :class:`DeferredArg` templates, with just the context they need, for the
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -73,8 +73,7 @@ class RunContext:
         )
 
     def record_success(self, ref: str, result: Any) -> None:
-        """Add a finished action's result as ``ACTIONS.<ref>``."""
-        result = jsonable(result)
+        """Add a finished action's result (JSON data, see :func:`jsonable`) as ``ACTIONS.<ref>``."""
         self.actions[ref] = {"result": result, "result_typename": type_name(result)}
 
     def record_failure(self, ref: str, error: dict[str, Any]) -> None:
@@ -128,7 +127,9 @@ def split_secret_args(
         ``var``/``VARS``, but only what they reference).
     """
     deferred = [
-        DeferredArg(list(path), text) for path, text in _strings(args, ()) if reads_secrets(text)
+        DeferredArg(list(path), text)
+        for path, text in expressions.iter_strings(args)
+        if reads_secrets(text)
     ]
     if not deferred:
         return context.evaluate(args, loop_vars, on_miss), [], {}
@@ -158,19 +159,6 @@ def apply_deferred(
             target = target[key]
         target[item.path[-1]] = value
     return result
-
-
-def _strings(
-    value: Any, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, (*path, i))
 
 
 def _blank(value: Any, paths: set[tuple[str | int, ...]], here: tuple[str | int, ...] = ()) -> Any:
