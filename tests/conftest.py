@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from temporalio.client import Client
 
+from keel.config import Settings
+from keel.orchestration.connection import connect
 from keel.orchestration.devserver import TemporalDevServer
 
 
@@ -27,9 +29,17 @@ async def temporal_server(
 
 
 @pytest.fixture(scope="session")
-async def temporal_client(temporal_server: TemporalDevServer) -> Client:
-    """A client of the session's dev server, in the ``default`` namespace."""
-    return await Client.connect(temporal_server.address)
+async def temporal_client(
+    temporal_server: TemporalDevServer, tmp_path_factory: pytest.TempPathFactory
+) -> Client:
+    """A client of the session's dev server, in the ``default`` namespace.
+
+    Built as Keel builds every client: large payloads go to a store (a SQLite file of the
+    session's).
+    """
+    folder = tmp_path_factory.mktemp("keel-store")
+    settings = Settings(home=folder, database_url=f"sqlite+aiosqlite:///{folder / 'keel.db'}")
+    return await connect(settings, temporal_server.address)
 
 
 @pytest.fixture

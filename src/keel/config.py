@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         api_port: Port ``keel up`` serves the HTTP API on.
         api_url: The API the CLI's service commands (``keel apply``, ``keel runs``...) talk to.
         api_key: The API key those commands send (``Authorization: Bearer``).
+        large_payload_bytes: Payloads (action results, inputs, run results) bigger than this,
+            serialized, are kept in Keel's store instead of Temporal's history, which holds a
+            reference (see ``keel.orchestration.payload_storage``). Between 1 KiB and 1 MiB.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -57,6 +60,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
+    large_payload_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
 
 
 @lru_cache(maxsize=1)

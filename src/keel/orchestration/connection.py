@@ -1,17 +1,24 @@
 """How a Keel process reaches Temporal: a configured frontend, or the embedded dev server.
 
-Payloads are frozen dataclasses, so Temporal's default JSON data converter is used as is.
+Payloads are frozen dataclasses, so Temporal's default JSON data converter is used, with one
+addition every Keel client carries: Temporal's external storage with Keel's driver
+(:mod:`keel.orchestration.payload_storage`), which keeps payloads above
+``KEEL_LARGE_PAYLOAD_BYTES`` in Keel's store instead of the history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from keel.config import Settings
 from keel.orchestration.devserver import TemporalDevServer
+from keel.orchestration.payload_storage import external_storage
+from keel.store.blobs import DatabaseBlobs
 
 #: File names of the embedded server's state and log inside ``Settings.home``.
 DB_FILE_NAME = "temporal.db"
@@ -26,8 +33,16 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
         address: A ``host:port`` that overrides the configured one (the embedded server's).
     """
     return await Client.connect(
-        address or settings.temporal_address, namespace=settings.temporal_namespace
+        address or settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
     )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Return Temporal's default converter with large payloads offloaded to Keel's store."""
+    storage = external_storage(DatabaseBlobs.from_settings(settings), settings.large_payload_bytes)
+    return dataclasses.replace(DataConverter.default, external_storage=storage)
 
 
 #: Temporal's usual ports, used by ``keel up`` when free so the ``temporal`` CLI and browser

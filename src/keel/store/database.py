@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from keel.config import Settings
 from keel.errors import ConfigError
@@ -86,16 +87,25 @@ class Database:
             ``server_settings``).
         echo: Log every SQL statement (never enable where secrets are written: it logs
             parameters, and those include ciphertexts).
+        pooled: Keep connections open between uses. Without a pool every session opens and
+            closes its own connection, so nothing is left to dispose (for rare users such as
+            the external-storage driver, which lives as long as a Temporal client).
     """
 
     def __init__(
-        self, url: str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False
+        self,
+        url: str,
+        *,
+        connect_args: Mapping[str, Any] | None = None,
+        echo: bool = False,
+        pooled: bool = True,
     ) -> None:
         self.url: URL = make_url(url)
         if self.is_sqlite:
             self._create_sqlite_folder()
+        pool: dict[str, Any] = {"pool_pre_ping": True} if pooled else {"poolclass": NullPool}
         self.engine: AsyncEngine = create_async_engine(
-            self.url, connect_args=dict(connect_args or {}), echo=echo, pool_pre_ping=True
+            self.url, connect_args=dict(connect_args or {}), echo=echo, **pool
         )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

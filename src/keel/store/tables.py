@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -215,3 +216,19 @@ class RunRow(Base):
     parent_action: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class BlobRow(Base):
+    """A payload too large for Temporal's history, stored by its SHA-256 (zlib-compressed).
+
+    Written and read by ``keel.orchestration.payload_storage.KeelStoreDriver`` through
+    ``keel.store.blobs.DatabaseBlobs``; ``stored_at`` is refreshed whenever the same payload is
+    written again (for a future clean-up of blobs whose runs are gone).
+    """
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

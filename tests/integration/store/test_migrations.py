@@ -31,6 +31,7 @@ TABLES = {
     "variables",
     "api_keys",
     "runs",
+    "blobs",
     VERSION_TABLE,
 }
 
@@ -63,9 +64,9 @@ async def test_migrate_from_empty_then_again_is_a_no_op(make_database: DatabaseF
         assert await table_names(database) == set()
         await database.migrate()
         assert await table_names(database) == TABLES
-        assert await head(database) == ["0001"]
+        assert await head(database) == ["0002"]
         await database.migrate()
-        assert await head(database) == ["0001"]
+        assert await head(database) == ["0002"]
 
 
 async def test_migrated_schema_matches_tables(db: Database) -> None:
@@ -83,7 +84,7 @@ async def test_migrated_schema_matches_tables(db: Database) -> None:
 async def test_concurrent_migrate_from_two_engines(make_database: DatabaseFactory) -> None:
     async with make_database() as first, make_database() as second:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await head(first) == ["0001"]
+        assert await head(first) == ["0002"]
         assert await table_names(second) == TABLES
 
 
@@ -118,7 +119,7 @@ async def test_concurrent_migrate_from_two_processes(make_database: DatabaseFact
         for process in processes:
             _, stderr = await process.communicate()
             assert process.returncode == 0, stderr.decode()
-        assert await head(database) == ["0001"]
+        assert await head(database) == ["0002"]
         assert await table_names(database) == TABLES
 
 
