@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from keel.orchestration.workflow import KeelRun
 from keel.store.blobs import get_blob
 from keel.store.database import Database
 from tests.integration.engine import Engine
+from tests.integration.store.conftest import PG_URL, pg_connect
 
 pytestmark = pytest.mark.integration
 
@@ -87,10 +89,20 @@ returns:
 """
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings whose store is a SQLite file of this test's."""
-    return Settings(home=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings whose store is a SQLite file, or a PostgreSQL database, of this test's own."""
+    if request.param == "sqlite":
+        yield Settings(home=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}")
+        return
+    name = f"keel_{uuid.uuid4().hex[:12]}"
+    admin = await pg_connect()
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield Settings(home=tmp_path, database_url=PG_URL.replace("/test", f"/{name}"))
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
 
 
 @pytest.fixture
