@@ -63,6 +63,8 @@ class ActionSpec:
         is_async: Whether ``fn`` is a coroutine function.
         pure: Whether it is deterministic and does no I/O, so the orchestrator may evaluate it
             inside the Temporal workflow.
+        stateful: Whether it uses the worker's own services (the seen-keys store of
+            :mod:`keel.actions.seen_keys`), so every executor runs it in the worker process.
         accepts_any: Whether ``fn`` takes ``**kwargs`` (then unknown arguments are allowed).
         args_model: The pydantic model of its arguments (built once, at registration).
     """
@@ -75,10 +77,17 @@ class ActionSpec:
     pure: bool
     accepts_any: bool
     args_model: type[BaseModel] = field(repr=False, compare=False)
+    stateful: bool = False
 
     @classmethod
     def from_function(
-        cls, fn: Callable[..., Any], name: str, *, description: str = "", pure: bool = False
+        cls,
+        fn: Callable[..., Any],
+        name: str,
+        *,
+        description: str = "",
+        pure: bool = False,
+        stateful: bool = False,
     ) -> ActionSpec:
         """Describe ``fn`` as action ``name``.
 
@@ -100,6 +109,7 @@ class ActionSpec:
             pure=pure,
             accepts_any=signature.accepts_any,
             args_model=build_model(name, signature),
+            stateful=stateful,
         )
 
     def args_schema(self) -> dict[str, Any]:
@@ -184,7 +194,12 @@ _PROCESS_REGISTRY = Registry()
 
 
 def action(
-    name: str, *, description: str = "", pure: bool = False, registry: Registry | None = None
+    name: str,
+    *,
+    description: str = "",
+    pure: bool = False,
+    stateful: bool = False,
+    registry: Registry | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as action ``name``; the function is returned unchanged.
 
@@ -192,11 +207,14 @@ def action(
         name: The dotted action name (``core.transform.reshape``).
         description: What it does; defaults to the first paragraph of the docstring.
         pure: Deterministic with no I/O: the orchestrator may evaluate it inside the workflow.
+        stateful: Uses the worker's own services (seen keys): always runs in the worker process.
         registry: Where to register; defaults to the process-wide registry.
     """
 
     def register(fn: F) -> F:
-        spec = ActionSpec.from_function(fn, name, description=description, pure=pure)
+        spec = ActionSpec.from_function(
+            fn, name, description=description, pure=pure, stateful=stateful
+        )
         (_PROCESS_REGISTRY if registry is None else registry).register(spec)
         return fn
 

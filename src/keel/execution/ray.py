@@ -19,6 +19,10 @@ virtualenv. When joining a remote cluster (``KEEL_RAY_ADDRESS``), install Keel i
 image, or pass a ``runtime_env`` (for example ``{"pip": ["keel==<version>"]}`` or
 ``{"py_modules": [<path of the keel package>]}``) to :class:`RayExecutor`.
 
+Actions registered ``stateful`` (they use the worker's seen-keys store, e.g.
+``core.transform.deduplicate``) are not sent to Ray: they run in this process, next to the
+store, on an in-process executor.
+
 Timeouts cancel the task with ``ray.cancel(force=True)``, which kills the Ray worker process:
 unlike a thread, a runaway action really stops. Ray never retries a task here
 (``max_retries=0``): retries are Keel's decision, made in the workflow, where they are recorded.
@@ -43,6 +47,7 @@ from ray import cloudpickle
 from ray.exceptions import RayError, RayTaskError, UnserializableException
 
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
+from keel.execution.local import LocalExecutor
 
 if TYPE_CHECKING:
     from keel.actions.registry import Registry
@@ -115,6 +120,7 @@ class RayExecutor:
         self._task = _remote_action.options(num_cpus=num_cpus_per_task)
         self._runtime_env = runtime_env
         self._started_ray = False
+        self._local: LocalExecutor | None = None
         self.start()
 
     def start(self) -> None:
@@ -139,6 +145,10 @@ class RayExecutor:
         if isinstance(prepared, ActionOutcome):
             return prepared
         spec, args = prepared
+        if spec.stateful:
+            if self._local is None:
+                self._local = LocalExecutor(self._registry)
+            return await self._local.run(call)
         if not ray.is_initialized():  # shut down behind our back: Ray would auto-start a default
             self.start()
         target = _pickled(spec.fn) if self._ship_functions else spec.name
@@ -162,7 +172,10 @@ class RayExecutor:
         return ActionOutcome(result=result)
 
     async def close(self) -> None:
-        """Shut Ray down if this executor started it."""
+        """Shut Ray down if this executor started it (and close the in-process executor)."""
+        if self._local is not None:
+            await self._local.close()
+            self._local = None
         if self._started_ray:
             self._started_ray = False
             with contextlib.suppress(Exception):

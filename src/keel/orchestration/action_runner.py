@@ -73,6 +73,8 @@ class ActionRunner:
         self.context = context
         self.environment = environment
         self.children = children
+        workflow = context.env.get("workflow")
+        self.workflow_id = str(workflow.get("id") or "") if isinstance(workflow, dict) else ""
 
     async def run(self, stmt: ActionStatement, state: ActionState) -> ActionOutcome:
         """Run ``stmt`` to its end, updating ``state`` for the progress query."""
@@ -177,6 +179,7 @@ class ActionRunner:
                     environment=self.environment,
                     timeout=policy.timeout,
                     attempt=attempt,
+                    workflow_id=self.workflow_id,
                 )
                 # The activity id names the action, item and attempt, so the history and the
                 # Temporal UI say which action each activity (or local-activity marker) was.

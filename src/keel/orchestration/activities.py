@@ -1,7 +1,8 @@
 """The activities: the only place a run touches the outside world.
 
 ``keel.run_action`` runs one attempt of one action call: it resolves the arguments that read
-``SECRETS`` (here, never in the workflow, so secrets stay out of history) and hands the call to
+``SECRETS`` (here, never in the workflow, so secrets stay out of history), installs the worker's
+seen-keys store for the call (``core.transform.deduplicate`` reads it) and hands the call to
 the configured executor (in-process or Ray), returning a structured result instead of raising,
 so the workflow sees every failure as data.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from temporalio import activity
 
 from keel import expressions
+from keel.actions.seen_keys import CURRENT_SEEN, SeenKeys, SeenScope
 from keel.errors import ExpressionError
 from keel.execution.base import ActionCall, Executor
 from keel.orchestration.context import apply_deferred, jsonable
@@ -28,9 +30,15 @@ _PARENT_SECRET = re.compile(r"((?:PARENT\.)+)SECRETS\.([A-Za-z0-9_]+)")
 class ActionActivities:
     """Holds what the activities need (executor, secrets) for the lifetime of a worker."""
 
-    def __init__(self, executor: Executor, secrets: SecretsProvider | None = None) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        secrets: SecretsProvider | None = None,
+        seen: SeenKeys | None = None,
+    ) -> None:
         self.executor = executor
         self.secrets: SecretsProvider = secrets or NoSecrets()
+        self.seen = seen
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, task: ActionTask) -> ActionResult:
@@ -43,7 +51,11 @@ class ActionActivities:
                 return ActionResult(
                     ok=False, error_type="ExpressionError", error_message=str(exc), retryable=False
                 )
-        outcome = await self.executor.run(ActionCall(task.action, args, task.timeout))
+        token = CURRENT_SEEN.set(self._seen_scope(task))
+        try:
+            outcome = await self.executor.run(ActionCall(task.action, args, task.timeout))
+        finally:
+            CURRENT_SEEN.reset(token)
         if outcome.error is not None:
             return ActionResult(
                 ok=False,
@@ -52,6 +64,20 @@ class ActionActivities:
                 retryable=outcome.error.retryable,
             )
         return ActionResult(ok=True, result=jsonable(outcome.result))
+
+    def _seen_scope(self, task: ActionTask) -> SeenScope | None:
+        """Return the seen keys of this call: the workflow's, owned by this run, action and item.
+
+        The owner leaves out the attempt (activity ids are ``ref[item]#attempt``), so a retried
+        attempt finds the keys it recorded itself as its own.
+        """
+        if self.seen is None:
+            return None
+        info = activity.info()
+        run = info.workflow_id or ""
+        owner = f"{run}/{info.activity_id.rsplit('#', 1)[0]}"
+        # Runs started without a Keel workflow id (library use) share the scope "".
+        return SeenScope(self.seen, task.workflow_id, owner)
 
     async def _resolve(self, task: ActionTask) -> dict[str, Any]:
         names: set[str] = set()

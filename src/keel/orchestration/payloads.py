@@ -105,6 +105,8 @@ class ActionTask:
         environment: The secrets environment.
         timeout: Seconds this attempt may take.
         attempt: 1-based attempt number.
+        workflow_id: The Keel workflow the run belongs to (the scope of the keys that
+            ``core.transform.deduplicate`` remembers).
     """
 
     ref: str
@@ -115,6 +117,7 @@ class ActionTask:
     environment: str = "default"
     timeout: float = 300.0
     attempt: int = 1
+    workflow_id: str = ""
 
 
 @dataclass(frozen=True)

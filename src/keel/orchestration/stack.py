@@ -30,6 +30,7 @@ from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_worker
+from keel.store.seen_keys import DatabaseSeenKeys
 
 STATE_FILE = "stack.json"
 
@@ -110,6 +111,7 @@ class EmbeddedStack:
                 self._executor,
                 self._secrets(),
                 catalog=self.catalog,
+                seen=DatabaseSeenKeys.from_settings(self.settings),
             )
             self._worker_task = asyncio.create_task(self._worker.run())
 

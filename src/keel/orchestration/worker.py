@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
 from keel.orchestration.activities import ActionActivities
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
@@ -57,6 +58,7 @@ def build_worker(
     secrets: SecretsProvider | None = None,
     *,
     catalog: WorkflowCatalog | None = None,
+    seen: SeenKeys | None = None,
     max_concurrent_activities: int = 100,
 ) -> Worker:
     """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``).
@@ -67,9 +69,11 @@ def build_worker(
         executor: Where action code runs.
         secrets: Where ``SECRETS`` come from.
         catalog: Where child runs find the workflows they call.
+        seen: What ``core.transform.deduplicate`` remembers across runs (Keel's store); without
+            it those actions work within one call only (``persist: false``).
         max_concurrent_activities: Cap on activities (and local activities) at once.
     """
-    activities = ActionActivities(executor, secrets)
+    activities = ActionActivities(executor, secrets, seen)
     catalog_activities = CatalogActivities(catalog)
     return Worker(
         client,

@@ -15,7 +15,7 @@ import asyncio
 import fcntl
 import os
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -175,6 +175,39 @@ class Database:
         path = self._sqlite_file()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+
+
+class LazyDatabase:
+    """A database opened and migrated on first use, for services most runs never touch.
+
+    The stores a worker keeps beside Temporal (offloaded payloads, seen keys) use one of these, so
+    a run that needs neither opens no connection. From the settings it is unpooled
+    (``pooled=False``): nothing stays open between uses, so nothing needs closing when the process
+    ends.
+
+    Args:
+        open_database: Returns the database (unmigrated); called once, on first use.
+    """
+
+    def __init__(self, open_database: Callable[[], Database]) -> None:
+        self._open = open_database
+        self._database: Database | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LazyDatabase:
+        """Return the (not yet opened) database the settings name, unpooled."""
+        url = database_url(settings)
+        return cls(lambda: Database(url, pooled=False))
+
+    async def get(self) -> Database:
+        """Return the database, opening and migrating it the first time."""
+        async with self._lock:
+            if self._database is None:
+                database = self._open()
+                await database.migrate()
+                self._database = database
+            return self._database
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -232,3 +232,19 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     stored_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SeenKeyRow(Base):
+    """A key ``core.transform.deduplicate``/``is_duplicate`` saw, remembered until ``expires_at``.
+
+    ``scope`` is the workflow, ``digest`` the SHA-256 of the item's key values, ``owner`` the call
+    that recorded it (run, action, item), so a retried attempt is not told it saw its own keys.
+    """
+
+    __tablename__ = "seen_keys"
+    __table_args__ = (Index("ix_seen_keys_scope_expires_at", "scope", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[datetime]

@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from keel.store.blobs import DatabaseBlobs, get_blob
-from keel.store.database import Database
+from keel.store.database import Database, LazyDatabase
 from keel.store.tables import BlobRow
 
 from .conftest import DatabaseFactory
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_put_then_get_round_trips(db: Database) -> None:
-    blobs = DatabaseBlobs(lambda: db)
+    blobs = DatabaseBlobs(LazyDatabase(lambda: db))
     data = zlib.compress(b"payload " * 10_000)
     await blobs.put("sha256:abc", data, 80_000)
     assert await blobs.get("sha256:abc") == data
@@ -25,7 +25,7 @@ async def test_put_then_get_round_trips(db: Database) -> None:
 
 
 async def test_writing_the_same_key_again_refreshes_it(db: Database) -> None:
-    blobs = DatabaseBlobs(lambda: db)
+    blobs = DatabaseBlobs(LazyDatabase(lambda: db))
     await blobs.put("sha256:k", b"data", 4)
     async with db.session() as session:
         first = (await session.get(BlobRow, "sha256:k")).stored_at  # type: ignore[union-attr]
@@ -39,13 +39,16 @@ async def test_writing_the_same_key_again_refreshes_it(db: Database) -> None:
 async def test_concurrent_writers_of_one_payload_agree(make_database: DatabaseFactory) -> None:
     async with make_database() as first, make_database() as second:
         await first.migrate()
-        writers = [DatabaseBlobs(lambda: first), DatabaseBlobs(lambda: second)]
+        writers = [
+            DatabaseBlobs(LazyDatabase(lambda: first)),
+            DatabaseBlobs(LazyDatabase(lambda: second)),
+        ]
         await asyncio.gather(*(w.put("sha256:same", b"bytes", 5) for w in writers * 3))
         assert await writers[1].get("sha256:same") == b"bytes"
 
 
 async def test_the_store_is_migrated_on_first_use(make_database: DatabaseFactory) -> None:
     async with make_database() as database:  # not migrated: the blobs table is not there yet
-        blobs = DatabaseBlobs(lambda: database)
+        blobs = DatabaseBlobs(LazyDatabase(lambda: database))
         await blobs.put("sha256:first", b"x", 1)
         assert await blobs.get("sha256:first") == b"x"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
 from keel.actions.builtin import transform
 from keel.actions.registry import default_registry
+from keel.actions.seen_keys import CURRENT_SEEN, SeenScope
 from keel.errors import ActionArgumentError, LambdaError
 
 
@@ -73,40 +75,106 @@ def test_is_in_handles_unhashable_values() -> None:
     assert transform.not_in(items, [[1]]) == [{"a": 1}, {"a": 2}, 3]
 
 
-def test_deduplicate_merges_duplicates_in_first_position() -> None:
+class MemorySeenKeys:
+    """An in-memory seen-keys store (the real one: tests/integration/store/test_seen_keys.py)."""
+
+    def __init__(self) -> None:
+        self.owners: dict[tuple[str, str], str] = {}
+        self.ttls: list[float] = []
+
+    async def remember(
+        self, scope: str, owner: str, digests: Sequence[str], ttl_seconds: float
+    ) -> set[str]:
+        self.ttls.append(ttl_seconds)
+        seen = set()
+        for digest in digests:
+            previous = self.owners.setdefault((scope, digest), owner)
+            if previous != owner:
+                seen.add(digest)
+        return seen
+
+
+@pytest.fixture
+def seen() -> Iterator[MemorySeenKeys]:
+    """Install a store as the activity does, for a call of run ``run-1``."""
+    store = MemorySeenKeys()
+    token = CURRENT_SEEN.set(SeenScope(store, "wf", "run-1/dedup"))
+    yield store
+    CURRENT_SEEN.reset(token)
+
+
+def as_run(store: MemorySeenKeys, owner: str) -> None:
+    """Make the following calls belong to another run."""
+    CURRENT_SEEN.set(SeenScope(store, "wf", owner))
+
+
+async def test_deduplicate_merges_duplicates_in_first_position(seen: MemorySeenKeys) -> None:
     items = [
         {"user": {"id": 1}, "seen": "mon"},
         {"user": {"id": 2}, "seen": "mon"},
         {"user": {"id": 1}, "seen": "tue", "extra": True},
     ]
-    assert call("core.transform.deduplicate", items=items, keys=["user.id"]) == [
+    assert await call("core.transform.deduplicate", items=items, keys=["user.id"]) == [
         {"user": {"id": 1}, "seen": "tue", "extra": True},
         {"user": {"id": 2}, "seen": "mon"},
     ]
     assert items[0] == {"user": {"id": 1}, "seen": "mon"}  # inputs are not modified
 
 
-def test_deduplicate_uses_every_key_and_keeps_types_apart() -> None:
+async def test_deduplicate_uses_every_key_and_keeps_types_apart() -> None:
     items = [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": "1", "b": "x"}, {"a": 1, "b": "x"}]
-    result = call("core.transform.deduplicate", items=items, keys=["a", "b"], persist=False)
+    result = await call("core.transform.deduplicate", items=items, keys=["a", "b"], persist=False)
     assert result == items[:3]
 
 
-def test_deduplicate_accepts_one_object_and_unhashable_key_values() -> None:
-    assert transform.deduplicate({"k": [1]}, ["k"]) == [{"k": [1]}]
-    assert transform.deduplicate([{"k": [1]}, {"k": [1]}], ["k"]) == [{"k": [1]}]
+async def test_deduplicate_accepts_one_object_and_unhashable_key_values() -> None:
+    assert await transform.deduplicate({"k": [1]}, ["k"], persist=False) == [{"k": [1]}]
+    pair = [{"k": [1]}, {"k": [1]}]
+    assert await transform.deduplicate(pair, ["k"], persist=False) == [{"k": [1]}]
 
 
-def test_deduplicate_names_a_missing_key() -> None:
+async def test_deduplicate_names_a_missing_key() -> None:
     with pytest.raises(ValueError, match=r"item 1 has no key 'user\.id'"):
-        transform.deduplicate([{"user": {"id": 1}}, {"user": {}}], ["user.id"])
+        await transform.deduplicate([{"user": {"id": 1}}, {"user": {}}], ["user.id"])
 
 
-def test_is_duplicate_without_a_store() -> None:
-    item = {"id": 1}
-    assert call("core.transform.is_duplicate", item=item, keys=["id"]) is False
+async def test_deduplicate_drops_what_earlier_runs_saw(seen: MemorySeenKeys) -> None:
+    monday = [{"id": 1}, {"id": 2}]
+    assert await transform.deduplicate(monday, ["id"], expire_seconds=600) == monday
+    assert seen.ttls == [600]
+    as_run(seen, "run-2/dedup")
+    tuesday = [{"id": 2, "new": True}, {"id": 3}]
+    assert await transform.deduplicate(tuesday, ["id"]) == [{"id": 3}]
+    # persist: false neither reads nor records.
+    as_run(seen, "run-3/dedup")
+    assert await transform.deduplicate([{"id": 4}], ["id"], persist=False) == [{"id": 4}]
+    as_run(seen, "run-4/dedup")
+    assert await transform.deduplicate([{"id": 4}], ["id"]) == [{"id": 4}]
+
+
+async def test_a_retried_call_gets_the_same_answer(seen: MemorySeenKeys) -> None:
+    items = [{"id": 1}, {"id": 2}]
+    assert await transform.deduplicate(items, ["id"]) == items
+    assert await transform.deduplicate(items, ["id"]) == items  # same owner: a retry
+
+
+async def test_is_duplicate_remembers_across_runs(seen: MemorySeenKeys) -> None:
+    assert await call("core.transform.is_duplicate", item={"id": 1}, keys=["id"]) is False
+    as_run(seen, "run-2/check")
+    assert await transform.is_duplicate({"id": 1, "other": "field"}, ["id"]) is True
+    assert await transform.is_duplicate({"id": 2}, ["id"]) is False
     with pytest.raises(ValueError, match="no key 'other'"):
-        transform.is_duplicate(item, ["other"])
+        await transform.is_duplicate({"id": 1}, ["other"])
+
+
+async def test_remembering_needs_a_store_and_a_positive_lifetime(seen: MemorySeenKeys) -> None:
+    with pytest.raises(ValueError, match="expire_seconds must be a positive number"):
+        await transform.is_duplicate({"id": 1}, ["id"], expire_seconds=0)
+    CURRENT_SEEN.set(None)
+    with pytest.raises(RuntimeError, match=r"Keel's store.*persist: false"):
+        await transform.deduplicate([{"id": 1}], ["id"])
+    with pytest.raises(RuntimeError, match=r"core\.transform\.is_duplicate remembers keys"):
+        await transform.is_duplicate({"id": 1}, ["id"])
 
 
 def test_flatten_json() -> None:

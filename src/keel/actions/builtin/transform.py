@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
+from keel.actions import seen_keys
 from keel.actions.registry import action
 from keel.actions.schema import Doc
 from keel.expressions.lambdas import compile_lambda
@@ -81,49 +82,62 @@ def not_in(
     return [item for item in items if not member(key(item))]
 
 
-@action("core.transform.deduplicate")
-def deduplicate(
+@action("core.transform.deduplicate", stateful=True)
+async def deduplicate(
     items: Annotated[list[dict[str, Any]] | dict[str, Any], Doc("The objects to deduplicate.")],
     keys: Keys,
-    expire_seconds: Annotated[int, Doc("How long a seen key is remembered across runs.")] = 3600,
-    persist: Annotated[bool, Doc("Remember seen keys across runs (not yet honoured).")] = True,
+    expire_seconds: Annotated[
+        int, Doc("How long a seen key is remembered across runs, in seconds.")
+    ] = 3600,
+    persist: Annotated[
+        bool, Doc("Also drop objects this workflow saw in earlier runs (within expire_seconds).")
+    ] = True,
 ) -> list[dict[str, Any]]:
-    """Drop objects whose ``keys`` values repeat, merging each duplicate into the first one.
+    """Drop objects whose ``keys`` values repeat, here or (``persist``) in earlier runs.
 
-    Objects with the same values at ``keys`` are merged (later fields win) and kept at the
-    position of the first, as Tracecat does. A single object is treated as a list of one.
-
-    Not yet honoured: ``persist`` and ``expire_seconds``. Deduplicating *across runs* needs a
-    store of seen keys, which arrives with the engine's store; until then only duplicates
-    within one call are removed, whatever ``persist`` says.
+    Within the call, objects with the same values at ``keys`` are merged (later fields win) and
+    kept at the position of the first, as Tracecat does. With ``persist``, an object whose keys
+    this workflow already saw in another run during the last ``expire_seconds`` is dropped too,
+    and the keys of the objects kept are remembered for ``expire_seconds``. A single object is
+    treated as a list of one.
 
     Raises:
-        ValueError: An object lacks one of the keys.
+        ValueError: An object lacks one of the keys, or ``expire_seconds`` is not positive.
+        RuntimeError: ``persist`` is on but no store is available (only outside a worker).
     """
-    merged: dict[Hashable, dict[str, Any]] = {}
+    merged: dict[tuple[str, ...], dict[str, Any]] = {}
     for index, item in enumerate([items] if isinstance(items, dict) else items):
         identity = _identity(item, keys, index)
         merged[identity] = {**merged[identity], **item} if identity in merged else dict(item)
-    return list(merged.values())
+    if not persist:
+        return list(merged.values())
+    scope = _seen_scope("core.transform.deduplicate", expire_seconds)
+    digests = {identity: seen_keys.digest(identity) for identity in merged}
+    seen = await scope.seen(digests.values(), expire_seconds)
+    return [item for identity, item in merged.items() if digests[identity] not in seen]
 
 
-@action("core.transform.is_duplicate")
-def is_duplicate(
+@action("core.transform.is_duplicate", stateful=True)
+async def is_duplicate(
     item: Annotated[dict[str, Any], Doc("The object to check.")],
     keys: Keys,
-    expire_seconds: Annotated[int, Doc("How long a seen key is remembered across runs.")] = 3600,
+    expire_seconds: Annotated[
+        int, Doc("How long a seen key is remembered across runs, in seconds.")
+    ] = 3600,
 ) -> bool:
-    """Return whether an object with the same ``keys`` values was seen in an earlier run.
+    """Return whether this workflow saw an object with the same ``keys`` values in another run.
 
-    Not yet honoured: remembering keys across runs needs a store of seen keys, which arrives
-    with the engine's store. Until then nothing is remembered, so this checks that ``item``
-    has every key and returns ``False``.
+    "Another run" means within the last ``expire_seconds``; the object's keys are remembered
+    (for ``expire_seconds``) when they were not seen, so the next run finds them.
 
     Raises:
-        ValueError: The object lacks one of the keys.
+        ValueError: The object lacks one of the keys, or ``expire_seconds`` is not positive.
+        RuntimeError: No store is available (only outside a worker).
     """
-    _identity(item, keys, 0)
-    return False
+    identity = _identity(item, keys, 0)
+    scope = _seen_scope("core.transform.is_duplicate", expire_seconds)
+    key = seen_keys.digest(identity)
+    return key in await scope.seen([key], expire_seconds)
 
 
 @action("core.transform.flatten_json", pure=True)
@@ -189,7 +203,23 @@ def _key_function(python_lambda: str | None) -> Callable[[Any], Any]:
     return compile_lambda(python_lambda)
 
 
-def _identity(item: Any, keys: list[str], index: int) -> Hashable:
+def _seen_scope(action: str, expire_seconds: int) -> seen_keys.SeenScope:
+    """Return the running call's seen-keys store, or say why there is none."""
+    if expire_seconds <= 0:
+        raise ValueError(
+            f"expire_seconds must be a positive number of seconds, not {expire_seconds}"
+        )
+    scope = seen_keys.CURRENT_SEEN.get()
+    if scope is None:
+        raise RuntimeError(
+            f"{action} remembers keys across runs in Keel's store, and none is available here "
+            "(actions reach it only inside a Keel worker); pass persist: false to deduplicate "
+            "within this call only"
+        )
+    return scope
+
+
+def _identity(item: Any, keys: list[str], index: int) -> tuple[str, ...]:
     """Return the hashable identity of ``item``: its values at the dotted ``keys``."""
     values: list[str] = []
     for key in keys:
