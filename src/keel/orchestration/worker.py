@@ -70,7 +70,7 @@ def build_worker(
         secrets: Where ``SECRETS`` come from.
         catalog: Where child runs find the workflows they call.
         seen: What ``core.transform.deduplicate`` remembers across runs (Keel's store); without
-            it those actions work within one call only (``persist: false``).
+            it, a call that needs it fails saying so (``persist: false`` still works).
         max_concurrent_activities: Cap on activities (and local activities) at once.
     """
     activities = ActionActivities(executor, secrets, seen)
