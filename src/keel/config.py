@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keel.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -65,5 +67,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the process-wide settings, read once."""
-    return Settings()
+    """Return the process-wide settings, read once.
+
+    Raises:
+        ConfigError: A ``KEEL_*`` variable (or ``.env`` entry) has a value Keel cannot use; the
+            message names each one and says what is expected.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"KEEL_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            f" (got {error['input']!r})"
+            for error in exc.errors()
+        ]
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from None

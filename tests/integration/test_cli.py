@@ -125,3 +125,16 @@ def test_run_resolves_child_workflows_from_the_files_folder(
         "unhealthy": ["db-1"],
         "requested_by": "nightly",
     }
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = keel(
+        "run", str(EXAMPLE), "--input", f"@{EXAMPLE_INPUT}",
+        env={"KEEL_HOME": str(tmp_path), "KEEL_LARGE_PAYLOAD_BYTES": "lots"},
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    said = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "KEEL_LARGE_PAYLOAD_BYTES: Input should be a valid integer" in said
+    assert "(got 'lots')" in said
+    assert "Traceback" not in result.stderr + result.stdout

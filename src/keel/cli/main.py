@@ -40,6 +40,14 @@ app = typer.Typer(
 )
 
 
+def _debugging() -> bool:
+    """Return whether ``KEEL_DEBUG`` asks for tracebacks (False when the settings are broken)."""
+    try:
+        return get_settings().debug
+    except KeelError:
+        return False
+
+
 def guarded(command: F) -> F:
     """Wrap a command so errors become one clear line and an exit code, never a traceback."""
 
@@ -55,7 +63,7 @@ def guarded(command: F) -> F:
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as exc:
-            if get_settings().debug:
+            if _debugging():
                 raise
             Console(stderr=True, highlight=False).print(
                 f"[red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))} "
