@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import Client
 
 from keel.execution.local import LocalExecutor
-from keel.orchestration.client import RunFailedError
+from keel.orchestration.client import RunFailedError, wait_result
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
 from tests.integration.engine import Engine
@@ -250,7 +250,6 @@ async def test_a_miss_is_none_and_a_warning_in_the_actions_events(engine: Engine
         ),
         {},
     )
-    from keel.orchestration.client import wait_result
 
     result = await wait_result(run)
     assert result["ACTIONS"]["a"]["result"] is None
@@ -348,3 +347,40 @@ async def test_a_10000_item_pure_for_each_completes_with_a_small_history(engine:
     assert await wait_result(run) == {"count": 10000, "last": 19998}
     history = await run.handle.fetch_history()
     assert len(history.events) < 20  # pure items are evaluated in the workflow: no event per item
+
+
+async def test_an_action_reads_secrets_from_its_own_environment(engine: Engine) -> None:
+    result = await engine.run(
+        doc(
+            """
+  - ref: run_env
+    action: core.transform.apply
+    args: {value: "${{ SECRETS.intel.api_key }}", python_lambda: "lambda k: k[:3]"}
+  - ref: own_env
+    action: core.transform.apply
+    depends_on: [run_env]
+    environment: staging
+    args: {value: "${{ SECRETS.intel.api_key }}", python_lambda: "lambda k: k[:3]"}
+  - ref: per_item
+    action: core.transform.apply
+    depends_on: [own_env]
+    for_each: ${{ for var.env in ['default', 'staging'] }}
+    environment: ${{ var.env }}
+    args: {value: "${{ SECRETS.intel.api_key }}", python_lambda: "lambda k: k[:3]"}
+""",
+            "returns: ['${{ ACTIONS.run_env.result }}', '${{ ACTIONS.own_env.result }}', "
+            "'${{ ACTIONS.per_item.result }}']",
+        )
+    )
+    assert result == ["s3c", "stg", ["s3c", "stg"]]
+
+
+async def test_an_environment_that_is_not_a_name_fails_the_action(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            "  - ref: a\n    action: core.transform.apply\n    environment: ${{ 42 }}\n"
+            "    args: {value: 1, python_lambda: 'lambda x: x'}\n"
+        )
+    )
+    with pytest.raises(RunFailedError, match=r"environment: expected the name of a secrets"):
+        await wait_result(run)

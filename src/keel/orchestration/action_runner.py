@@ -161,6 +161,7 @@ class ActionRunner:
             args, deferred, needed = split_secret_args(stmt.args, self.context, loop_vars, warn)
         except ExpressionError as exc:
             raise ActionFailedError(Failure("ExpressionError", f"args: {exc}", 0)) from exc
+        environment = self._environment(stmt, loop_vars, warn)
         attempt = 0
         while True:
             attempt += 1
@@ -176,7 +177,7 @@ class ActionRunner:
                     args=args,
                     deferred=deferred,
                     context=needed,
-                    environment=self.environment,
+                    environment=environment,
                     timeout=policy.timeout,
                     attempt=attempt,
                     workflow_id=self.workflow_id,
@@ -206,6 +207,26 @@ class ActionRunner:
             delay = min(backoff.initial * backoff.coefficient ** (attempt - 1), backoff.maximum)
             if delay > 0:
                 await workflow.sleep(timedelta(seconds=delay))
+
+    def _environment(
+        self,
+        stmt: ActionStatement,
+        loop_vars: Mapping[str, Any] | None,
+        warn: Callable[[str], None],
+    ) -> str:
+        """Return the secrets environment of this call: the action's own, or the run's."""
+        if stmt.environment is None:
+            return self.environment
+        value = self._evaluate(stmt.environment, "environment", loop_vars, warn)
+        if not isinstance(value, str) or not value:
+            raise ActionFailedError(
+                Failure(
+                    "ValueError",
+                    f"environment: expected the name of a secrets environment, got {value!r}",
+                    0,
+                )
+            )
+        return value
 
     def _done(
         self,
