@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -296,12 +298,46 @@ async def test_start_delay_is_a_durable_timer(engine: Engine) -> None:
             "  - ref: a\n    action: core.transform.reshape\n    start_delay: 0.5\n    args: {value: 1}\n"
         )
     )
-    from keel.orchestration.client import wait_result
-
     await wait_result(run)
     assert "TIMER_STARTED" in await engine.history_text(
         run
     ) or "TimerStarted" in await engine.history_text(run)
+
+
+async def test_wait_until_reads_a_phrase_against_the_run_clock(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            "  - ref: a\n    action: core.transform.reshape\n    wait_until: in 1 second\n"
+            "    args: {value: '${{ FN.now() }}'}\n",
+            "returns: ${{ ACTIONS.a.result }}",
+        )
+    )
+    ran_at = await wait_result(run)
+    history = await run.handle.fetch_history()
+    started = history.events[0].event_time.ToDatetime(tzinfo=UTC)
+    # The action ran on the run's clock at least a second after the run started: a timer.
+    assert datetime.fromisoformat(str(ran_at)).replace(tzinfo=UTC) >= started + timedelta(seconds=1)
+    # The phrase was read in a local activity, whose answer the history records (a marker).
+    markers = [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert [m["activity_type"] for m in markers] == ["keel.resolve_instant"]
+    assert any(e.HasField("timer_started_event_attributes") for e in history.events)
+
+
+async def test_a_wait_until_that_names_no_time_fails_the_action(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            "  - ref: a\n    action: core.transform.reshape\n"
+            "    wait_until: ${{ 'after ' + 'lunch, maybe' }}\n    args: {value: 1}\n"
+        )
+    )
+    with pytest.raises(
+        RunFailedError, match=r"'after lunch, maybe' is not a time Keel understands"
+    ):
+        await wait_result(run)
 
 
 async def test_config_timeout_stops_the_run(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from keel.dsl.catalog import ActionCatalog
 from keel.dsl.diagnostics import Problem, did_you_mean
 from keel.dsl.expects import validate_expects
 from keel.dsl.graph import Graph, build_graph
+from keel.dsl.instants import parse_instant
 from keel.dsl.loader import load_workflow
 from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.source import SourceMap
@@ -179,6 +181,15 @@ class _Checker:
             yield from self._check_template(
                 text, path, name, stmt.ref, graph, bound_vars, ancestors
             )
+        literal_wait = stmt.wait_until is not None and not expressions.has_expression(
+            stmt.wait_until
+        )
+        if literal_wait:
+            try:
+                parse_instant(stmt.wait_until, datetime.now(UTC))
+            except ValueError as exc:
+                path = ("actions", index, "wait_until")
+                yield self._problem(str(exc), path, ref=stmt.ref, field="wait_until")
 
     def _action_templates(
         self, index: int, stmt: ActionStatement

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,17 +24,21 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from keel import expressions
+from keel.dsl.instants import EXAMPLES, iso_instant
 from keel.dsl.model import ActionStatement
 from keel.errors import ExpressionError
 from keel.orchestration.children import CHILD_ACTION, ChildLauncher
 from keel.orchestration.context import RunContext, jsonable, split_secret_args
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
+    RESOLVE_INSTANT,
     RUN_ACTION,
     ActionEvent,
     ActionResult,
     ActionState,
     ActionTask,
+    InstantRequest,
+    InstantResult,
 )
 
 #: Actions evaluated inside the workflow, without an activity.
@@ -103,8 +107,10 @@ class ActionRunner:
     async def _wait(self, stmt: ActionStatement, warn: Callable[[str], None]) -> None:
         delay = stmt.start_delay
         if stmt.wait_until is not None:
-            text = self._evaluate(stmt.wait_until, "wait_until", None, warn)
-            target = _parse_instant(text, stmt.ref)
+            value = self._evaluate(stmt.wait_until, "wait_until", None, warn)
+            target = iso_instant(value)
+            if target is None:
+                target = await _resolve_phrase(value)
             delay = (target - workflow.now()).total_seconds()
         if delay > 0:
             # A durable timer: a worker restart resumes it rather than starting it over.
@@ -307,19 +313,18 @@ def _warner(state: ActionState, ref: str) -> Callable[[str], None]:
     return warn
 
 
-def _parse_instant(value: Any, ref: str) -> datetime:
-    """Return the aware datetime ``wait_until`` names (ISO 8601; naive times are UTC)."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ActionFailedError(
-                Failure(
-                    "ValueError",
-                    f"wait_until: '{value}' is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z)",
-                    0,
-                )
-            ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+async def _resolve_phrase(value: Any) -> datetime:
+    """Read a ``wait_until`` phrase in a local activity (its answer is recorded in history)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ActionFailedError(
+            Failure("ValueError", f"wait_until: {value!r} is not a time; use {EXAMPLES}", 0)
+        )
+    answer = await workflow.execute_local_activity(
+        RESOLVE_INSTANT,
+        InstantRequest(value, workflow.now().isoformat()),
+        result_type=InstantResult,
+        start_to_close_timeout=timedelta(seconds=10),
+    )
+    if answer.instant is None:
+        raise ActionFailedError(Failure("ValueError", answer.message, 0))
+    return datetime.fromisoformat(answer.instant)

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 
 from keel import expressions
 from keel.actions.seen_keys import CURRENT_SEEN, SeenKeys, SeenScope
+from keel.dsl.instants import parse_instant
 from keel.errors import ExpressionError
 from keel.execution.base import ActionCall, Executor
 from keel.orchestration.context import apply_deferred, jsonable
-from keel.orchestration.payloads import RUN_ACTION, ActionResult, ActionTask
+from keel.orchestration.payloads import (
+    RESOLVE_INSTANT,
+    RUN_ACTION,
+    ActionResult,
+    ActionTask,
+    InstantRequest,
+    InstantResult,
+)
 from keel.orchestration.secrets import NoSecrets, SecretsProvider
 
 #: ``PARENT.SECRETS.<name>`` (any depth of ``PARENT.``) inside a template.
@@ -121,3 +130,13 @@ class ActionActivities:
         secrets = dict(level.get("SECRETS") or {})
         secrets.update(await self._fetch({name}, environment))
         level["SECRETS"] = secrets
+
+
+@activity.defn(name=RESOLVE_INSTANT)
+async def resolve_instant(request: InstantRequest) -> InstantResult:
+    """Read a ``wait_until`` phrase relative to the run's clock (recorded, so replays agree)."""
+    try:
+        moment = parse_instant(request.text, datetime.fromisoformat(request.base))
+    except ValueError as exc:
+        return InstantResult(message=str(exc))
+    return InstantResult(instant=moment.isoformat())

@@ -14,6 +14,7 @@ from typing import Any
 WORKFLOW_NAME = "keel.run"
 RUN_ACTION = "keel.run_action"
 RESOLVE_WORKFLOW = "keel.resolve_workflow"
+RESOLVE_INSTANT = "keel.resolve_instant"
 
 
 @dataclass(frozen=True)
@@ -217,4 +218,30 @@ class ResolvedWorkflow:
     workflow_id: str = ""
     version: int | None = None
     definition: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class InstantRequest:
+    """Input of ``keel.resolve_instant``: a ``wait_until`` phrase and the run's time now.
+
+    Attributes:
+        text: The phrase (``tomorrow at 9am``).
+        base: The run's clock when it asked, ISO 8601 (phrases are read relative to it).
+    """
+
+    text: str
+    base: str
+
+
+@dataclass(frozen=True)
+class InstantResult:
+    """Output of ``keel.resolve_instant``.
+
+    Attributes:
+        instant: The instant the phrase names, ISO 8601 in UTC, or None when it names none.
+        message: Why the phrase was not understood.
+    """
+
+    instant: str | None = None
     message: str = ""

@@ -18,7 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
-from keel.orchestration.activities import ActionActivities
+from keel.orchestration.activities import ActionActivities, resolve_instant
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.workflow import KeelRun
@@ -79,7 +79,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[KeelRun],
-        activities=[activities.run_action, catalog_activities.resolve_workflow],
+        activities=[activities.run_action, catalog_activities.resolve_workflow, resolve_instant],
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,

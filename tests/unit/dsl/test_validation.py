@@ -221,3 +221,19 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     result = validate_file(tmp_path / "missing.yml", default_registry())
     assert not result.ok and "cannot read" in result.problems[0].message
+
+
+def test_a_literal_wait_until_must_name_a_time() -> None:
+    p = only(
+        HEAD
+        + "  - ref: a\n    action: core.transform.reshape\n    wait_until: when pigs fly\n"
+        + "    args: {value: 1}\n"
+    )
+    assert p.ref == "a" and p.field == "wait_until" and p.line == 6
+    assert "'when pigs fly' is not a time Keel understands" in p.message
+    for good in ("tomorrow at 9am", "2026-12-01T09:00:00Z", "${{ TRIGGER.when }}"):
+        assert not errors(
+            HEAD
+            + f"  - ref: a\n    action: core.transform.reshape\n    wait_until: '{good}'\n"
+            + "    args: {value: 1}\n"
+        )
