@@ -25,8 +25,9 @@ from keel.execution.local import LocalExecutor
 from keel.orchestration.worker import build_worker
 from keel.store import apikeys, schedules
 from keel.store.crypto import SecretCipher
-from keel.store.database import Database
+from keel.store.database import Database, LazyDatabase
 from keel.store.secrets import StoreSecrets
+from keel.store.variables import StoreVariables
 from tests.integration.store.conftest import pg_database, pg_schema
 
 BASE_URL = "http://keel.test"
@@ -61,7 +62,10 @@ async def service(
     state = ServiceState(database, cipher, temporal_client, task_queue, eager=True)
     install_trigger_hooks(state)
     secrets = StoreSecrets(database, cipher)
-    async with build_worker(temporal_client, task_queue, LocalExecutor(), secrets):
+    variables = StoreVariables(LazyDatabase(lambda: database))
+    async with build_worker(
+        temporal_client, task_queue, LocalExecutor(), secrets, variables=variables
+    ):
         yield state
         await _drop_schedules(state)
 

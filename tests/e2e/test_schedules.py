@@ -120,6 +120,35 @@ async def test_backfill_trigger_patch_and_removal(
     assert gone.value.status == RPCStatusCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_each_firing_reads_the_variables_as_they_are_then(api: httpx.AsyncClient) -> None:
+    document = HOURLY.replace("${{ TRIGGER }}", "${{ VARS.slack.channel }}").replace(
+        "title: Tick", "title: Tick\nconfig: {environment: prod}"
+    )
+    channel = {"name": "slack", "values": {"channel": "#soc"}}
+    assert (await api.post("/variables?environment=prod", json=channel)).status_code == 201
+    await commit(api, document, "notify")
+    (schedule,) = (await api.get("/schedules", params={"workflow": "notify"})).json()
+
+    assert (await api.post(f"/schedules/{schedule['id']}/trigger")).status_code == 202
+    (first,) = await eventually(lambda: _schedule_runs(api, "notify"))
+    detail = await eventually(lambda: _ended(api, first["execution_id"]))
+    assert detail["status"] == "succeeded" and detail["actions"][0]["result"] == "#soc"
+
+    # Changed after the schedule was committed: the next firing must see the new value.
+    changed = {"values": {"channel": "#incidents"}}
+    answer = await api.put("/variables/slack?environment=prod", json=changed)
+    assert answer.status_code == 200, answer.text
+    # Temporal names a scheduled run after its schedule and the second it fires: a trigger in
+    # the same second as the last one would be that run again.
+    await asyncio.sleep(1.1)
+    assert (await api.post(f"/schedules/{schedule['id']}/trigger")).status_code == 202
+    runs = await eventually(lambda: _schedule_runs(api, "notify", at_least=2))
+    latest = next(r for r in runs if r["execution_id"] != first["execution_id"])
+    detail = await eventually(lambda: _ended(api, latest["execution_id"]))
+    assert detail["status"] == "succeeded" and detail["actions"][0]["result"] == "#incidents"
+
+
 async def test_deleting_the_workflow_deletes_its_schedules(
     api: httpx.AsyncClient, temporal_client: Client
 ) -> None:

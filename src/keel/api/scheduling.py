@@ -40,7 +40,7 @@ from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import TriggerError
 from keel.orchestration.payloads import WORKFLOW_NAME, RunRequest
-from keel.store import schedules, variables
+from keel.store import schedules
 from keel.store.tables import ScheduleRow
 from keel.triggers.schedule import ScheduleSettings, load_schedule_settings, to_temporal
 
@@ -112,14 +112,14 @@ async def write_schedule(
         row: The existing store row, or ``None`` to create one.
         keep_pause: Keep the Temporal Schedule's current paused state when it exists.
     """
-    run_vars = await variables.variables_mapping(session, _environment(workflow))
     action = ScheduleActionStartWorkflow(
         WORKFLOW_NAME,
         RunRequest(
             definition=workflow.model_dump(mode="json", exclude_none=True),
             trigger=trigger.inputs,
             workflow_id=workflow_id,
-            variables=run_vars,
+            # Each firing loads the environment's VARS as they are then, not as they are now.
+            load_variables=True,
         ),
         id=trigger.temporal_id,
         task_queue=state.task_queue,
@@ -192,9 +192,3 @@ def spec_of(row: ScheduleRow) -> tuple[str, str, int | None, dict[str, Any]]:
 def _timeout(workflow: Workflow) -> timedelta | None:
     seconds = workflow.config.timeout
     return timedelta(seconds=seconds) if seconds else None
-
-
-def _environment(workflow: Workflow) -> str:
-    """Return the environment whose ``VARS`` a scheduled run gets (``default`` for expressions)."""
-    text = workflow.config.environment
-    return "default" if "${{" in text else text

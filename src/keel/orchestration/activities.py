@@ -23,6 +23,7 @@ from keel.errors import ExpressionError
 from keel.execution.base import ActionCall, Executor
 from keel.orchestration.context import apply_deferred, jsonable
 from keel.orchestration.payloads import (
+    LOAD_VARIABLES,
     RESOLVE_INSTANT,
     RUN_ACTION,
     ActionResult,
@@ -31,6 +32,7 @@ from keel.orchestration.payloads import (
     InstantResult,
 )
 from keel.orchestration.secrets import NoSecrets, SecretsProvider
+from keel.orchestration.variables import NoVariables, VariablesProvider
 
 #: ``PARENT.SECRETS.<name>`` (any depth of ``PARENT.``) inside a template.
 _PARENT_SECRET = re.compile(r"((?:PARENT\.)+)SECRETS\.([A-Za-z0-9_]+)")
@@ -130,6 +132,18 @@ class ActionActivities:
         secrets = dict(level.get("SECRETS") or {})
         secrets.update(await self._fetch({name}, environment))
         level["SECRETS"] = secrets
+
+
+class VariablesActivities:
+    """Holds where runs that load their own ``VARS`` read them (the store, in the service)."""
+
+    def __init__(self, variables: VariablesProvider | None = None) -> None:
+        self.variables: VariablesProvider = variables or NoVariables()
+
+    @activity.defn(name=LOAD_VARIABLES)
+    async def load_variables(self, environment: str) -> dict[str, Any]:
+        """Return every variable of ``environment`` (a scheduled run's ``VARS``)."""
+        return dict(await self.variables.get(environment))
 
 
 @activity.defn(name=RESOLVE_INSTANT)

@@ -15,6 +15,7 @@ WORKFLOW_NAME = "keel.run"
 RUN_ACTION = "keel.run_action"
 RESOLVE_WORKFLOW = "keel.resolve_workflow"
 RESOLVE_INSTANT = "keel.resolve_instant"
+LOAD_VARIABLES = "keel.load_variables"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class RunRequest:
             re-run from a failed action treats them as done and starts after them.
         variables: ``VARS``: workspace variables (name -> key -> value), resolved by the caller
             when it starts the run (they are not secret, so they may live in history).
+        load_variables: Ignore ``variables`` and load ``VARS`` of the run's environment when
+            the run starts (scheduled runs: their request is written long before they fire).
     """
 
     definition: dict[str, Any]
@@ -78,6 +81,7 @@ class RunRequest:
     is_error_handler: bool = False
     relay: RelaySpec | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    load_variables: bool = False
 
 
 @dataclass(frozen=True)

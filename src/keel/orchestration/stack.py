@@ -31,6 +31,7 @@ from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_worker
 from keel.store.seen_keys import DatabaseSeenKeys
+from keel.store.variables import StoreVariables
 
 STATE_FILE = "stack.json"
 
@@ -112,6 +113,7 @@ class EmbeddedStack:
                 self._secrets(),
                 catalog=self.catalog,
                 seen=DatabaseSeenKeys.from_settings(self.settings),
+                variables=StoreVariables.from_settings(self.settings),
             )
             self._worker_task = asyncio.create_task(self._worker.run())
 

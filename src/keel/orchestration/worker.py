@@ -18,9 +18,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
-from keel.orchestration.activities import ActionActivities, resolve_instant
+from keel.orchestration.activities import ActionActivities, VariablesActivities, resolve_instant
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
 from keel.orchestration.secrets import SecretsProvider
+from keel.orchestration.variables import VariablesProvider
 from keel.orchestration.workflow import KeelRun
 
 #: Deterministic modules shared with the sandbox instead of re-imported per run.
@@ -59,6 +60,7 @@ def build_worker(
     *,
     catalog: WorkflowCatalog | None = None,
     seen: SeenKeys | None = None,
+    variables: VariablesProvider | None = None,
     max_concurrent_activities: int = 100,
 ) -> Worker:
     """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``).
@@ -71,6 +73,7 @@ def build_worker(
         catalog: Where child runs find the workflows they call.
         seen: What ``core.transform.deduplicate`` remembers across runs (Keel's store); without
             it, a call that needs it fails saying so (``persist: false`` still works).
+        variables: Where scheduled runs load their ``VARS`` (Keel's store); none without it.
         max_concurrent_activities: Cap on activities (and local activities) at once.
     """
     activities = ActionActivities(executor, secrets, seen)
@@ -79,7 +82,12 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[KeelRun],
-        activities=[activities.run_action, catalog_activities.resolve_workflow, resolve_instant],
+        activities=[
+            activities.run_action,
+            catalog_activities.resolve_workflow,
+            VariablesActivities(variables).load_variables,
+            resolve_instant,
+        ],
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,

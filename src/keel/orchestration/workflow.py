@@ -11,6 +11,7 @@ deterministic because Temporal's event loop is.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,6 +25,7 @@ from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
 from keel.orchestration.failures import ActionFailedError
 from keel.orchestration.payloads import (
+    LOAD_VARIABLES,
     WORKFLOW_NAME,
     ActionEvent,
     ActionState,
@@ -76,6 +78,14 @@ class KeelRun:
             parent=request.parent_context,
         )
         environment = self._environment(definition, request, context)
+        if request.load_variables:
+            # A scheduled run: its VARS are the environment's variables now, not at commit.
+            context.variables = await workflow.execute_local_activity(
+                LOAD_VARIABLES,
+                environment,
+                result_type=dict,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
         context.env.update(
             {
                 "workflow": {

@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keel.config import Settings
 from keel.errors import NotFoundError
+from keel.store.database import LazyDatabase
 from keel.store.tables import VariableRow, utcnow
 
 DEFAULT_ENVIRONMENT = "default"
@@ -83,3 +85,24 @@ async def delete_variable(
     """
     await session.delete(await get_variable(session, name, environment=environment))
     await session.flush()
+
+
+class StoreVariables:
+    """Variables for runs that load their own, read from the store (a ``VariablesProvider``).
+
+    Args:
+        database: The store, opened and migrated on first use.
+    """
+
+    def __init__(self, database: LazyDatabase) -> None:
+        self.database = database
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreVariables:
+        """Return the variables of the store the settings name (``KEEL_DATABASE_URL``)."""
+        return cls(LazyDatabase.from_settings(settings))
+
+    async def get(self, environment: str) -> dict[str, dict[str, Any]]:
+        """Return ``{name: values}`` for every variable of ``environment``."""
+        async with (await self.database.get()).session() as session:
+            return await variables_mapping(session, environment)
