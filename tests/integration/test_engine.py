@@ -6,11 +6,13 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
 
 from keel.execution.local import LocalExecutor
+from keel.orchestration.action_runner import ActionRunner
 from keel.orchestration.client import RunFailedError, wait_result
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
@@ -420,3 +422,32 @@ async def test_an_environment_that_is_not_a_name_fails_the_action(engine: Engine
     )
     with pytest.raises(RunFailedError, match=r"environment: expected the name of a secrets"):
         await wait_result(run)
+
+
+async def test_a_bug_in_keel_fails_the_action_instead_of_vanishing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Keel's own workflow code raising (not an action failing) must not pass unnoticed: before,
+    # the exception ended its task silently and the run succeeded without the action's result.
+    real_run = ActionRunner.run
+
+    async def buggy(self: ActionRunner, stmt: Any, state: Any) -> Any:
+        if stmt.ref == "b":
+            raise RuntimeError("simulated bug")
+        return await real_run(self, stmt, state)
+
+    monkeypatch.setattr(ActionRunner, "run", buggy)
+    document = doc(
+        """
+  - ref: a
+    action: core.transform.reshape
+    args: {value: 1}
+  - ref: b
+    action: core.transform.reshape
+    depends_on: [a]
+    args: {value: 2}
+""",
+        "returns: ${{ ACTIONS.b.result }}",
+    )
+    with pytest.raises(RunFailedError, match=r"action 'b' failed.*internal error in Keel: Runtime"):
+        await engine.run(document)

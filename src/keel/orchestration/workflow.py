@@ -23,7 +23,7 @@ from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
-from keel.orchestration.failures import ActionFailedError
+from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     LOAD_VARIABLES,
     WORKFLOW_NAME,
@@ -206,7 +206,19 @@ class KeelRun:
     async def _run_action(self, ref: str) -> None:
         state = self._states[ref]
         try:
-            outcome = await self._runner.run(self._statements[ref], state)
+            try:
+                outcome = await self._runner.run(self._statements[ref], state)
+            except workflow.NondeterminismError:
+                raise  # the code changed under a running workflow: Temporal must see this one
+            except Exception as exc:
+                # A bug in Keel's own workflow code. Left to escape this task, it would vanish
+                # (the run would even succeed, without this action's result); fail the action
+                # instead, loudly, so the run fails or takes its error path.
+                workflow.logger.exception("internal error while running action %s", ref)
+                message = f"internal error in Keel: {type(exc).__name__}: {exc}"
+                outcome = ActionOutcome(
+                    "failed", failure=Failure("InternalError", message, max(state.attempts, 1))
+                )
             state.ended_at = workflow.now().isoformat()
             self._finish(ref, outcome, state)
         finally:
