@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,38 @@ def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert "KEEL_LARGE_PAYLOAD_BYTES: Input should be a valid integer" in said
     assert "(got 'lots')" in said
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_large_result_goes_to_the_store_and_old_blobs_can_be_pruned(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    document = tmp_path / "big.yml"
+    document.write_text(
+        "title: big\ndescription: a 200 kB result\nactions:\n"
+        "  - ref: big\n    action: core.transform.apply\n"
+        "    args: {value: 200000, python_lambda: \"lambda n: 'z' * n\"}\n"
+        "returns: ${{ FN.length(ACTIONS.big.result) }}\n"
+    )
+    done = keel("run", str(document), "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 200_000
+    database = Path(env["KEEL_HOME"]) / "keel.db"
+    with sqlite3.connect(database) as connection:
+        (stored,) = connection.execute("SELECT count(*) FROM blobs WHERE size > 200000").fetchone()
+    assert stored == 1  # the action's result, kept out of the history
+
+    kept = keel("blobs", "prune", "--older-than", "30d", env=env, cwd=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "deleted 0 blob(s)" in kept.stdout
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE blobs SET stored_at = '2020-01-01 00:00:00.000000'")
+    dry = keel("blobs", "prune", "--older-than", "30d", "--dry-run", env=env, cwd=tmp_path)
+    assert "would delete 1 blob(s)" in dry.stdout, dry.stdout + dry.stderr
+    gone = keel("blobs", "prune", "--older-than", "30d", env=env, cwd=tmp_path)
+    assert "deleted 1 blob(s)" in gone.stdout
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM blobs").fetchone() == (0,)
+
+    bad = keel("blobs", "prune", "--older-than", "soon", env=env, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "--older-than: 'soon' is not a duration" in " ".join(bad.stderr.split())

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from keel.cli import apikey as apikey_cmd
 from keel.cli import apply as apply_cmd
+from keel.cli import blobs as blobs_cmd
 from keel.cli import run as run_cmd
 from keel.cli import runs as runs_cmd
 from keel.cli import schedules as schedules_cmd
@@ -98,6 +99,10 @@ app.add_typer(secrets_app, name="secrets")
 apikey_app = typer.Typer(help="Create API keys (straight in the store; no server needed).")
 apikey_app.command("create")(guarded(apikey_cmd.create))
 app.add_typer(apikey_app, name="apikey")
+
+blobs_app = typer.Typer(help="Large values kept outside Temporal's history (in the store).")
+blobs_app.command("prune")(guarded(blobs_cmd.prune))
+app.add_typer(blobs_app, name="blobs")
 
 schedules_app = typer.Typer(
     help="List, pause, resume, run and backfill schedules (through the API)."

@@ -7,7 +7,9 @@ use (a :class:`~keel.store.database.LazyDatabase`), so runs with small payloads 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel.config import Settings
 from keel.errors import StoreError
 from keel.store.database import LazyDatabase
-from keel.store.tables import BlobRow, utcnow
+from keel.store.tables import BlobRow, as_utc, utcnow
 
 
 class DatabaseBlobs:
@@ -65,3 +67,23 @@ async def get_blob(session: AsyncSession, key: str) -> bytes | None:
     """Return the stored data of ``key``, or ``None``."""
     result = await session.execute(select(BlobRow.data).where(BlobRow.key == key))
     return result.scalar_one_or_none()
+
+
+async def prune_blobs(
+    session: AsyncSession, before: datetime, *, dry_run: bool = False
+) -> tuple[int, int]:
+    """Delete the blobs last written before ``before``; return (how many, their bytes).
+
+    A blob is written again (``stored_at`` refreshed) whenever a run produces the same value, so
+    what is old is what no recent run wrote. Runs still read older blobs, though: choose
+    ``before`` earlier than the start of the oldest run whose history or result may still be read
+    (the Temporal namespace's retention plus the longest run). With ``dry_run`` nothing is
+    deleted.
+    """
+    cutoff = as_utc(before)
+    old = BlobRow.stored_at < cutoff
+    totals = select(func.count(), func.sum(BlobRow.size)).where(old)
+    count, size = (await session.execute(totals)).one()
+    if not dry_run:
+        await session.execute(delete(BlobRow).where(old))
+    return int(count or 0), int(size or 0)
