@@ -388,3 +388,35 @@ returns: ${{ ACTIONS.kids.result }}
     )
     assert [r["parent_trigger"] for r in result] == ["carol"] * 3
     assert all(r["parent_result"] == [1, 2, 3] and r["key_length"] == 15 for r in result)
+
+
+async def test_a_fan_out_resolves_the_child_workflow_once(engine: Engine) -> None:
+    # The children start together and share one keel.resolve_workflow local activity (one
+    # marker in the parent's history), not one each.
+    run = await engine.start(fan_out("parallel", "isolated", "[1, 2, 3, 4, 5, 6]"))
+    assert await wait_result(run) == [2, 4, 6, 8, 10, 12]
+    history = await run.handle.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 1
+
+
+async def test_an_unknown_child_in_a_fan_out_fails_every_item_alike(engine: Engine) -> None:
+    result = await engine.run(
+        fan_out("parallel", "isolated", "[1, 2]").replace(
+            "workflow_alias: double", "workflow_alias: nope"
+        )
+    )
+    # The two items shared one failed lookup: each is an error entry saying why.
+    messages = [r["error"]["message"] for r in result]
+    assert len(messages) == 2 and all("no workflow 'nope'" in m for m in messages)
+
+
+async def test_relay_runs_beyond_the_window_wait_their_turn_and_keep_order(
+    engine: Engine, small_fanout: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keel.orchestration.children as children
+
+    monkeypatch.setattr(children, "RELAYS_AT_ONCE", 1)
+    result = await engine.run(fan_out("parallel", "isolated", "[5, 4, 13, 2, 1]"))
+    assert result[:2] == [10, 8] and result[3:] == [4, 2]
+    assert "ZeroDivisionError" in result[2]["error"]["message"]
