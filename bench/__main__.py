@@ -50,6 +50,8 @@ async def _main(options: Options, out: Console, log: Console) -> int:
     from bench import measure, report
     from bench.loopback import LoopbackServer
     from bench.ray_session import RaySession
+    from keel.config import Settings
+    from keel.orchestration.connection import data_converter
 
     # SIGTERM (e.g. from `timeout`) would end Python at once, skipping the clean-up below and
     # leaving the dev server (in its own session) running: turn it into a cancellation, as
@@ -97,6 +99,12 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 f"({time.perf_counter() - started:.1f} s to start)"
             )
             client = await Client.connect(server.address, runtime=_quiet_runtime())
+            # Keel's side uses a client as Keel builds them: with the external storage that keeps
+            # large values in the store (the payloads here are small; this measures its cost).
+            store = Settings(home=folder, database_url=f"sqlite+aiosqlite:///{folder / 'keel.db'}")
+            keel_client = await Client.connect(
+                server.address, runtime=_quiet_runtime(), data_converter=data_converter(store)
+            )
             out.print(report.facts_table(options, server.command()))
             if "raw" in options.parts:
                 log.print("[bold]raw Temporal[/]")
@@ -110,11 +118,11 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                     log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
                 else:
                     measurements += await KeelBench(
-                        client, options, loopback.url, ray_session=ray_session
+                        keel_client, options, loopback.url, ray_session=ray_session
                     ).run_all(progress)
                     from bench.webhook import WebhookBench
 
-                    measurements += await WebhookBench(client, options).run_all(progress)
+                    measurements += await WebhookBench(keel_client, options).run_all(progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
         if raw:
