@@ -420,3 +420,21 @@ async def test_relay_runs_beyond_the_window_wait_their_turn_and_keep_order(
     result = await engine.run(fan_out("parallel", "isolated", "[5, 4, 13, 2, 1]"))
     assert result[:2] == [10, 8] and result[3:] == [4, 2]
     assert "ZeroDivisionError" in result[2]["error"]["message"]
+
+
+async def test_a_thousand_children_through_relays_of_the_real_size(engine: Engine) -> None:
+    # The real threshold (100 children per run, 10 relays at once), not a lowered one. A
+    # 10,000-child fan-out is the same shape ten times over; it takes about 5 minutes here, so
+    # `python -m bench.fanout --only children --children 10000` runs it (bench/RESULTS.md).
+    run = await engine.start(fan_out("parallel", "isolated", '"${{ FN.range(0, 1000) }}"'))
+    result = await wait_result(run)
+    assert len(result) == 1_000
+    assert all(result[i] == 2 * i for i in range(1_000) if i != 13)
+    assert "ZeroDivisionError" in result[13]["error"]["message"]
+    histories = [await run.handle.fetch_history()]
+    for start in (0, 900):
+        relay = engine.client.get_workflow_handle(f"{run.handle.id}--kids-relay{start}")
+        histories.append(await relay.fetch_history())
+    for history in histories:  # Temporal's limits: about 50,000 events and 50 MB per history
+        assert len(history.events) < 1_000
+        assert sum(event.ByteSize() for event in history.events) < 1_000_000
