@@ -14,6 +14,7 @@ from keel.execution.local import LocalExecutor
 from keel.execution.ray import RayExecutor
 from keel.orchestration.client import RunFailedError, wait_result
 from keel.orchestration.worker import build_worker
+from keel.store.database import LazyDatabase
 from keel.store.seen_keys import DatabaseSeenKeys
 from tests.integration.engine import Engine
 
@@ -54,7 +55,7 @@ async def engine(
     else:
         executor = LocalExecutor()
     settings = Settings(home=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}")
-    seen = DatabaseSeenKeys.from_settings(settings)
+    seen = DatabaseSeenKeys(LazyDatabase.from_settings(settings))
     async with build_worker(temporal_client, task_queue, executor, seen=seen):
         yield Engine(temporal_client, task_queue)
     await executor.close()

@@ -30,6 +30,7 @@ from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_worker
+from keel.store.database import LazyDatabase
 from keel.store.seen_keys import DatabaseSeenKeys
 from keel.store.variables import StoreVariables
 
@@ -106,14 +107,15 @@ class EmbeddedStack:
         self.client = await connect(self.settings, address)
         if self.with_worker:
             self._executor = create_executor(self.settings)
+            store = LazyDatabase.from_settings(self.settings)  # opened on first use
             self._worker = build_worker(
                 self.client,
                 self.task_queue,
                 self._executor,
                 self._secrets(),
                 catalog=self.catalog,
-                seen=DatabaseSeenKeys.from_settings(self.settings),
-                variables=StoreVariables.from_settings(self.settings),
+                seen=DatabaseSeenKeys(store),
+                variables=StoreVariables(store),
             )
             self._worker_task = asyncio.create_task(self._worker.run())
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.config import Settings
 from keel.errors import StoreError
-from keel.store.database import LazyDatabase
+from keel.store.database import LazyDatabase, upsert_insert
 from keel.store.tables import BlobRow, as_utc, utcnow
 
 
@@ -56,7 +54,7 @@ class DatabaseBlobs:
 async def put_blob(session: AsyncSession, key: str, data: bytes, size: int) -> None:
     """Insert a blob, or refresh ``stored_at`` of the one already there (same key, same data)."""
     now = utcnow()
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     statement = insert(BlobRow).values(key=key, size=size, data=data, stored_at=now)
     await session.execute(
         statement.on_conflict_do_update(index_elements=["key"], set_={"stored_at": now})

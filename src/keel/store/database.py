@@ -24,6 +24,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -208,6 +210,17 @@ class LazyDatabase:
                 await database.migrate()
                 self._database = database
             return self._database
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """Return the ``insert`` of the session's database that supports ``ON CONFLICT`` upserts.
+
+    PostgreSQL and SQLite each have their own (``on_conflict_do_update``, ``excluded``); the
+    statements built with either are the same.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert
+    return sqlite_insert
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

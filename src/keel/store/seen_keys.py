@@ -12,14 +12,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, or_
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.config import Settings
 from keel.errors import StoreError
-from keel.store.database import LazyDatabase
+from keel.store.database import LazyDatabase, upsert_insert
 from keel.store.tables import SeenKeyRow, utcnow
 
 #: Keys written per statement (4 parameters each, well under SQLite's variable limit).
@@ -35,11 +32,6 @@ class DatabaseSeenKeys:
 
     def __init__(self, database: LazyDatabase) -> None:
         self.database = database
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DatabaseSeenKeys:
-        """Return the seen keys of the store the settings name (``KEEL_DATABASE_URL``)."""
-        return cls(LazyDatabase.from_settings(settings))
 
     async def remember(
         self, scope: str, owner: str, digests: Sequence[str], ttl_seconds: float
@@ -65,7 +57,7 @@ async def remember(
         delete(SeenKeyRow).where(SeenKeyRow.scope == scope, SeenKeyRow.expires_at <= now)
     )
     unique = list(dict.fromkeys(digests))  # PostgreSQL refuses one key twice in an upsert
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     written: set[str] = set()
     for start in range(0, len(unique), BATCH):
         rows = [

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.config import Settings
 from keel.errors import NotFoundError
 from keel.store.database import LazyDatabase
 from keel.store.tables import VariableRow, utcnow
@@ -96,11 +95,6 @@ class StoreVariables:
 
     def __init__(self, database: LazyDatabase) -> None:
         self.database = database
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> StoreVariables:
-        """Return the variables of the store the settings name (``KEEL_DATABASE_URL``)."""
-        return cls(LazyDatabase.from_settings(settings))
 
     async def get(self, environment: str) -> dict[str, dict[str, Any]]:
         """Return ``{name: values}`` for every variable of ``environment``."""
