@@ -170,6 +170,8 @@ async def test_is_duplicate_remembers_across_runs(seen: MemorySeenKeys) -> None:
 async def test_remembering_needs_a_store_and_a_positive_lifetime(seen: MemorySeenKeys) -> None:
     with pytest.raises(ValueError, match="expire_seconds must be a positive number"):
         await transform.is_duplicate({"id": 1}, ["id"], expire_seconds=0)
+    with pytest.raises(ValueError, match=r"at most 315360000 \(ten years\), not 1000000000000"):
+        await transform.is_duplicate({"id": 1}, ["id"], expire_seconds=10**12)
     CURRENT_SEEN.set(None)
     with pytest.raises(RuntimeError, match=r"Keel's store.*persist: false"):
         await transform.deduplicate([{"id": 1}], ["id"])

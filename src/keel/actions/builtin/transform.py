@@ -19,6 +19,9 @@ from keel.actions.schema import Doc
 from keel.expressions.lambdas import compile_lambda
 
 Lambda = Annotated[str, Doc("A lambda as a string, e.g. \"lambda x: x['score'] > 5\".")]
+#: The longest a seen key is remembered (ten years); beyond it dates overflow.
+MAX_EXPIRE_SECONDS = 10 * 365 * 86400
+
 Keys = Annotated[
     list[str], Doc("Keys identifying an item; dots reach nested keys, e.g. ['user.id'].")
 ]
@@ -205,9 +208,10 @@ def _key_function(python_lambda: str | None) -> Callable[[Any], Any]:
 
 def _seen_scope(action: str, expire_seconds: int) -> seen_keys.SeenScope:
     """Return the running call's seen-keys store, or say why there is none."""
-    if expire_seconds <= 0:
+    if not 0 < expire_seconds <= MAX_EXPIRE_SECONDS:
         raise ValueError(
-            f"expire_seconds must be a positive number of seconds, not {expire_seconds}"
+            "expire_seconds must be a positive number of seconds, at most "
+            f"{MAX_EXPIRE_SECONDS} (ten years), not {expire_seconds}"
         )
     scope = seen_keys.CURRENT_SEEN.get()
     if scope is None:
