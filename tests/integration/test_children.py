@@ -10,11 +10,14 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from keel.config import Settings
 from keel.execution.local import LocalExecutor
 from keel.orchestration.catalog import DirectoryCatalog
 from keel.orchestration.client import RunFailedError, original_request, wait_result
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
+from keel.store.database import LazyDatabase
+from keel.store.seen_keys import DatabaseSeenKeys
 from tests.integration.engine import Engine
 
 pytestmark = pytest.mark.integration
@@ -69,6 +72,21 @@ actions:
     action: core.transform.apply
     args: {value: 0, python_lambda: "lambda n: 1 // n"}
 """,
+    "flaky": """
+title: flaky
+description: fails the first time it sees n, succeeds after (remembered across runs)
+entrypoint:
+  expects: {n: {type: int}}
+actions:
+  - ref: seen
+    action: core.transform.is_duplicate
+    args: {item: {n: "${{ TRIGGER.n }}"}, keys: [n]}
+  - ref: boom
+    action: core.transform.apply
+    depends_on: [seen]
+    args: {value: "${{ ACTIONS.seen.result }}", python_lambda: "lambda seen: 1 // int(seen)"}
+returns: ${{ TRIGGER.n }}
+""",
     "handler": """
 title: handler
 description: records the failure it was handed
@@ -87,12 +105,14 @@ async def engine(temporal_client: Client, task_queue: str, tmp_path: Path) -> As
         (tmp_path / f"{name}.yml").write_text(text)
     secrets = tmp_path / "secrets.yml"
     secrets.write_text("default: {intel: {api_key: very-secret-key}}\n")
+    store = Settings(home=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}")
     worker = build_worker(
         temporal_client,
         task_queue,
         LocalExecutor(),
         FileSecrets(secrets),
         catalog=DirectoryCatalog([tmp_path]),
+        seen=DatabaseSeenKeys(LazyDatabase.from_settings(store)),
     )
     async with worker:
         yield Engine(temporal_client, task_queue)
@@ -438,3 +458,40 @@ async def test_a_thousand_children_through_relays_of_the_real_size(engine: Engin
     for history in histories:  # Temporal's limits: about 50,000 events and 50 MB per history
         assert len(history.events) < 1_000
         assert sum(event.ByteSize() for event in history.events) < 1_000_000
+
+
+RETRIED = """
+title: parent
+description: retries its children
+actions:
+  - ref: items
+    action: core.transform.reshape
+    args: {{value: [1, 2]}}
+  - ref: kids
+    action: core.workflow.execute
+    depends_on: [items]
+    for_each: ${{{{ for var.n in ACTIONS.items.result }}}}
+    retry_policy: {{max_attempts: {attempts}, backoff: {{initial: 0}}}}
+    args:
+      workflow_alias: {child}
+      trigger_inputs: {{n: "${{{{ var.n }}}}"}}
+      fail_strategy: {fail}
+returns: ${{{{ ACTIONS.kids.result }}}}
+"""
+
+
+async def test_a_failed_child_is_run_again_per_retry_policy(engine: Engine) -> None:
+    # Each child fails its first run and succeeds in its second, a new child run.
+    run = await engine.start(RETRIED.format(attempts=2, child="flaky", fail="all"))
+    assert await wait_result(run) == [1, 2]
+    second = engine.client.get_workflow_handle(f"{run.handle.id}--kids-0-attempt2")
+    assert await second.result() == 1
+    first = engine.client.get_workflow_handle(f"{run.handle.id}--kids-0")
+    with pytest.raises(WorkflowFailureError):
+        await first.result()
+
+
+async def test_retries_stop_at_max_attempts_and_say_how_many(engine: Engine) -> None:
+    document = RETRIED.format(attempts=3, child="double", fail="all").replace("[1, 2]", "[13]")
+    with pytest.raises(RunFailedError, match=r"after 3 attempt\(s\).*kids-0-attempt3 failed"):
+        await engine.run(document)

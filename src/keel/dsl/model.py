@@ -157,6 +157,14 @@ class Backoff(_Model):
     coefficient: float = Field(default=2, ge=1)
     maximum: float = Field(default=60, ge=0)
 
+    def delay(self, attempt: int) -> float:
+        """Return the seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        try:
+            grown = self.initial * self.coefficient ** (attempt - 1)
+        except OverflowError:  # a huge coefficient after many attempts: the cap applies
+            return self.maximum
+        return min(grown, self.maximum)
+
 
 class RetryPolicy(_Model):
     """How an action is retried.

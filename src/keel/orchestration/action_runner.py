@@ -209,8 +209,7 @@ class ActionRunner:
                 raise ActionFailedError(
                     Failure(result.error_type or "Error", result.error_message or "", attempt)
                 )
-            backoff = policy.backoff
-            delay = min(backoff.initial * backoff.coefficient ** (attempt - 1), backoff.maximum)
+            delay = policy.backoff.delay(attempt)
             if delay > 0:
                 await workflow.sleep(timedelta(seconds=delay))
 

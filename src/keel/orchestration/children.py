@@ -252,16 +252,35 @@ class ChildLauncher:
                 WORKFLOW_NAME, request, parent_close_policy=ParentClosePolicy.ABANDON, **options
             )
             return {"wf_id": resolved.workflow_id, "wf_exec_id": handle.id, "status": "STARTED"}
-        try:
-            return await workflow.execute_child_workflow(
-                WORKFLOW_NAME,
-                request,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                **options,
-            )
-        except ChildWorkflowError as exc:
-            message = f"child run {options['id']} failed: {_failure_text(exc)}"
-            raise ActionFailedError(Failure("ChildWorkflowFailed", message, 1)) from exc
+        return await self._wait_for_child(stmt, request, options)
+
+    async def _wait_for_child(
+        self, stmt: ActionStatement, request: RunRequest, options: dict[str, Any]
+    ) -> Any:
+        """Run the child to its end, again (a new child run) per ``retry_policy``."""
+        policy = stmt.retry_policy
+        first_id = options["id"]
+        attempt = 0
+        while True:
+            attempt += 1
+            # Each attempt is its own child run; later ones are named after their attempt.
+            child_id = first_id if attempt == 1 else f"{first_id}-attempt{attempt}"
+            try:
+                return await workflow.execute_child_workflow(
+                    WORKFLOW_NAME,
+                    request,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                    **{**options, "id": child_id},
+                )
+            except ChildWorkflowError as exc:
+                if policy.max_attempts != 0 and attempt >= policy.max_attempts:
+                    message = f"child run {child_id} failed: {_failure_text(exc)}"
+                    raise ActionFailedError(
+                        Failure("ChildWorkflowFailed", message, attempt)
+                    ) from exc
+            delay = policy.backoff.delay(attempt)
+            if delay > 0:
+                await workflow.sleep(timedelta(seconds=delay))
 
     async def start_error_handler(self, alias: str, trigger: dict[str, Any]) -> str:
         """Start the error-handler workflow ``alias`` for this failed run; return its run id.

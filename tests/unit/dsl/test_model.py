@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from keel.dsl.model import ActionStatement, ExpectedField, Workflow, unwrap_definition
+from keel.dsl.model import ActionStatement, Backoff, ExpectedField, Workflow, unwrap_definition
 
 MINIMAL = {"title": "t", "description": "", "actions": [{"ref": "a", "action": "core.x"}]}
 
@@ -131,3 +131,10 @@ def test_action_lookup() -> None:
     wf = Workflow.model_validate(MINIMAL)
     assert wf.action("a") is wf.actions[0]
     assert wf.action("nope") is None
+
+
+def test_backoff_grows_to_its_cap_and_never_overflows() -> None:
+    backoff = Backoff(initial=1, coefficient=2, maximum=60)
+    assert [backoff.delay(n) for n in (1, 2, 3, 6, 7, 100)] == [1, 2, 4, 32, 60, 60]
+    assert backoff.delay(5_000) == 60  # 2.0 ** 4999 overflows a float: the cap applies
+    assert Backoff(initial=0).delay(3) == 0
