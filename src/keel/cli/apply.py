@@ -74,16 +74,11 @@ def alias_of(path: Path, text: str) -> str:
 
 
 def apply_text(client: ApiClient, text: str, alias: str) -> dict[str, Any]:
-    """Create or update workflow ``alias`` with ``text`` and commit it; return the summary."""
-    try:
-        existing = client.json("GET", f"/workflows/{alias}")
-    except ApiCallError as exc:
-        if exc.status != 404:
-            raise
-        existing = client.json("POST", "/workflows", json={"yaml": text, "alias": alias})
-    else:
-        client.call("PUT", f"/workflows/{existing['id']}/draft", json={"yaml": text})
-    committed = client.json("POST", f"/workflows/{existing['id']}/commit")
+    """Create or update workflow ``alias`` with ``text`` and commit it; return the summary.
+
+    One request (``POST /workflows/apply``): a refused document changes nothing on the server.
+    """
+    committed = client.json("POST", "/workflows/apply", json={"yaml": text, "alias": alias})
     return {
         "id": committed["id"],
         "alias": committed["alias"],

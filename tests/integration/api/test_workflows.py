@@ -121,3 +121,31 @@ async def test_vars_reach_the_run(api: httpx.AsyncClient) -> None:
     assert made.status_code == 201, made.text
     detail = await finished(api, await start(api, "withvars", {"n": 1}))
     assert detail["actions"][1]["result"] == {"doubled": 2, "label": "blue"}
+
+
+async def test_apply_creates_commits_and_changes_nothing_when_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    first = await api.post("/workflows/apply", json={"yaml": FIXED, "alias": "enrich"})
+    assert first.status_code == 201, first.text
+    assert first.json()["version"] == 1 and first.json()["alias"] == "enrich"
+
+    refused = await api.post(
+        "/workflows/apply",
+        content=BROKEN,
+        headers={"Content-Type": "text/yaml"},
+        params={"alias": "enrich"},
+    )
+    assert refused.status_code == 422
+    problems = {(p["ref"], p["field"]): p for p in refused.json()["error"]["problems"]}
+    assert problems[("first", "args.value")]["line"] == 11
+    # Nothing changed: not the versions, and not the draft either.
+    workflow = (await api.get("/workflows/enrich")).json()
+    assert workflow["draft"] == FIXED and workflow["latest_version"] == 1
+
+    again = await api.post("/workflows/apply", json={"yaml": FIXED, "alias": "enrich"})
+    assert again.status_code == 201 and again.json()["version"] == 2
+
+    nameless = await api.post("/workflows/apply", json={"yaml": FIXED})
+    assert nameless.status_code == 422
+    assert nameless.json()["error"]["field"] == "alias"

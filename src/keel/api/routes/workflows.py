@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keel.api.commits import CommitResult, commit_draft, webhook_path
+from keel.api.commits import CommitResult, apply_document, commit_draft, webhook_path
 from keel.api.deps import get_state
 from keel.api.documents import document_body, document_title, read_document
+from keel.api.errors import ApiError
 from keel.api.schemas import MAX_STORED_INT
 from keel.api.schemas.workflows import (
     ALIAS_PATTERN,
@@ -58,6 +59,34 @@ async def create_workflow(
             alias=body.alias,
         )
         return await _out(session, row, request)
+
+
+@router.post(
+    "/apply",
+    status_code=201,
+    response_model=CommitOut,
+    summary="Create or update a workflow by alias and commit it, in one step",
+    openapi_extra=document_body(WorkflowIn),
+    responses={422: {"description": "The document does not validate; nothing was changed."}},
+)
+async def apply_workflow(
+    request: Request,
+    state: State,
+    alias: Annotated[
+        str | None,
+        Query(pattern=ALIAS_PATTERN, description="The alias, when the body is raw YAML."),
+    ] = None,
+) -> CommitOut:
+    """Set the draft of workflow ``alias`` (created if new) and commit it, or change nothing.
+
+    What ``keel apply`` uses: a refused document leaves the workflow as it was, draft included
+    (a draft set and a commit refused in two requests would leave a broken draft behind).
+    """
+    body = await read_document(request, WorkflowIn, alias=alias)
+    if not body.alias:
+        raise ApiError(422, "an alias is required to apply a workflow", "alias")
+    result = await apply_document(state, body.yaml, body.alias)
+    return _commit_out(result, request)
 
 
 @router.get("", response_model=list[WorkflowSummary], summary="List workflows")
