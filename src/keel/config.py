@@ -41,7 +41,10 @@ class Settings(BaseSettings):
         api_key: The API key those commands send (``Authorization: Bearer``).
         large_payload_bytes: Payloads (action results, inputs, run results) bigger than this,
             serialized, are kept in Keel's store instead of Temporal's history, which holds a
-            reference (see ``keel.orchestration.payload_storage``). Between 1 KiB and 1 MiB.
+            reference (see ``keel.orchestration.payload_storage``). Between 1 KiB and 1 MiB; the
+            default, 32 KiB, stays well under 4 MB / 64: many payloads can land in one
+            workflow-task completion (64 ``for_each`` items finishing together), and Temporal
+            refuses a gRPC message over 4 MB.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")

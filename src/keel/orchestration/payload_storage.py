@@ -36,10 +36,6 @@ from temporalio.converter import (
 
 from keel.errors import StoreError
 
-#: Default threshold, in serialized bytes. Many payloads can land in one workflow-task completion
-#: (64 ``for_each`` items finishing together), and Temporal refuses a gRPC message over 4 MB, so
-#: the threshold stays well under 4 MB / 64.
-DEFAULT_THRESHOLD = 32 * 1024
 #: Payloads kept in memory after a write or a read, so a worker reads back what it just wrote
 #: (an activity's result, then the workflow task that consumes it) without a query.
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
@@ -129,7 +125,7 @@ class KeelStoreDriver(StorageDriver):
         return payload
 
 
-def external_storage(blobs: BlobStore, threshold: int = DEFAULT_THRESHOLD) -> ExternalStorage:
+def external_storage(blobs: BlobStore, threshold: int) -> ExternalStorage:
     """Return the SDK's external-storage settings: payloads above ``threshold`` go to ``blobs``."""
     return ExternalStorage(drivers=[KeelStoreDriver(blobs)], payload_size_threshold=threshold)
 

@@ -105,7 +105,7 @@ async def deduplicate(
     treated as a list of one.
 
     Raises:
-        ValueError: An object lacks one of the keys, or ``expire_seconds`` is not positive.
+        ValueError: An object lacks one of the keys, or ``expire_seconds`` is out of range.
         RuntimeError: ``persist`` is on but no store is available (only outside a worker).
     """
     merged: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -134,7 +134,7 @@ async def is_duplicate(
     (for ``expire_seconds``) when they were not seen, so the next run finds them.
 
     Raises:
-        ValueError: The object lacks one of the keys, or ``expire_seconds`` is not positive.
+        ValueError: The object lacks one of the keys, or ``expire_seconds`` is out of range.
         RuntimeError: No store is available (only outside a worker).
     """
     identity = _identity(item, keys, 0)
@@ -215,10 +215,14 @@ def _seen_scope(action: str, expire_seconds: int) -> seen_keys.SeenScope:
         )
     scope = seen_keys.CURRENT_SEEN.get()
     if scope is None:
+        hint = (
+            "; pass persist: false to deduplicate within this call only"
+            if action == "core.transform.deduplicate"
+            else ""
+        )
         raise RuntimeError(
             f"{action} remembers keys across runs in Keel's store, and none is available here "
-            "(actions reach it only inside a Keel worker); pass persist: false to deduplicate "
-            "within this call only"
+            f"(actions reach it only inside a Keel worker){hint}"
         )
     return scope
 

@@ -30,6 +30,10 @@ from keel.store.tables import WorkflowRow
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 State = Annotated[ServiceState, Depends(get_state)]
+#: ``?alias=``: the alias of a document sent as raw YAML (JSON bodies carry it themselves).
+AliasQuery = Annotated[
+    str | None, Query(pattern=ALIAS_PATTERN, description="The alias, when the body is raw YAML.")
+]
 
 
 @router.post(
@@ -42,10 +46,7 @@ State = Annotated[ServiceState, Depends(get_state)]
 async def create_workflow(
     request: Request,
     state: State,
-    alias: Annotated[
-        str | None,
-        Query(pattern=ALIAS_PATTERN, description="The alias, when the body is raw YAML."),
-    ] = None,
+    alias: AliasQuery = None,
 ) -> WorkflowOut:
     """Create a workflow whose draft is the document sent; nothing is validated until commit."""
     body = await read_document(request, WorkflowIn, alias=alias)
@@ -72,10 +73,7 @@ async def create_workflow(
 async def apply_workflow(
     request: Request,
     state: State,
-    alias: Annotated[
-        str | None,
-        Query(pattern=ALIAS_PATTERN, description="The alias, when the body is raw YAML."),
-    ] = None,
+    alias: AliasQuery = None,
 ) -> CommitOut:
     """Set the draft of workflow ``alias`` (created if new) and commit it, or change nothing.
 
