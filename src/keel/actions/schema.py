@@ -10,6 +10,9 @@ Validation uses pydantic's *lax* mode, the same for every action: JSON-shaped va
 the declared type are accepted and converted (``"3"`` or ``3.0`` for an ``int``, ``3`` for a
 ``float``, ``"true"``/``1`` for a ``bool``, a tuple for a ``list``), while values of another kind
 are refused (an ``int`` is not a ``str``; ``"abc"`` is not an ``int``).
+
+Errors name the argument, the type it must have and the type it got, never the value: an
+argument may carry a secret, and its error travels to the run's history, events and API answers.
 """
 
 from __future__ import annotations
@@ -265,7 +268,7 @@ def _type_problems(
         if any(e["type"] == "missing" for e in errors):
             problems.append(f"missing required argument {key!r} ({expected})")
             continue
-        message = f"argument {key!r} must be {expected}, got {_shown(args.get(key))}"
+        message = f"argument {key!r} must be {expected}, got {_kind(args.get(key))}"
         nested = [e for e in errors if len(e["loc"]) > 1]
         # Under a union, pydantic reports one error per member: the expected type says enough.
         if nested and len(nested) == len(errors) and " | " not in expected:
@@ -276,8 +279,10 @@ def _type_problems(
     return problems
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+def _kind(value: Any) -> str:
+    """Describe a value without showing it (it may be a secret): its type, and a text's length."""
+    if isinstance(value, str | bytes):
+        return f"{type(value).__name__} of length {len(value)}"
+    if isinstance(value, list | tuple | dict | set):
+        return f"{type(value).__name__} of {len(value)} item(s)"
+    return type(value).__name__

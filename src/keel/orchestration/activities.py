@@ -5,6 +5,11 @@
 seen-keys store for the call (``core.transform.deduplicate`` reads it) and hands the call to
 the configured executor (in-process or Ray), returning a structured result instead of raising,
 so the workflow sees every failure as data.
+
+Every attempt gets a :class:`~keel.actions.redaction.Redactor` that learns each secret value
+the attempt reads; the result, the error text and the log records of the attempt pass through it
+before they leave (for Temporal's history, the run's events, the store and the API), so a secret
+that an action echoes back (a server's error page, a bad argument) is never written anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from temporalio import activity
 
 from keel import expressions
+from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
 from keel.actions.seen_keys import CURRENT_SEEN, SeenKeys, SeenScope
 from keel.dsl.instants import parse_instant
 from keel.errors import ExpressionError
@@ -50,14 +56,37 @@ class ActionActivities:
         self.executor = executor
         self.secrets: SecretsProvider = secrets or NoSecrets()
         self.seen = seen
+        install_log_redaction()
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, task: ActionTask) -> ActionResult:
-        """Run one attempt of one action call on the executor."""
+        """Run one attempt of one action call on the executor; its secrets redacted from all."""
+        redactor = Redactor()
+        token = CURRENT_REDACTOR.set(redactor)
+        try:
+            result = await self._run(task, redactor)
+        except Exception as exc:
+            # Raising would put the exception's text (perhaps a secret) in history unredacted.
+            activity.logger.warning("action %s failed inside Keel", task.ref, exc_info=True)
+            name = type(exc).__name__
+            result = ActionResult(ok=False, error_type=name, error_message=str(exc) or name)
+        finally:
+            CURRENT_REDACTOR.reset(token)
+        if not redactor:
+            return result
+        return ActionResult(
+            ok=result.ok,
+            result=redactor.value(result.result),
+            error_type=result.error_type,
+            error_message=redactor.text(result.error_message or "") or result.error_message,
+            retryable=result.retryable,
+        )
+
+    async def _run(self, task: ActionTask, redactor: Redactor) -> ActionResult:
         args = task.args
         if task.deferred:
             try:
-                args = await self._resolve(task)
+                args = await self._resolve(task, redactor)
             except ExpressionError as exc:
                 return ActionResult(
                     ok=False, error_type="ExpressionError", error_message=str(exc), retryable=False
@@ -90,7 +119,7 @@ class ActionActivities:
         # Runs started without a Keel workflow id (library use) share the scope "".
         return SeenScope(self.seen, task.workflow_id, owner)
 
-    async def _resolve(self, task: ActionTask) -> dict[str, Any]:
+    async def _resolve(self, task: ActionTask, redactor: Redactor) -> dict[str, Any]:
         names: set[str] = set()
         inherited: set[tuple[int, str]] = set()
         for item in task.deferred:
@@ -100,13 +129,14 @@ class ActionActivities:
             }
         # A deep copy: the PARENT chain is filled with secret values in place.
         context = copy.deepcopy(task.context)
-        context["SECRETS"] = await self._fetch(names, task.environment)
+        context["SECRETS"] = await self._fetch(names, task.environment, redactor)
         for depth, name in sorted(inherited):
-            await self._inject_parent_secret(context, depth, name)
+            await self._inject_parent_secret(context, depth, name, redactor)
         values = [expressions.evaluate(item.template, context) for item in task.deferred]
         return apply_deferred(task.args, task.deferred, values)
 
-    async def _fetch(self, names: set[str], environment: str) -> dict[str, Any]:
+    async def _fetch(self, names: set[str], environment: str, redactor: Redactor) -> dict[str, Any]:
+        """Read secrets ``names``; the redactor learns each value before anything can echo it."""
         secrets: dict[str, Any] = {}
         for name in sorted(names):
             value = await self.secrets.get(name, environment)
@@ -115,9 +145,12 @@ class ActionActivities:
                     f"secret '{name}' does not exist in environment '{environment}'"
                 )
             secrets[name] = dict(value)
+            redactor.add(secrets[name].values())
         return secrets
 
-    async def _inject_parent_secret(self, context: dict[str, Any], depth: int, name: str) -> None:
+    async def _inject_parent_secret(
+        self, context: dict[str, Any], depth: int, name: str, redactor: Redactor
+    ) -> None:
         """Fill ``PARENT(.PARENT)*.SECRETS.<name>`` from that ancestor's secrets environment."""
         level: Any = context
         for _ in range(depth):
@@ -130,7 +163,7 @@ class ActionActivities:
                 "PARENT.SECRETS is not available: the parent did not pass SECRETS with `inherit`"
             )
         secrets = dict(level.get("SECRETS") or {})
-        secrets.update(await self._fetch({name}, environment))
+        secrets.update(await self._fetch({name}, environment, redactor))
         level["SECRETS"] = secrets
 
 

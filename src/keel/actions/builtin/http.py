@@ -22,6 +22,7 @@ from pydantic import BeforeValidator
 
 from keel.actions.connections import CURRENT_POOL
 from keel.actions.egress import check_destination
+from keel.actions.redaction import redact
 from keel.actions.registry import action
 from keel.actions.schema import Doc
 from keel.config import get_settings
@@ -43,8 +44,8 @@ Auth = Annotated[dict[str, str] | None, Doc("Basic auth: {username, password}.")
 Timeout = Annotated[float, Doc("Seconds to wait for the response.")]
 VerifySsl = Annotated[bool, Doc("Verify the server's TLS certificate.")]
 
-#: Characters of a response body quoted in an error message.
-BODY_EXCERPT = 500
+#: Characters of a response body quoted in an error message (after redaction).
+BODY_EXCERPT = 200
 #: What ``core.http_poll`` treats as "not ready yet" by default.
 DEFAULT_POLL_RETRY_CODES = (202, 429)
 
@@ -55,8 +56,9 @@ class HttpStatusError(KeelError):
     Attributes:
         status_code: The response's status.
         method: The HTTP method.
-        url: The URL of the request that got this response (the last hop, after redirects).
-        body: The start of the response body.
+        url: The URL of the request that got this response (the last hop, after redirects),
+            without its query string or user info (they often carry credentials).
+        body: The start of the response body, with the call's secrets redacted.
     """
 
     def __init__(
@@ -196,8 +198,8 @@ async def http_poll(
         else f"poll_condition {poll_condition!r} was still false on status {status}"
     )
     raise HttpPollError(
-        f"{method} {url} was not ready after {attempts} attempt(s), {poll_interval:g} s apart: "
-        f"{why}"
+        f"{method} {shown_url(httpx.URL(url))} was not ready after {attempts} attempt(s), "
+        f"{poll_interval:g} s apart: {why}"
     )
 
 
@@ -217,7 +219,7 @@ def _client(
         # httpx runs request hooks for each redirect hop too, so every hop is checked.
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
-        await check_destination(str(url), url.host, port, allow_private=allow_private)
+        await check_destination(shown_url(url), url.host, port, allow_private=allow_private)
 
     return httpx.AsyncClient(
         timeout=timeout,
@@ -260,13 +262,15 @@ def _result(
     status = response.status_code
     if status >= 400 and status not in (ignore_status_codes or ()):
         request = response.request
-        body = response.text
+        # Redact before cutting: a cut could leave half a secret the redactor no longer knows.
+        body = redact(response.text)
         excerpt = body[:BODY_EXCERPT] + ("..." if len(body) > BODY_EXCERPT else "")
+        url = shown_url(request.url)
         raise HttpStatusError(
-            f"{request.method} {request.url} returned {status} {response.reason_phrase}: {excerpt}",
+            f"{request.method} {url} returned {status} {response.reason_phrase}: {excerpt}",
             status_code=status,
             method=request.method,
-            url=str(request.url),
+            url=url,
             body=excerpt,
         )
     return {
@@ -274,6 +278,15 @@ def _result(
         "headers": dict(response.headers),
         "data": _data(response, base64_encode_data),
     }
+
+
+def shown_url(url: httpx.URL) -> str:
+    """Return ``url`` as errors show it: without query, fragment or user info.
+
+    Query strings and user info often carry credentials (``?api_key=...``); the scheme, host,
+    port and path are enough to say which call failed.
+    """
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
 
 
 def _data(response: httpx.Response, base64_encode_data: bool) -> Any:
