@@ -6,6 +6,7 @@ or a ``.env`` file in the working directory. No other module reads ``os.environ`
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -85,3 +86,34 @@ def get_settings() -> Settings:
             for error in exc.errors()
         ]
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+
+
+def private_folder(path: Path) -> Path:
+    """Create the folder ``path`` (the state folder, ``KEEL_HOME``) for this user only (0700).
+
+    Every place that creates the state folder, or a folder for Keel's files, goes through here,
+    so the store, the key file and Temporal's state are never readable by other users. A folder
+    that already exists is left as it is (it may be shared, like ``/tmp``); the files Keel
+    creates in it are 0600 (:func:`private_file`).
+    """
+    path = path.expanduser()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty if missing, or tighten it, so only this user reads it (0600).
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the mode of the database file, so making
+    the database file 0600 before SQLite opens it covers them too. An existing file owned by
+    this user loses its group and other bits (stores made before this rule were 0644).
+    """
+    private_folder(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        info = os.fstat(fd)
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.fchmod(fd, info.st_mode & 0o700)
+    finally:
+        os.close(fd)
+    return path

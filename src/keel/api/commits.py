@@ -33,7 +33,8 @@ class CommitResult:
         alias: Its alias, if any.
         version: The new version number.
         committed_at: When it was committed.
-        webhook_secret: The secret of the workflow's webhook URL.
+        webhook_secret: The secret of the workflow's webhook URL when this commit created the
+            webhook (the only time it is known: the store keeps its digest), else ``None``.
         warnings: Problems that did not block the commit.
     """
 
@@ -41,17 +42,32 @@ class CommitResult:
     alias: str | None
     version: int
     committed_at: datetime
-    webhook_secret: str
+    webhook_secret: str | None = field(default=None, repr=False)
     warnings: list[Problem] = field(default_factory=list)
 
-    def webhook_path(self) -> str:
-        """Return the webhook's path (``/webhooks/{workflow_id}/{secret}``)."""
+    def webhook_path(self) -> str | None:
+        """Return the new webhook's path (``/webhooks/{workflow_id}/{secret}``), or ``None``."""
+        if self.webhook_secret is None:
+            return None
         return webhook_path(self.workflow_id, self.webhook_secret)
 
 
 def webhook_path(workflow_id: str, secret: str) -> str:
     """Return the path of a workflow's webhook."""
     return f"/webhooks/{workflow_id}/{secret}"
+
+
+#: What the CLI says instead of a webhook URL that already existed (only its digest is kept).
+WEBHOOK_UNCHANGED = (
+    "unchanged (its URL was shown when it was made; "
+    "POST /workflows/{id}/webhook/rotate makes a new one)"
+)
+
+
+def webhook_line(base_url: str, result: CommitResult) -> str:
+    """Return what to print for a commit's webhook: its new URL, or that it is unchanged."""
+    path = result.webhook_path()
+    return base_url + path if path is not None else WEBHOOK_UNCHANGED.format(id=result.workflow_id)
 
 
 def refusal(result: ValidationResult, what: str = "the draft") -> ApiError:
@@ -103,7 +119,7 @@ async def commit_draft(state: ServiceState, session: AsyncSession, ref: str) -> 
         title=workflow.title or title or row.title,
         description=workflow.description or description,
     )
-    webhook = await webhooks.ensure_webhook(session, row.id)
+    webhook = await webhooks.ensure_webhook(session, row.id)  # its secret: only when new
     committed = Committed(state, session, row.id, row.alias, version.version, workflow)
     for hook in state.on_commit:
         await hook(committed)

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: The webhook, its secret and settings, and the workflow's latest version, in one query.
 _TARGET = select(
     WebhookRow.workflow_id,
-    WebhookRow.secret,
+    WebhookRow.secret_hash,
     WebhookRow.settings,
     WebhookRow.enabled,
     WebhookRow.updated_at,
@@ -68,7 +68,7 @@ class WebhookTarget:
         workflow_id: The workflow's id.
         version: The committed version its runs use (the latest).
         workflow: That version's definition.
-        secret: The webhook's URL secret.
+        secret: The digest of the webhook's URL secret (never the secret itself).
         settings: The webhook's settings (from the workflow's ``webhook`` trigger).
         signing_secrets: The HMAC secrets, resolved (empty without ``signature``).
     """

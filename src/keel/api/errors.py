@@ -2,13 +2,18 @@
 
 Shape: ``{"error": {"message": str, "field": str | None, "problems": [...]?}}``. Keel's own errors
 map to 4xx statuses here, request validation errors to 422 with one problem per bad field, and
-anything unexpected to a 500 whose body says so without leaking internals (the traceback goes to
-the log).
+anything unexpected to a 500 whose body says so without leaking internals.
+
+The log never gets the request's path: a webhook's path carries its secret. A failed request is
+logged as its route template and workflow id (``POST /webhooks/{workflow_id}/{secret}``,
+``workflow wf_abc``) in one line, its text with the path's secret redacted; the traceback, bounded,
+goes to the debug level only.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,9 +22,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from keel.actions.redaction import Redactor
 from keel.errors import ActionArgumentError, DefinitionError, ExpressionError, KeelError
 
 log = logging.getLogger(__name__)
+
+#: Most stack frames, and characters, of a traceback logged (at debug level) for a 500.
+TRACEBACK_FRAMES = 20
+TRACEBACK_CHARS = 8000
+#: Most characters of an error's text in its one-line log entry.
+MESSAGE_CHARS = 500
 
 
 class ApiError(KeelError):
@@ -84,6 +96,24 @@ def _request_problem(err: Any) -> dict[str, str]:
     return {"field": ".".join(loc) or "body", "message": message}
 
 
+def where(request: Request) -> str:
+    """Return a request as logs may name it: method, route template, and the workflow id.
+
+    Never the path itself: ``/webhooks/{workflow_id}/{secret}`` carries the webhook's secret.
+    """
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or "(no route)"
+    text = f"{request.method} {template}"
+    workflow = request.path_params.get("workflow_id") or request.path_params.get("ref")
+    return f"{text} (workflow {workflow})" if workflow else text
+
+
+def _hidden(request: Request, text: str) -> str:
+    """Return ``text`` without the path's secret (an error may quote the URL it failed on)."""
+    secret = request.path_params.get("secret")
+    return Redactor([secret]).text(text) if isinstance(secret, str) else text
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a JSON error."""
 
@@ -119,7 +149,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
-        log.warning("Temporal refused %s %s: %s", request.method, request.url.path, exc)
+        log.warning("Temporal refused %s: %s", where(request), _hidden(request, str(exc)))
         busy = exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
         return JSONResponse(
             error_body(f"Temporal could not serve this request: {exc.message}"),
@@ -128,7 +158,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        text = _hidden(request, str(exc)[:MESSAGE_CHARS])
+        log.error("unexpected error on %s: %s: %s", where(request), type(exc).__name__, text)
+        if log.isEnabledFor(logging.DEBUG):
+            frames = traceback.format_exception(exc, limit=-TRACEBACK_FRAMES, chain=False)
+            log.debug(
+                "traceback of that error:\n%s", _hidden(request, "".join(frames))[-TRACEBACK_CHARS:]
+            )
         return JSONResponse(
             error_body("internal error: the server could not handle this request"),
             status_code=500,

@@ -18,6 +18,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from keel.api.commits import WEBHOOK_UNCHANGED
 from keel.cli.client import ApiCallError, ApiClient, JsonOption, KeyOption, UrlOption
 from keel.dsl.diagnostics import Problem, Severity
 
@@ -53,7 +54,7 @@ def apply(
                 entry = applied[-1]
                 out.print(
                     f"[green]{escape(str(path))}[/]: {entry['alias']} ({entry['id']}) "
-                    f"version {entry['version']}\n  webhook: {escape(entry['webhook_url'] or '')}"
+                    f"version {entry['version']}\n  webhook: {escape(_webhook(entry))}"
                 )
     if as_json:
         typer.echo(json.dumps(applied, indent=2))
@@ -85,6 +86,11 @@ def apply_text(client: ApiClient, text: str, alias: str) -> dict[str, Any]:
         "version": committed["version"],
         "webhook_url": committed["webhook_url"],
     }
+
+
+def _webhook(entry: dict[str, Any]) -> str:
+    """Return the webhook URL to print: the new one, or why an existing one is not shown."""
+    return str(entry["webhook_url"] or WEBHOOK_UNCHANGED.format(id=entry["id"]))
 
 
 def _print_refusal(err: Console, path: Path, exc: ApiCallError) -> None:

@@ -23,7 +23,7 @@ from rich.markup import escape
 from keel.actions.registry import default_registry
 from keel.api.app import create_app
 from keel.api.catalog import StoreCatalog
-from keel.api.commits import apply_document
+from keel.api.commits import apply_document, webhook_line
 from keel.api.server import ApiServer
 from keel.api.state import ServiceState
 from keel.api.triggers_sync import install_trigger_hooks
@@ -114,7 +114,7 @@ async def _serve(
                     console.print(
                         f"applied {escape(str(path))}: {result.alias} ({result.workflow_id}) "
                         f"version {result.version}\n"
-                        f"  webhook: {server.url}{result.webhook_path()}"
+                        f"  webhook: {webhook_line(server.url, result)}"
                     )
                 console.print("Keel is up; Ctrl-C to stop")
                 await _until_signal(server.stopped)

@@ -32,6 +32,7 @@ from typing import IO, Self
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from keel.config import private_folder
 from keel.errors import KeelError
 
 #: Seconds to wait for the frontend to answer after the process starts.
@@ -167,7 +168,7 @@ class TemporalDevServer:
         cmd = self.command()
         for path in (self.db_file, self.log_file):
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_folder(path.parent)
         self._log = open(self.log_file, "ab") if self.log_file is not None else None  # noqa: SIM115
         self._log_offset = self._log.tell() if self._log is not None else 0
         self._process = subprocess.Popen(

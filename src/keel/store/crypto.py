@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from keel.config import Settings
+from keel.config import Settings, private_folder
 from keel.errors import ConfigError, DecryptionError
 
 KEY_FILE = "secret.key"
@@ -48,7 +48,7 @@ def load_or_create_key_file(home: Path) -> str:
     """Return the key kept at ``<home>/secret.key``, generating it (mode 0600) the first time."""
     path = home.expanduser() / KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         key = Fernet.generate_key()
         try:
             # O_EXCL: when two processes race, exactly one writes and both read the same key.

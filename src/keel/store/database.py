@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from keel.config import Settings
+from keel.config import Settings, private_file
 from keel.errors import ConfigError
 
 #: Alembic's bookkeeping table; named for Keel so a shared database cannot confuse it.
@@ -174,9 +174,10 @@ class Database:
         return Path(database).expanduser()
 
     def _create_sqlite_folder(self) -> None:
+        """Create the SQLite file (0600) in its folder (0700): it holds webhook digests, keys."""
         path = self._sqlite_file()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
 
 
 class LazyDatabase:

@@ -110,14 +110,15 @@ class WorkflowVersionRow(Base):
 
 
 class WebhookRow(Base):
-    """The webhook of a workflow: the secret in its URL and its settings (allowlist, HMAC...)."""
+    """The webhook of a workflow: the digest of the secret in its URL, and its settings."""
 
     __tablename__ = "webhooks"
 
     workflow_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
     )
-    secret: Mapped[str] = mapped_column(String(128))
+    #: SHA-256 of the URL's secret, in hex; the secret itself is never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

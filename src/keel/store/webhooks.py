@@ -1,14 +1,18 @@
 """Webhooks: one per workflow, reached at ``/webhooks/{workflow_id}/{secret}``.
 
-The secret is random and URL-safe; rotating it invalidates the old URL at once. ``settings`` is a
-JSON mapping the trigger layer interprets (HMAC verification, IP allowlist, methods...).
+The secret is random (256 bits) and URL-safe. The store keeps only its SHA-256 digest
+(:func:`~keel.triggers.webhook.secret_digest`): a copy of the database (a backup, a stolen
+laptop) does not let anyone start runs. So the secret, and with it the URL, is known only when
+it is made: :func:`ensure_webhook` and :func:`rotate_webhook_secret` return it once, as an
+:class:`IssuedWebhook`, for the caller to show. Rotating invalidates the old URL at once.
+``settings`` is a JSON mapping the trigger layer interprets (HMAC verification, allowlist...).
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.errors import ConflictError, NotFoundError
 from keel.store.tables import WebhookRow, WorkflowRow, utcnow
+from keel.triggers.webhook import check_secret, secret_digest
+
+
+@dataclass(frozen=True)
+class IssuedWebhook:
+    """A webhook, with its secret when it was just made (the only time it is known).
+
+    Attributes:
+        row: The stored webhook (its ``secret_hash``, never the secret).
+        secret: The new secret, or ``None`` when the webhook already existed.
+    """
+
+    row: WebhookRow
+    secret: str | None = field(default=None, repr=False)
 
 
 def new_webhook_secret() -> str:
@@ -42,8 +60,10 @@ async def get_webhook(session: AsyncSession, workflow_id: str) -> WebhookRow:
 
 async def ensure_webhook(
     session: AsyncSession, workflow_id: str, *, settings: Mapping[str, Any] | None = None
-) -> WebhookRow:
+) -> IssuedWebhook:
     """Return the workflow's webhook, creating it (with a new secret) when it has none.
+
+    The secret is in the answer only when the webhook was created by this call.
 
     Raises:
         NotFoundError: No workflow has that id.
@@ -51,13 +71,14 @@ async def ensure_webhook(
     """
     row = await find_webhook(session, workflow_id)
     if row is not None:
-        return row
+        return IssuedWebhook(row)
     if await session.get(WorkflowRow, workflow_id) is None:
         raise NotFoundError("workflow", workflow_id)
     now = utcnow()
+    secret = new_webhook_secret()
     row = WebhookRow(
         workflow_id=workflow_id,
-        secret=new_webhook_secret(),
+        secret_hash=secret_digest(secret),
         settings=dict(settings or {}),
         enabled=True,
         created_at=now,
@@ -68,15 +89,15 @@ async def ensure_webhook(
         await session.flush()
     except IntegrityError as exc:
         raise ConflictError("webhook", workflow_id, "was created concurrently; retry") from exc
-    return row
+    return IssuedWebhook(row, secret)
 
 
 async def verify_webhook(session: AsyncSession, workflow_id: str, secret: str) -> WebhookRow | None:
-    """Return the enabled webhook if ``secret`` is its secret (compared in constant time)."""
+    """Return the enabled webhook if ``secret`` is its own (digests compared in constant time)."""
     row = await find_webhook(session, workflow_id)
     if row is None or not row.enabled:
         return None
-    return row if hmac.compare_digest(row.secret.encode(), secret.encode()) else None
+    return row if check_secret(secret, row.secret_hash) else None
 
 
 async def update_webhook(
@@ -101,17 +122,18 @@ async def update_webhook(
     return row
 
 
-async def rotate_webhook_secret(session: AsyncSession, workflow_id: str) -> WebhookRow:
-    """Give the webhook a new secret; the old URL stops working.
+async def rotate_webhook_secret(session: AsyncSession, workflow_id: str) -> IssuedWebhook:
+    """Give the webhook a new secret (returned, once); the old URL stops working.
 
     Raises:
         NotFoundError: The workflow has no webhook.
     """
     row = await get_webhook(session, workflow_id)
-    row.secret = new_webhook_secret()
+    secret = new_webhook_secret()
+    row.secret_hash = secret_digest(secret)
     row.updated_at = utcnow()
     await session.flush()
-    return row
+    return IssuedWebhook(row, secret)
 
 
 async def delete_webhook(session: AsyncSession, workflow_id: str) -> None:

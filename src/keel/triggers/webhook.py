@@ -6,8 +6,8 @@ The API route only adapts HTTP to plain values: it builds a :class:`WebhookReque
 
 Order of the checks (each status is what the error carries):
 
-1. the URL secret, compared in constant time (404, so a wrong secret and an unknown workflow
-   look the same);
+1. the URL secret, its SHA-256 digest compared in constant time with the stored one (404, so a
+   wrong secret and an unknown workflow look the same);
 2. the method (405);
 3. the client address against the allowlist (403);
 4. the declared ``Content-Length``, then the streamed body, against ``max_body_bytes`` (413);
@@ -22,6 +22,7 @@ need only some of them.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from collections.abc import AsyncIterable, Mapping, Sequence
@@ -52,6 +53,7 @@ __all__ = [
     "read_body",
     "receive",
     "run_id_for",
+    "secret_digest",
     "verify_signature",
 ]
 
@@ -109,7 +111,7 @@ async def receive(
         request: The request.
         settings: The webhook's settings.
         workflow_id: The workflow the URL names.
-        expected_secret: The workflow's webhook secret.
+        expected_secret: The digest of the workflow's webhook secret (:func:`secret_digest`).
         signing_secrets: The resolved HMAC secrets, when ``settings.signature`` is set.
         expects: The workflow's ``entrypoint.expects``.
         now: The current Unix time, for signature timestamps.
@@ -143,12 +145,23 @@ async def receive(
     ]
 
 
-def check_secret(given: str, expected: str) -> bool:
-    """Return whether the secret from the URL is the webhook's, comparing in constant time.
+def secret_digest(secret: str) -> str:
+    """Return what the store keeps of a webhook secret: its SHA-256 digest, in hex.
 
-    An empty expected secret never matches (a webhook without a secret accepts nothing).
+    A plain hash suffices (no salt, no slow KDF): the secret is 256 random bits, not a password
+    a dictionary could guess.
     """
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_secret(given: str, expected_digest: str) -> bool:
+    """Return whether the secret from the URL is the webhook's, comparing digests in constant time.
+
+    An empty expected digest never matches (a webhook without a secret accepts nothing).
+    """
+    return bool(expected_digest) and hmac.compare_digest(
+        secret_digest(given).encode(), expected_digest.encode()
+    )
 
 
 def check_method(method: str, settings: WebhookSettings) -> None:

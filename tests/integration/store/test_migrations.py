@@ -65,9 +65,9 @@ async def test_migrate_from_empty_then_again_is_a_no_op(make_database: DatabaseF
         assert await table_names(database) == set()
         await database.migrate()
         assert await table_names(database) == TABLES
-        assert await head(database) == ["0003"]
+        assert await head(database) == ["0004_secrets_webhook_hash"]
         await database.migrate()
-        assert await head(database) == ["0003"]
+        assert await head(database) == ["0004_secrets_webhook_hash"]
 
 
 async def test_migrated_schema_matches_tables(db: Database) -> None:
@@ -85,7 +85,7 @@ async def test_migrated_schema_matches_tables(db: Database) -> None:
 async def test_concurrent_migrate_from_two_engines(make_database: DatabaseFactory) -> None:
     async with make_database() as first, make_database() as second:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await head(first) == ["0003"]
+        assert await head(first) == ["0004_secrets_webhook_hash"]
         assert await table_names(second) == TABLES
 
 
@@ -120,7 +120,7 @@ async def test_concurrent_migrate_from_two_processes(make_database: DatabaseFact
         for process in processes:
             _, stderr = await process.communicate()
             assert process.returncode == 0, stderr.decode()
-        assert await head(database) == ["0003"]
+        assert await head(database) == ["0004_secrets_webhook_hash"]
         assert await table_names(database) == TABLES
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from keel.errors import NotFoundError
@@ -15,16 +17,21 @@ async def test_webhook_lifecycle(db: Database) -> None:
     async with db.session() as s:
         wf = await workflows.create_workflow(s, title="T")
         hook = await webhooks.ensure_webhook(s, wf.id, settings={"methods": ["POST"]})
-        assert len(hook.secret) >= 40
-        assert (await webhooks.ensure_webhook(s, wf.id)).secret == hook.secret
-        assert hook.secret not in repr(hook)
+        assert hook.secret is not None and len(hook.secret) >= 40
+        # The secret is given once, when made; the store keeps only its digest.
+        again = await webhooks.ensure_webhook(s, wf.id)
+        assert again.secret is None and again.row.secret_hash == hook.row.secret_hash
+        assert hook.row.secret_hash == hashlib.sha256(hook.secret.encode()).hexdigest()
+        assert hook.secret not in repr(hook) and hook.secret not in repr(hook.row)
         old_secret = hook.secret
     async with db.session() as s:
         assert await webhooks.verify_webhook(s, wf.id, old_secret) is not None
         assert await webhooks.verify_webhook(s, wf.id, "wrong") is None
+        assert await webhooks.verify_webhook(s, wf.id, hook.row.secret_hash) is None
         rotated = await webhooks.rotate_webhook_secret(s, wf.id)
-        assert rotated.secret != old_secret
+        assert rotated.secret is not None and rotated.secret != old_secret
         assert await webhooks.verify_webhook(s, wf.id, old_secret) is None
+        assert await webhooks.verify_webhook(s, wf.id, rotated.secret) is not None
         updated = await webhooks.update_webhook(s, wf.id, settings={"hmac": "x"}, enabled=False)
         assert (updated.settings, updated.enabled) == ({"hmac": "x"}, False)
         assert await webhooks.verify_webhook(s, wf.id, rotated.secret) is None

@@ -21,6 +21,7 @@ from keel.triggers.webhook import (
     idempotency_keys,
     receive,
     run_id_for,
+    secret_digest,
 )
 
 NOW = 1_700_000_000.0
@@ -37,11 +38,15 @@ def _status(error: pytest.ExceptionInfo[WebhookError]) -> int:
 # --- secret, method, client -------------------------------------------------------------------
 
 
-def test_check_secret() -> None:
-    assert check_secret("s3cret", "s3cret")
-    assert not check_secret("s3cre", "s3cret")
-    assert not check_secret("", "s3cret")
-    assert not check_secret("ünï", "s3cret")  # non-ASCII must not raise
+def test_check_secret_compares_with_the_stored_digest() -> None:
+    digest = secret_digest("s3cret")
+    assert digest == hashlib.sha256(b"s3cret").hexdigest()
+    assert check_secret("s3cret", digest)
+    assert not check_secret("s3cret", "s3cret")  # the stored value is a digest, not the secret
+    assert not check_secret(digest, digest)  # nor does knowing the digest open the URL
+    assert not check_secret("s3cre", digest)
+    assert not check_secret("", digest)
+    assert not check_secret("ünï", digest)  # non-ASCII must not raise
     assert not check_secret("", "")  # a webhook without a secret accepts nothing
 
 
@@ -211,7 +216,7 @@ async def _receive(
         request,
         settings,
         workflow_id="wf1",
-        expected_secret="url-secret",
+        expected_secret=secret_digest("url-secret"),
         expects=kw.pop("expects", EXPECTS),
         now=NOW,
         **kw,

@@ -19,6 +19,7 @@ from keel.api.schemas.workflows import (
     ProblemOut,
     VersionOut,
     VersionSummary,
+    WebhookOut,
     WorkflowIn,
     WorkflowOut,
     WorkflowSummary,
@@ -59,7 +60,7 @@ async def create_workflow(
             yaml=body.yaml,
             alias=body.alias,
         )
-        return await _out(session, row, request)
+        return await _out(session, row)
 
 
 @router.post(
@@ -105,7 +106,7 @@ async def get_workflow(ref: str, request: Request, state: State) -> WorkflowOut:
     """Return a workflow with its draft, latest version and webhook URL."""
     async with state.database.session() as session:
         row = await workflows.get_workflow(session, ref)
-        return await _out(session, row, request)
+        return await _out(session, row)
 
 
 @router.put(
@@ -119,7 +120,7 @@ async def put_draft(ref: str, request: Request, state: State) -> WorkflowOut:
     body = await read_document(request, DraftIn)
     async with state.database.session() as session:
         row = await workflows.update_draft(session, ref, body.yaml)
-        return await _out(session, row, request)
+        return await _out(session, row)
 
 
 @router.post(
@@ -134,6 +135,22 @@ async def commit(ref: str, request: Request, state: State) -> CommitOut:
     async with state.database.session() as session:
         result = await commit_draft(state, session, ref)
     return _commit_out(result, request)
+
+
+@router.post(
+    "/{ref}/webhook/rotate",
+    response_model=WebhookOut,
+    summary="Give the workflow's webhook a new secret URL (the old one stops working)",
+)
+async def rotate_webhook(ref: str, request: Request, state: State) -> WebhookOut:
+    """Make a new webhook secret and return its URL, this once (only its digest is stored)."""
+    async with state.database.session() as session:
+        row = await workflows.get_workflow(session, ref)
+        issued = await webhooks.rotate_webhook_secret(session, row.id)
+    assert issued.secret is not None
+    return WebhookOut(
+        workflow_id=row.id, webhook_url=base_url(request) + webhook_path(row.id, issued.secret)
+    )
 
 
 @router.get(
@@ -218,24 +235,21 @@ async def _summary(session: AsyncSession, row: WorkflowRow) -> WorkflowSummary:
     )
 
 
-async def _out(session: AsyncSession, row: WorkflowRow, request: Request) -> WorkflowOut:
+async def _out(session: AsyncSession, row: WorkflowRow) -> WorkflowOut:
     summary = await _summary(session, row)
-    webhook = await webhooks.find_webhook(session, row.id)
-    url = base_url(request) + webhook_path(row.id, webhook.secret) if webhook else None
+    # No webhook_url: only the secret's digest is stored (the commit that made it showed it).
     return WorkflowOut(
-        **summary.model_dump(),
-        draft=row.draft_yaml,
-        draft_updated_at=row.draft_updated_at,
-        webhook_url=url,
+        **summary.model_dump(), draft=row.draft_yaml, draft_updated_at=row.draft_updated_at
     )
 
 
 def _commit_out(result: CommitResult, request: Request) -> CommitOut:
+    path = result.webhook_path()
     return CommitOut(
         id=result.workflow_id,
         alias=result.alias,
         version=result.version,
         committed_at=result.committed_at,
-        webhook_url=base_url(request) + result.webhook_path(),
+        webhook_url=None if path is None else base_url(request) + path,
         warnings=[ProblemOut.model_validate(p.to_dict()) for p in result.warnings],
     )

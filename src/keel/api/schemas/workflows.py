@@ -48,7 +48,10 @@ class WorkflowOut(WorkflowSummary):
     draft: str = Field(description="The draft document as it was last saved.")
     draft_updated_at: datetime
     webhook_url: str | None = Field(
-        default=None, description="The secret URL that starts a run (once committed)."
+        default=None,
+        description="Always null here: the webhook's secret URL is shown once, in the answer of "
+        "the commit that made it or of POST /workflows/{ref}/webhook/rotate (the store keeps "
+        "only its digest).",
     )
 
 
@@ -71,10 +74,21 @@ class CommitOut(BaseModel):
     alias: str | None
     version: int
     committed_at: datetime
-    webhook_url: str | None = None
+    webhook_url: str | None = Field(
+        default=None,
+        description="The webhook's secret URL when this commit made it (the first commit); "
+        "null afterwards, as only its digest is kept.",
+    )
     warnings: list[ProblemOut] = Field(
         default_factory=list, description="Problems that did not block the commit."
     )
+
+
+class WebhookOut(BaseModel):
+    """A webhook's new secret URL, shown this once."""
+
+    workflow_id: str
+    webhook_url: str = Field(description="The new URL; the old one stopped working.")
 
 
 class VersionSummary(BaseModel):
