@@ -4,6 +4,13 @@ A delivery's key comes from a header (``Idempotency-Key``, ``X-GitHub-Delivery``
 expression over its payload. :func:`run_id_for` maps a key to a deterministic workflow id, so a
 redelivery asks Temporal to start a workflow id it already knows; the API starts it with a
 reuse policy that rejects duplicates and answers with the first run's id.
+
+A signed webhook (``signature``) is keyed by what its signature covers
+(:func:`~keel.triggers.signatures.signed_digest`: the body, and the timestamp of timestamped
+schemes) unless an ``expression`` key is set (the payload is signed, so its value is too). A
+``header`` key is not used for it: a delivery id header is not signed, so someone who captured a
+delivery could replay it with a new id (or none) and start a new run each time. A replayed
+delivery is therefore always the same run; an honest redelivery (same body, same signature) too.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 
 from keel.errors import ExpressionError, WebhookError
 from keel.expressions import evaluate
+from keel.triggers.signatures import signed_digest
 from keel.triggers.webhook_settings import IdempotencySettings, WebhookSettings
 
 #: The longest part of a workflow id kept as written in a run id; the hash covers all of it.
@@ -50,16 +58,32 @@ def idempotency_key(
 
 
 def idempotency_keys(
-    settings: WebhookSettings, headers: Mapping[str, str], payloads: Sequence[Any]
+    settings: WebhookSettings,
+    headers: Mapping[str, str],
+    payloads: Sequence[Any],
+    body: bytes | None = None,
 ) -> list[str | None]:
     """Return the idempotency key of each payload of one delivery (NDJSON gives several).
 
-    A header names the whole delivery, so when it carries several payloads each key gets the
-    payload's position (``"<header value>#2"``); an expression key is per payload already.
+    A header (or a signed webhook's digest) names the whole delivery, so when it carries several
+    payloads each key gets the payload's position (``"<key>#2"``); an expression key is per
+    payload already.
+
+    Args:
+        settings: The webhook's settings.
+        headers: The request headers.
+        payloads: The delivery's payloads.
+        body: The raw body of a delivery whose signature was verified; a signed webhook without
+            an ``expression`` key is keyed by its signed digest (see the module docstring).
     """
     keys = [idempotency_key(settings, headers, payload) for payload in payloads]
     config = settings.idempotency
-    if config is not None and config.header and len(payloads) > 1:
+    if settings.signature is not None and body is not None and (config is None or config.header):
+        signed = f"signed-{signed_digest(settings.signature, headers, body)}"
+        keys = [signed] * len(payloads)
+    elif config is None or not config.header:
+        return keys
+    if len(payloads) > 1:
         return [None if k is None else f"{k}#{n}" for n, k in enumerate(keys, start=1)]
     return keys
 

@@ -10,6 +10,7 @@ expected signature or a secret.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 
@@ -60,6 +61,33 @@ def verify_signature(
         _verify_slack(signature, lowered, body, now, keys)
     else:
         _verify_generic(signature, lowered, body, now, keys)
+
+
+def signed_digest(signature: SignatureSettings, headers: Mapping[str, str], body: bytes) -> str:
+    """Return the SHA-256 (hex) of exactly what a verified delivery's signature covers.
+
+    That is the body, and for timestamped schemes the timestamp with it (Stripe's ``t=``,
+    Slack's ``X-Slack-Request-Timestamp``, a generic ``timestamp_header``). Anything else in the
+    request (a delivery id header such as ``X-GitHub-Delivery``) is not signed, so anyone who
+    saw a delivery can change it: a replay is recognised by this digest, not by those headers.
+
+    Args:
+        signature: The webhook's signature settings.
+        headers: The request headers, names lower-cased (call after :func:`verify_signature`).
+        body: The raw body.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    timestamp = b""
+    if signature.scheme == "stripe":
+        parts = (
+            item.strip().partition("=") for item in lowered.get("stripe-signature", "").split(",")
+        )
+        timestamp = next((text for name, _, text in parts if name == "t"), "").encode()
+    elif signature.scheme == "slack":
+        timestamp = lowered.get(SLACK_TIMESTAMP_HEADER.lower(), "").strip().encode()
+    elif signature.scheme == "generic" and signature.timestamp_header:
+        timestamp = lowered.get(signature.timestamp_header.lower(), "").strip().encode()
+    return hashlib.sha256(timestamp + b"\n" + body).hexdigest()
 
 
 def _verify_stripe(

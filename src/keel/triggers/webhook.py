@@ -14,7 +14,9 @@ Order of the checks (each status is what the error carries):
 5. the HMAC signature over the raw body (401);
 6. the body parsed by content type (400); a ``GET`` without a body takes its query string;
 7. each payload against ``entrypoint.expects``, with defaults applied (422, naming each field);
-8. each payload's idempotency key (400 only when a required key is missing).
+8. each payload's idempotency key (400 only when a required key is missing); a signed webhook
+   is keyed by the digest of what its signature covers, so a replayed delivery is the same run
+   (see :mod:`keel.triggers.idempotency`).
 
 The pieces are public too (:func:`check_secret`, :func:`check_method`, ...), for callers that
 need only some of them.
@@ -138,7 +140,7 @@ async def receive(
         check_payload(expects or {}, payload, item=n if len(payloads) > 1 else None)
         for n, payload in enumerate(payloads, start=1)
     ]
-    keys = idempotency_keys(settings, lowered, checked)
+    keys = idempotency_keys(settings, lowered, checked, body)
     return [
         WebhookRun(payload, key, None if key is None else run_id_for(workflow_id, key))
         for payload, key in zip(checked, keys, strict=True)

@@ -9,7 +9,10 @@ Example ``args``::
       scheme: github                       # stripe | github | slack | generic
       secrets: ["${{ SECRETS.github.webhook_secret }}", "${{ SECRETS.github.previous }}"]
     idempotency:
-      header: X-GitHub-Delivery            # or: expression: ${{ TRIGGER.event_id }}
+      expression: ${{ TRIGGER.hook_id }}   # or: header: Idempotency-Key (unsigned webhooks)
+
+A signed webhook without an ``expression`` key is keyed by the digest of what its signature
+covers, so a replayed delivery is the same run (:mod:`keel.triggers.idempotency`).
 
 Secrets stay as written (``${{ SECRETS... }}`` references included); the API resolves them and
 passes the values to :func:`keel.triggers.signatures.verify_signature`.

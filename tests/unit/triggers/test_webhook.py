@@ -251,6 +251,51 @@ async def test_receive_signed_and_keyed_by_expression() -> None:
     assert runs[0].run_id == run_id_for("wf1", "evt_9")
 
 
+def _github(body: bytes, delivery: str | None) -> dict[str, str]:
+    headers = {"X-Hub-Signature-256": "sha256=" + hmac.new(b"gh", body, hashlib.sha256).hexdigest()}
+    if delivery is not None:
+        headers["X-GitHub-Delivery"] = delivery
+    return headers
+
+
+@pytest.mark.parametrize("idempotency", [None, {"header": "X-GitHub-Delivery"}])
+async def test_a_replayed_signed_delivery_is_the_same_run(idempotency: Any) -> None:
+    # The delivery id is not signed: a replay with a new id, or none, must not be a new run.
+    body = b'{"name": "a", "count": 2}'
+    settings = _settings(
+        signature={"scheme": "github", "secrets": ["${{ SECRETS.gh.key }}"]},
+        idempotency=idempotency,
+    )
+    run_ids = set()
+    for delivery in ("d-1", "d-2", None):
+        (run,) = await _receive(
+            _request(body, headers=_github(body, delivery)), settings, signing_secrets=["gh"]
+        )
+        assert run.run_id is not None and run.idempotency_key is not None
+        run_ids.add(run.run_id)
+    assert len(run_ids) == 1
+    other = b'{"name": "b", "count": 2}'
+    (run,) = await _receive(
+        _request(other, headers=_github(other, "d-1")), settings, signing_secrets=["gh"]
+    )
+    assert run.run_id not in run_ids  # another body is another delivery
+
+
+async def test_a_signed_stripe_delivery_is_keyed_by_timestamp_and_body() -> None:
+    body = b'{"name": "a"}'
+    settings = _settings(signature={"scheme": "stripe", "secrets": ["s"]})
+
+    async def run_id(t: int) -> str | None:
+        sig = hmac.new(b"s", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        headers = {"Stripe-Signature": f"t={t},v1={sig}"}
+        (run,) = await _receive(_request(body, headers=headers), settings, signing_secrets=["s"])
+        return run.run_id
+
+    first = await run_id(int(NOW))
+    assert first is not None and await run_id(int(NOW)) == first  # a replay in the window
+    assert await run_id(int(NOW) - 5) != first  # Stripe signs each retry anew: its own key
+
+
 async def test_receive_get_uses_the_query_string() -> None:
     runs = await _receive(
         _request(b"", method="GET", query="name=q&tag=1&tag=2"),
