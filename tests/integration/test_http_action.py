@@ -11,8 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpcore
 import pytest
 
+from keel.actions import egress
 from keel.actions.builtin.http import HttpPollError, HttpStatusError, http_poll, http_request
 from keel.actions.egress import ForbiddenDestinationError, refusal
 from keel.actions.redaction import CURRENT_REDACTOR, MARKER, Redactor
@@ -25,6 +27,7 @@ class Handler(BaseHTTPRequestHandler):
     """Routes: /json, /text, /echo, /status/<code>, /redirect?to=URL, /poll/<key>?ready_after=N."""
 
     polls: Counter[str] = Counter()
+    hosts: list[str] = []
 
     def do_GET(self) -> None:
         self.route()
@@ -38,6 +41,9 @@ class Handler(BaseHTTPRequestHandler):
         segments = parts.path.strip("/").split("/")
         if segments[0] == "json":
             self.reply(200, json.dumps({"ok": True, "n": [1, 2]}), "application/json")
+        elif segments[0] == "host":
+            Handler.hosts.append(self.headers.get("Host", ""))
+            self.reply(200, self.headers.get("Host", ""), "text/plain")
         elif segments[0] == "text":
             self.reply(200, "hello", "text/plain; charset=utf-8")
         elif segments[0] == "echo":
@@ -182,6 +188,55 @@ class TestGuard:
         url = f"{base_url}/redirect?to=http://169.254.169.254/latest/"
         with pytest.raises(ForbiddenDestinationError, match=r"169\.254\.169\.254"):
             await http_request(url, follow_redirects=True)
+
+    @pytest.mark.usefixtures("allow_private")
+    async def test_a_name_still_reaches_loopback_with_its_host_header(self, base_url: str) -> None:
+        # The guarded transport connects to the checked address, yet Host names the URL's host.
+        port = base_url.rsplit(":", 1)[1]
+        result = await http_request(f"http://localhost:{port}/host")
+        assert result["data"] == f"localhost:{port}"
+
+    @pytest.mark.usefixtures("deny_private")
+    async def test_dns_rebinding_cannot_reach_loopback(
+        self, base_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A name that answers a public address to the first lookup and loopback afterwards: the
+        # connection must go to an address that was checked, never to a second answer.
+        lookups: list[str] = []
+
+        async def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address]:
+            lookups.append(host)
+            first = len(lookups) == 1
+            return [ipaddress.IPv4Address("8.8.8.8" if first else "127.0.0.1")]
+
+        monkeypatch.setattr(egress, "resolve", rebinding)
+        Handler.hosts.clear()
+        port = base_url.rsplit(":", 1)[1]
+        with pytest.raises(ForbiddenDestinationError, match=r"127\.0\.0\.1.*loopback"):
+            await http_request(f"http://rebind.test:{port}/host")
+        assert len(lookups) == 2  # the hook's, then the connection's own: refused
+        assert Handler.hosts == []  # the loopback server was never reached
+
+    async def test_the_backend_connects_to_the_address_it_checked(self) -> None:
+        answers = iter([["8.8.8.8"], ["127.0.0.1"]])
+        connected: list[str] = []
+
+        async def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address]:
+            return [ipaddress.IPv4Address(a) for a in next(answers)]
+
+        class Recorder(httpcore.AsyncMockBackend):
+            async def connect_tcp(self, host: str, port: int, **kw: Any) -> Any:
+                connected.append(host)
+                raise httpcore.ConnectError("not in a test")
+
+        backend = egress.GuardedBackend(allow_private=False, resolver=rebinding, inner=Recorder([]))
+        with pytest.raises(httpcore.ConnectError):
+            await backend.connect_tcp("rebind.test", 80)
+        with pytest.raises(ForbiddenDestinationError, match="loopback"):
+            await backend.connect_tcp("rebind.test", 80)
+        with pytest.raises(ForbiddenDestinationError, match="Unix socket"):
+            await backend.connect_unix_socket("/var/run/docker.sock")
+        assert connected == ["8.8.8.8"]  # never the name, never the second answer
 
     @pytest.mark.parametrize(
         ("address", "allow_private", "why"),

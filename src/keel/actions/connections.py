@@ -10,10 +10,14 @@ event loop), actions open and close their own client per call.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 
+import httpcore
 import httpx
+
+from keel.actions.egress import GuardedBackend, Resolver
 
 
 class ClientPool:
@@ -38,3 +42,30 @@ class ClientPool:
 
 #: The pool of the executor running the current action, if it keeps one.
 CURRENT_POOL: ContextVar[ClientPool | None] = ContextVar("keel_http_client_pool", default=None)
+
+
+def guarded_transport(
+    ssl_context: ssl.SSLContext, *, allow_private: bool, resolver: Resolver | None = None
+) -> httpx.AsyncHTTPTransport:
+    """Return an httpx transport whose connections go only to addresses the SSRF guard checked.
+
+    httpx builds its connection pool without a way to pass a network backend, so the pool is
+    rebuilt here around :class:`~keel.actions.egress.GuardedBackend`, with httpx's defaults.
+    The transport connects directly: proxy environment variables are not used, so the guard
+    always sees the address a request really goes to.
+
+    Args:
+        ssl_context: The TLS context (verifying, or not when a call turns verification off).
+        allow_private: Allow loopback, private and reserved addresses.
+        resolver: How names are looked up (the system's resolver when None).
+    """
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
+    limits = httpx.Limits()
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
+    )
+    return transport

@@ -10,9 +10,13 @@ redirect hop, the destination host is resolved and every address it resolves to 
 - loopback, private, shared (CGNAT), multicast and reserved addresses are refused unless
   ``KEEL_HTTP_ALLOW_PRIVATE`` is true (a Keel that automates an internal network needs them).
 
-Caveat: the check and the HTTP client's own connection resolve the name separately, so a DNS
-server that answers differently between the two (DNS rebinding) can slip past the check.
-Deployments that need a hard boundary should also send egress through a filtering proxy.
+The check that decides is made where the connection is opened: :class:`GuardedBackend`, the
+network backend of the actions' HTTP transport, resolves the name once, checks every address,
+and connects to a checked address itself (TLS still verifies, and SNI and ``Host`` still name,
+the host of the URL). A DNS server that answers one address to a check and another to the
+connection (DNS rebinding) therefore gets nowhere: there is no second lookup. The request hook
+(:func:`check_destination`) checks each request and redirect hop too, to refuse early with the
+URL in the message.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Iterable
+
+import httpcore
 
 from keel.errors import KeelError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: Looks a host name up: ``(host, port) -> addresses`` (:func:`resolve`, or a test's stand-in).
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 #: Hosts that serve cloud instance metadata by name.
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog"})
@@ -74,33 +83,129 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
 
 
-async def check_destination(url: str, host: str, port: int, *, allow_private: bool) -> None:
+async def check_destination(
+    url: str, host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
+) -> None:
     """Refuse a request to ``url`` unless every address of ``host`` is allowed.
 
     Args:
-        url: The full URL, for the error message.
+        url: The URL as errors may show it (without its query), for the message.
         host: The URL's host (a name or an IP literal, without brackets).
         port: The port the request goes to.
         allow_private: Allow loopback, private and reserved addresses.
+        resolver: How names are looked up (:func:`resolve` when None).
 
     Raises:
         ForbiddenDestinationError: Names the URL, the host and the refused address.
         UnresolvableHostError: The host does not resolve.
     """
+    await vetted_addresses(
+        host, port, allow_private=allow_private, resolver=resolver, what=f"request {url}"
+    )
+
+
+async def vetted_addresses(
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    resolver: Resolver | None = None,
+    what: str | None = None,
+) -> list[IPAddress]:
+    """Resolve ``host`` once and return its addresses, all of them checked.
+
+    Args:
+        host: A name or an IP literal (without brackets).
+        port: The port to connect to.
+        allow_private: Allow loopback, private and reserved addresses.
+        resolver: How names are looked up (:func:`resolve` when None).
+        what: What is refused, for the message (``request https://x/y``); ``connect to
+            host:port`` when None.
+
+    Raises:
+        ForbiddenDestinationError: An address (or the name) may not be reached.
+        UnresolvableHostError: The host does not resolve.
+    """
+    what = what or f"connect to {host}:{port}"
     name = host.rstrip(".").lower()
     if name in METADATA_HOSTS:
-        raise ForbiddenDestinationError(
-            f"refused to request {url}: {name} is a cloud metadata server"
-        )
+        raise ForbiddenDestinationError(f"refused to {what}: {name} is a cloud metadata server")
     try:
-        addresses = await resolve(name, port)
+        addresses = await (resolver or resolve)(name, port)
     except OSError as exc:
-        raise UnresolvableHostError(
-            f"cannot request {url}: {name} does not resolve ({exc})"
-        ) from exc
+        raise UnresolvableHostError(f"cannot {what}: {name} does not resolve ({exc})") from exc
+    if not addresses:
+        raise UnresolvableHostError(f"cannot {what}: {name} resolves to no address")
     for address in addresses:
         why = refusal(address, allow_private=allow_private)
         if why is not None:
             hint = "" if why in (_METADATA, _LINK_LOCAL) else _ALLOW_HINT
             target = f"{address} is" if name == str(address) else f"{name} resolves to {address},"
-            raise ForbiddenDestinationError(f"refused to request {url}: {target} {why}{hint}")
+            raise ForbiddenDestinationError(f"refused to {what}: {target} {why}{hint}")
+    return addresses
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that opens connections only to checked addresses.
+
+    It resolves the host once, refuses it unless every address is allowed, and connects to
+    those addresses (in order, until one answers), never to the name: nothing resolves the name
+    again between the check and the connection. TLS and the ``Host`` header are unaffected:
+    httpcore takes both from the request's URL.
+
+    Args:
+        allow_private: Allow loopback, private and reserved addresses.
+        resolver: How names are looked up (:func:`resolve` when None).
+        inner: The backend that makes the connections (anyio's when None).
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver | None = None,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.allow_private = allow_private
+        self._resolver = resolver
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to a checked address of ``host`` (see the class docstring)."""
+        addresses = await vetted_addresses(
+            host, port, allow_private=self.allow_private, resolver=self._resolver
+        )
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc  # try the next address, as a client connecting by name would
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Refuse: actions reach the network by address only."""
+        raise ForbiddenDestinationError(f"refused to connect to the Unix socket {path}")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the inner backend does (httpcore's retries use it)."""
+        await self._inner.sleep(seconds)

@@ -1,10 +1,13 @@
 """Core actions that call HTTP APIs: ``core.http_request`` and ``core.http_poll``, on httpx.
 
 Every request, and every redirect hop, passes the SSRF guard of :mod:`keel.actions.egress`
-first (an httpx request hook), with ``KEEL_HTTP_ALLOW_PRIVATE`` read from the settings at call
-time. Each call opens its own client: actions may run on a fresh event loop per call (the Ray
-executor), where a shared connection pool cannot follow; the TLS context, the costly part of a
-client (about 20 ms), is built once and shared.
+(an httpx request hook, for a clear error naming the URL), and every connection is opened by
+the guard itself, to an address it checked (a transport built on
+:class:`~keel.actions.egress.GuardedBackend`), so DNS rebinding cannot slip past it;
+``KEEL_HTTP_ALLOW_PRIVATE`` is read from the settings at call time. Each call opens its own
+client (unless the executor keeps a pool): actions may run on a fresh event loop per call (the
+Ray executor), where a shared connection pool cannot follow; the TLS context, the costly part
+of a client (about 20 ms), is built once and shared.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import certifi
 import httpx
 from pydantic import BeforeValidator
 
-from keel.actions.connections import CURRENT_POOL
+from keel.actions.connections import CURRENT_POOL, guarded_transport
 from keel.actions.egress import check_destination
 from keel.actions.redaction import redact
 from keel.actions.registry import action
@@ -209,6 +212,12 @@ def _verified_tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())  # httpx's default CA bundle
 
 
+@cache
+def _unverified_tls() -> ssl.SSLContext:
+    """Return the TLS context of calls with ``verify_ssl: false``, built once per process."""
+    return httpx.create_ssl_context(verify=False)
+
+
 def _client(
     *, timeout: float, verify_ssl: bool, follow_redirects: bool, max_redirects: int
 ) -> httpx.AsyncClient:
@@ -221,9 +230,10 @@ def _client(
         port = url.port or (443 if url.scheme == "https" else 80)
         await check_destination(shown_url(url), url.host, port, allow_private=allow_private)
 
+    tls = _verified_tls() if verify_ssl else _unverified_tls()
     return httpx.AsyncClient(
         timeout=timeout,
-        verify=_verified_tls() if verify_ssl else False,
+        transport=guarded_transport(tls, allow_private=allow_private),
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         event_hooks={"request": [guard]},
