@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
 from keel.actions.redaction import Redactor
@@ -156,16 +157,44 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503 if busy else 502,
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        text = _hidden(request, str(exc)[:MESSAGE_CHARS])
-        log.error("unexpected error on %s: %s: %s", where(request), type(exc).__name__, text)
-        if log.isEnabledFor(logging.DEBUG):
-            frames = traceback.format_exception(exc, limit=-TRACEBACK_FRAMES, chain=False)
-            log.debug(
-                "traceback of that error:\n%s", _hidden(request, "".join(frames))[-TRACEBACK_CHARS:]
-            )
-        return JSONResponse(
-            error_body("internal error: the server could not handle this request"),
-            status_code=500,
-        )
+    app.add_middleware(UnexpectedErrors)
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected exception becomes a 500 JSON answer and one log line.
+
+    It sits inside Starlette's outermost error middleware, which would otherwise re-raise the
+    exception after answering, for the server to log with its whole traceback (uvicorn's
+    "Exception in ASGI application": thousands of lines, with texts that may quote the path and
+    its webhook secret). Handled here, nothing propagates: the log gets :func:`where` and the
+    error's text (the path's secret redacted), and the bounded traceback only at debug level.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request; answer and log an unexpected exception instead of raising it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            request = Request(scope)
+            text = _hidden(request, str(exc)[:MESSAGE_CHARS])
+            log.error("unexpected error on %s: %s: %s", where(request), type(exc).__name__, text)
+            if log.isEnabledFor(logging.DEBUG):
+                frames = traceback.format_exception(exc, limit=-TRACEBACK_FRAMES, chain=False)
+                bounded = _hidden(request, "".join(frames))[-TRACEBACK_CHARS:]
+                log.debug("traceback of that error:\n%s", bounded)
+            if not started:  # else the client already has a status; the connection just ends
+                body = error_body("internal error: the server could not handle this request")
+                await JSONResponse(body, status_code=500)(scope, receive, send)
