@@ -7,6 +7,7 @@ or a ``.env`` file in the working directory. No other module reads ``os.environ`
 from __future__ import annotations
 
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -88,16 +89,32 @@ def get_settings() -> Settings:
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None
 
 
-def private_folder(path: Path) -> Path:
-    """Create the folder ``path`` (the state folder, ``KEEL_HOME``) for this user only (0700).
+def private_folder(path: Path, *, tighten: bool = False) -> Path:
+    """Create the folder ``path`` (and its parents) for this user only (0700).
 
-    Every place that creates the state folder, or a folder for Keel's files, goes through here,
-    so the store, the key file and Temporal's state are never readable by other users. A folder
-    that already exists is left as it is (it may be shared, like ``/tmp``); the files Keel
-    creates in it are 0600 (:func:`private_file`).
+    Every place that creates the state folder (``KEEL_HOME``), or a folder for Keel's files,
+    goes through here, so the store, the key file and Temporal's state are not readable by other
+    users; the files Keel creates in it are 0600 too (:func:`private_file`).
+
+    Args:
+        path: The folder.
+        tighten: Also take group and other access away from a folder that already exists (the
+            state folder, made by an older Keel), when this user owns it and it is not a shared
+            or personal folder that merely holds Keel's files (sticky like ``/tmp``, the home
+            folder, the working folder, ``/``).
     """
     path = path.expanduser()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if tighten:
+        info = path.stat()
+        where = path.resolve()
+        shared = bool(info.st_mode & stat.S_ISVTX) or where in (
+            Path.home().resolve(),
+            Path.cwd().resolve(),
+            Path(where.anchor),
+        )
+        if info.st_uid == os.geteuid() and not shared and info.st_mode & 0o077:
+            path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
     return path
 
 

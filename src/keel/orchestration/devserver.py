@@ -168,7 +168,7 @@ class TemporalDevServer:
         cmd = self.command()
         for path in (self.db_file, self.log_file):
             if path is not None:
-                private_folder(path.parent)
+                private_folder(path.parent, tighten=True)  # the state folder: Temporal's files
         self._log = open(self.log_file, "ab") if self.log_file is not None else None  # noqa: SIM115
         self._log_offset = self._log.tell() if self._log is not None else 0
         self._process = subprocess.Popen(

@@ -46,9 +46,8 @@ def fernet_key(secret_key: str) -> bytes:
 
 def load_or_create_key_file(home: Path) -> str:
     """Return the key kept at ``<home>/secret.key``, generating it (mode 0600) the first time."""
-    path = home.expanduser() / KEY_FILE
+    path = private_folder(home, tighten=True) / KEY_FILE
     if not path.exists():
-        private_folder(path.parent)
         key = Fernet.generate_key()
         try:
             # O_EXCL: when two processes race, exactly one writes and both read the same key.

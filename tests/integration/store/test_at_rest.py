@@ -1,4 +1,4 @@
-"""Webhook secrets at rest: digests only, converted from older stores; store files are private."""
+"""At rest: webhook secrets as digests (older stores converted); the state folder and files private."""
 
 from __future__ import annotations
 
@@ -77,3 +77,16 @@ async def test_an_older_world_readable_store_is_tightened(tmp_path: Path) -> Non
     async with Database(f"sqlite+aiosqlite:///{path}") as database:
         await database.migrate()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_older_state_folder_is_tightened_but_not_a_shared_one(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    load_or_create_key_file(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # sticky, like /tmp: other users' files live there too
+    private_folder(shared, tighten=True)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
