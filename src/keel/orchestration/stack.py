@@ -22,7 +22,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from keel.config import Settings
+from keel.config import Settings, private_folder
 from keel.execution.base import Executor
 from keel.execution.factory import create_executor
 from keel.orchestration.catalog import WorkflowCatalog
@@ -96,7 +96,7 @@ class EmbeddedStack:
     async def _start(self) -> None:
         address = self._known_address()
         if address is None:
-            Path(self.settings.home).mkdir(parents=True, exist_ok=True)
+            private_folder(Path(self.settings.home), tighten=True)
             self.server = embedded_server(self.settings, ui=self.ui)
             await self.server.start()
             address = self.server.address
