@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from keel.actions.redaction import redact
 from keel.actions.registry import Registry, action
 
 registry = Registry()
@@ -64,3 +65,9 @@ async def sleep_async(seconds: float) -> float:
 async def raise_timeout(message: str) -> None:
     """Raise a TimeoutError of the action's own (not the executor's deadline)."""
     raise TimeoutError(message)
+
+
+@action("test.redacted", registry=registry)
+def redacted(text: str) -> str:
+    """Return ``text`` as the running call's redactor shows it (wherever the call runs)."""
+    return redact(text)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from keel.actions.redaction import CURRENT_REDACTOR, MARKER, Redactor
 from keel.config import Settings
 from keel.execution.base import ActionCall, Executor
 from keel.execution.factory import create_executor
@@ -81,6 +82,19 @@ async def test_a_blocking_action_leaves_the_loop_free(executor: Executor) -> Non
     await asyncio.sleep(0.05)
     assert time.monotonic() - started < 0.25
     assert (await call).result == 0.4
+
+
+async def test_the_call_s_redactor_follows_it_to_where_it_runs(executor: Executor) -> None:
+    # In a thread of this process or in a Ray worker: the log records an action writes there
+    # are redacted only if the worker knows the call's secrets.
+    token = CURRENT_REDACTOR.set(Redactor(["s3cr3t-value"]))
+    try:
+        outcome = await executor.run(ActionCall("test.redacted", {"text": "key=s3cr3t-value"}))
+    finally:
+        CURRENT_REDACTOR.reset(token)
+    assert outcome.result == f"key={MARKER}"
+    plain = await executor.run(ActionCall("test.redacted", {"text": "key=s3cr3t-value"}))
+    assert plain.result == "key=s3cr3t-value"  # a call that read no secret hides nothing
 
 
 @pytest.mark.parametrize("backend", ["local", "ray"])

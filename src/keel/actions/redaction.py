@@ -55,9 +55,15 @@ class Redactor:
     """
 
     def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
         self._variants: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self.add(values)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The secret values hidden (for a redactor in another process: a Ray worker's)."""
+        return tuple(sorted(self._values))
 
     def __bool__(self) -> bool:
         """Whether there is anything to redact."""
@@ -68,6 +74,7 @@ class Redactor:
         before = len(self._variants)
         for value in values:
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                self._values.add(value)
                 self._variants |= _variants(value)
         if len(self._variants) != before:
             # Longest first, so a value is replaced whole before a shorter one inside it.

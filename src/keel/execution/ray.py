@@ -46,6 +46,7 @@ import ray
 from ray import cloudpickle
 from ray.exceptions import RayError, RayTaskError, UnserializableException
 
+from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
 from keel.execution.local import LocalExecutor
 
@@ -54,8 +55,23 @@ if TYPE_CHECKING:
     from keel.config import Settings
 
 
-def _run_action(target: str | bytes, args: dict[str, Any]) -> Any:
-    """Run one action inside a Ray worker; ``target`` is an action name or the pickled function."""
+def _run_action(target: str | bytes, args: dict[str, Any], hidden: tuple[str, ...] = ()) -> Any:
+    """Run one action inside a Ray worker; ``target`` is an action name or the pickled function.
+
+    ``hidden`` are the secret values the call read: the worker's log records written during the
+    call are redacted as the activity's are (:mod:`keel.actions.redaction`).
+    """
+    if hidden:
+        install_log_redaction()
+        token = CURRENT_REDACTOR.set(Redactor(hidden))
+        try:
+            return _call(target, args)
+        finally:
+            CURRENT_REDACTOR.reset(token)
+    return _call(target, args)
+
+
+def _call(target: str | bytes, args: dict[str, Any]) -> Any:
     fn: Callable[..., Any]
     if isinstance(target, str):
         from keel.actions.registry import default_registry
@@ -152,7 +168,8 @@ class RayExecutor:
         if not ray.is_initialized():  # shut down behind our back: Ray would auto-start a default
             self.start()
         target = _pickled(spec.fn) if self._ship_functions else spec.name
-        ref = self._task.remote(target, args)
+        redactor = CURRENT_REDACTOR.get()
+        ref = self._task.remote(target, args, redactor.values if redactor else ())
         deadline = asyncio.timeout(call.timeout)
         try:
             async with deadline:
