@@ -8,6 +8,8 @@ import logging
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keel.actions.redaction import (
     CURRENT_REDACTOR,
@@ -85,3 +87,29 @@ def test_log_records_written_during_a_call_are_redacted(caplog: pytest.LogCaptur
     assert "calling with [REDACTED]" in caplog.text
     assert f"ValueError: server said {MARKER}" in caplog.text
     assert redact(SECRET) == SECRET  # no call running: nothing to hide
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(min_size=8, max_size=40).filter(lambda s: s.strip() == s and s.strip()),
+    before=st.binary(max_size=5),
+    after=st.binary(max_size=5),
+)
+def test_base64_of_any_text_around_a_secret_does_not_show_it(
+    secret: str, before: bytes, after: bytes
+) -> None:
+    # Whatever comes before the secret (which sets its alignment in the base64), its encoded
+    # form is gone; decoding what is left cannot give the secret back.
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(before + secret.encode() + after).decode()
+        redacted = Redactor([secret]).text(f"x {encoded} y")
+        assert MARKER in redacted
+        remains = redacted.split(MARKER)
+        for part in remains:
+            chunk = part.strip("x y")
+            for start in range(4):
+                try:
+                    decoded = base64.b64decode(chunk[start:] + "===", altchars=b"-_")
+                except ValueError:
+                    continue
+                assert secret.encode() not in decoded
