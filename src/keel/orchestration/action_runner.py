@@ -39,6 +39,7 @@ from keel.orchestration.payloads import (
     ActionTask,
     InstantRequest,
     InstantResult,
+    ItemState,
 )
 
 #: Actions evaluated inside the workflow, without an activity.
@@ -77,6 +78,9 @@ class ActionRunner:
         self.context = context
         self.environment = environment
         self.children = children
+        #: Each ``for_each`` action's items by ref, for the ``items`` query. Query state only:
+        #: nothing here reaches the history, so recording it cannot change a replay.
+        self.items: dict[str, list[ItemState]] = {}
         workflow = context.env.get("workflow")
         self.workflow_id = str(workflow.get("id") or "") if isinstance(workflow, dict) else ""
 
@@ -133,16 +137,33 @@ class ActionRunner:
         except ExpressionError as exc:
             raise ActionFailedError(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
         gate = asyncio.Semaphore(FOR_EACH_CONCURRENCY)
+        items = [ItemState(index, input=binding) for index, binding in enumerate(bindings)]
+        self.items[stmt.ref] = items
 
         async def one(index: int, loop_vars: dict[str, Any]) -> Any:
-            async with gate:
-                try:
-                    return await self._call(stmt, loop_vars, state, warn, index)
-                except ActionFailedError as failed:
-                    f = failed.failure
-                    raise ActionFailedError(
-                        Failure(f.type, f"for_each item {index}: {f.message}", f.attempts)
-                    ) from failed
+            item = items[index]
+            try:
+                async with gate:
+                    item.status = "running"
+                    item.started_at = workflow.now().isoformat()
+                    result = await self._call(stmt, loop_vars, state, warn, index, item)
+            except ActionFailedError as failed:
+                f = failed.failure
+                # An item whose attempt was cancelled because another item failed the action
+                # comes back as a CancelledError failure: it did not fail on its own.
+                cancelled = f.type == "CancelledError"
+                item.status = "cancelled" if cancelled else "failed"
+                item.error = None if cancelled else f"{f.type}: {f.message}"
+                item.ended_at = workflow.now().isoformat()
+                raise ActionFailedError(
+                    Failure(f.type, f"for_each item {index}: {f.message}", f.attempts)
+                ) from failed
+            except asyncio.CancelledError:
+                item.status = "cancelled"
+                raise
+            item.status, item.result = "succeeded", result
+            item.ended_at = workflow.now().isoformat()
+            return result
 
         tasks = [asyncio.ensure_future(one(i, b)) for i, b in enumerate(bindings)]
         try:
@@ -161,6 +182,7 @@ class ActionRunner:
         state: ActionState,
         warn: Callable[[str], None],
         item: int | None,
+        item_state: ItemState | None = None,
     ) -> Any:
         policy = stmt.retry_policy
         try:
@@ -172,6 +194,8 @@ class ActionRunner:
         while True:
             attempt += 1
             state.attempts = max(state.attempts, attempt)
+            if item_state is not None:
+                item_state.attempts = attempt
             # Inline only when nothing waits for secrets: those resolve in an activity.
             if stmt.action in INLINE_ACTIONS and not deferred:
                 # Activity results are normalised in the activity; inline ones here, once.

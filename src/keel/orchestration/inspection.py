@@ -1,9 +1,11 @@
 """Reading a run back: its status, each action's attempts, timing, result and error, its timeline.
 
 Temporal's history is the source of truth. The per-action view comes from the run's ``progress``
-and ``context`` queries, which Temporal answers for finished runs too, by replaying the history on
-a worker; the timeline is read straight from the history events. Results of actions marked
-``mask_output`` are replaced by :data:`MASK` here, so no API or CLI view shows them.
+and ``context`` queries, and a ``for_each`` action's items from its ``items`` query, which
+Temporal answers for finished runs too, by replaying the history on a worker; the timeline is read
+straight from the history events. Results of actions marked ``mask_output`` are replaced by
+:data:`MASK` here, and so is any value computed from them (a ``for_each`` item's input, the run's
+result), so no API, CLI or console view shows them.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError
 
+from keel import expressions
 from keel.dsl.model import Workflow
 from keel.orchestration.client import original_request
-from keel.orchestration.payloads import RunProgress
+from keel.orchestration.payloads import ItemPage, ItemsQuery, RunProgress
 
 MASK = "***"
 
@@ -48,6 +51,8 @@ class ActionDetail:
     result: Any = None
     error: str | None = None
     events: list[str] = field(default_factory=list)
+    args: dict[str, Any] = field(default_factory=dict)
+    for_each: bool = False
 
 
 @dataclass
@@ -75,6 +80,41 @@ class RunDetail:
     parent_execution_id: str | None = None
     parent_action: str | None = None
     child_runs: list[ChildRun] = field(default_factory=list)
+    input: Any = None
+    result: Any = None
+    definition: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ItemDetail:
+    """One item of a ``for_each`` action (see :class:`~keel.orchestration.payloads.ItemState`)."""
+
+    index: int
+    status: str
+    input: Any
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    result: Any
+    error: str | None
+
+
+@dataclass
+class ItemsDetail:
+    """One page of a ``for_each`` action's items.
+
+    Attributes:
+        ref: The action.
+        total: How many items match the status filter.
+        counts: How many items the action has in each status.
+        items: The page.
+    """
+
+    ref: str
+    total: int
+    counts: dict[str, int]
+    items: list[ItemDetail]
 
 
 @dataclass(frozen=True)
@@ -134,12 +174,21 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
                 result=MASK if stmt.mask_output and result is not None else result,
                 error=state.error if state else None,
                 events=[e.message for e in state.events] if state else [],
+                # The arguments as written (templates): a secret is a reference, never a value.
+                args=dict(stmt.args),
+                for_each=stmt.for_each is not None,
             )
         )
     started = description.start_time.isoformat() if description.start_time else None
     ended = description.close_time.isoformat() if description.close_time else None
     error = next((a.error for a in actions if a.status == "failed" and a.error), None)
+    final = None
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        final = _masked_result(workflow, await handle.result())
     return RunDetail(
+        input=request.trigger,
+        result=final,
+        definition=request.definition,
         parent_execution_id=request.parent.execution_id if request.parent else None,
         parent_action=request.parent.action if request.parent else None,
         child_runs=await child_runs(client, execution_id),
@@ -153,6 +202,81 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
         actions=actions,
         error=error if status == "failed" else None,
     )
+
+
+async def action_items(
+    client: Client,
+    execution_id: str,
+    ref: str,
+    *,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> ItemsDetail:
+    """Return one page of the items of the ``for_each`` action ``ref`` of a run.
+
+    Raises:
+        KeyError: The run has no action ``ref``, or it is not a ``for_each`` action.
+        RPCError: Temporal could not answer (no such run, or no worker to replay it).
+    """
+    request = await original_request(client, execution_id)
+    workflow = Workflow.model_validate(request.definition)
+    stmt = next((a for a in workflow.actions if a.ref == ref), None)
+    if stmt is None or stmt.for_each is None:
+        raise KeyError(ref)
+    handle = client.get_workflow_handle(execution_id)
+    page = await handle.query("items", ItemsQuery(ref, status, offset, limit), result_type=ItemPage)
+    masked = {a.ref for a in workflow.actions if a.mask_output}
+    hide_input = _reads_masked(stmt.for_each, masked)
+    return ItemsDetail(
+        ref=ref,
+        total=page.total,
+        counts=page.counts,
+        items=[
+            ItemDetail(
+                index=item.index,
+                status=item.status,
+                input=MASK if hide_input else item.input,
+                attempts=item.attempts,
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+                duration_ms=_ms(item.started_at, item.ended_at),
+                result=MASK if stmt.mask_output and item.result is not None else item.result,
+                error=item.error,
+            )
+            for item in page.items
+        ],
+    )
+
+
+def _masked_result(workflow: Workflow, result: Any) -> Any:
+    """Return a run's result with what ``mask_output`` actions produced replaced by the mask."""
+    masked = {a.ref for a in workflow.actions if a.mask_output}
+    if not masked:
+        return result
+    if workflow.returns is None:  # the whole context: mask the masked actions' entries
+        if isinstance(result, dict) and isinstance(result.get("ACTIONS"), dict):
+            actions = dict(result["ACTIONS"])
+            for ref in masked & actions.keys():
+                entry = actions[ref]
+                if isinstance(entry, dict) and entry.get("result") is not None:
+                    actions[ref] = {**entry, "result": MASK}
+            return {**result, "ACTIONS": actions}
+        return result
+    return MASK if _reads_masked(workflow.returns, masked) else result
+
+
+def _reads_masked(template: Any, masked: set[str]) -> bool:
+    """Return whether any expression in ``template`` reads a masked action's result."""
+    if not masked:
+        return False
+    if isinstance(template, str):
+        return bool(expressions.references(template).actions & masked)
+    if isinstance(template, dict):
+        return any(_reads_masked(v, masked) for v in template.values())
+    if isinstance(template, list):
+        return any(_reads_masked(v, masked) for v in template)
+    return False
 
 
 async def run_state(client: Client, execution_id: str) -> RunState:

@@ -191,6 +191,64 @@ class RunProgress:
     actions: list[ActionState] = field(default_factory=list)
 
 
+@dataclass
+class ItemState:
+    """One item of a ``for_each`` action, answered by the workflow's ``items`` query.
+
+    Attributes:
+        index: The item's position in the ``for_each`` list.
+        status: ``queued``, ``running``, ``succeeded``, ``failed`` or ``cancelled`` (an item
+            still queued or running when another item failed the action).
+        input: The item's loop variables (``var.<name>`` -> value).
+        attempts: Attempts made so far.
+        started_at: ISO time its first attempt started, if it did.
+        ended_at: ISO time it ended, if it did.
+        result: Its result, when it succeeded.
+        error: Its failure (``Type: message``), when it failed.
+    """
+
+    index: int
+    status: str = "queued"
+    input: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """Input of the ``items`` query: one page of one ``for_each`` action's items.
+
+    Attributes:
+        ref: The action ref.
+        status: Only items with this status, when set.
+        offset: How many (matching) items to skip.
+        limit: At most this many items.
+    """
+
+    ref: str
+    status: str | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass
+class ItemPage:
+    """The answer of the ``items`` query.
+
+    Attributes:
+        total: How many items match the query (before paging).
+        counts: How many items the action has in each status (all items, not only the page).
+        items: The page, in item order.
+    """
+
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    items: list[ItemState] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ResolveRequest:
     """Input of ``keel.resolve_workflow``: which committed workflow a child run should run.

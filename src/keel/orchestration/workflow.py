@@ -29,6 +29,9 @@ from keel.orchestration.payloads import (
     WORKFLOW_NAME,
     ActionEvent,
     ActionState,
+    ItemPage,
+    ItemsQuery,
+    ItemState,
     RelaySpec,
     RunProgress,
     RunRequest,
@@ -37,6 +40,8 @@ from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
 
 #: The failure type of a run that failed because of an action (or a broken join).
 RUN_FAILED = "KeelRunFailed"
+#: The most ``for_each`` items one ``items`` query returns (bounds the answer's size).
+MAX_ITEMS_PAGE = 500
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -51,6 +56,7 @@ class KeelRun:
         self._tasks: list[asyncio.Task[None]] = []
         self._context: RunContext | None = None
         self._completed: dict[str, Any] = {}
+        self._items: dict[str, list[ItemState]] = {}
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -61,6 +67,18 @@ class KeelRun:
     def context(self) -> dict[str, Any]:
         """Return ``{"ACTIONS": ..., "TRIGGER": ...}`` as the run has it so far."""
         return self._context.result_context() if self._context is not None else {}
+
+    @workflow.query
+    def items(self, query: ItemsQuery) -> ItemPage:
+        """Return one page of a ``for_each`` action's items (status, input, result, error)."""
+        items = self._items.get(query.ref, [])
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        chosen = [i for i in items if query.status is None or i.status == query.status]
+        start = max(query.offset, 0)
+        page = chosen[start : start + max(min(query.limit, MAX_ITEMS_PAGE), 0)]
+        return ItemPage(total=len(chosen), counts=counts, items=page)
 
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
@@ -105,6 +123,7 @@ class KeelRun:
             context, environment, request.workflow_id, request.parent_context
         )
         self._runner = ActionRunner(context, environment, self._children)
+        self._items = self._runner.items
         self._scheduler = Scheduler([_node(a) for a in definition.actions])
         self._completed = request.completed
 

@@ -15,7 +15,12 @@ from keel.api.deps import get_state
 from keel.api.errors import ApiError
 from keel.api.launcher import launch
 from keel.api.run_sync import refresh_rows, refresh_running, temporal_state
+from keel.api.schemas import MAX_STORED_INT
 from keel.api.schemas.runs import (
+    DagOut,
+    ItemOut,
+    ItemPageOut,
+    ItemStatus,
     RunActionOut,
     RunDetailOut,
     RunIn,
@@ -25,9 +30,11 @@ from keel.api.schemas.runs import (
     TimelineEventOut,
 )
 from keel.api.state import ServiceState
+from keel.dsl.diagram import diagram
+from keel.dsl.model import Workflow
 from keel.errors import InvalidCursorError, NotFoundError
 from keel.orchestration.client import rerun_from_failure
-from keel.orchestration.inspection import describe_run, run_timeline
+from keel.orchestration.inspection import action_items, describe_run, run_timeline
 from keel.store import runs, workflows
 from keel.store.runs import MAX_PAGE_SIZE, RunStatus
 from keel.store.tables import RunRow
@@ -109,10 +116,50 @@ async def get_run(execution_id: str, state: State) -> RunDetailOut:
     lineage = [c["execution_id"] for c in data["child_runs"]]
     return RunDetailOut(
         **data,
+        dag=DagOut.of(diagram(Workflow.model_validate(detail.definition))),
         version=row.version if row else None,
         trigger_type=row.trigger_type if row else None,
         parent=(row.parent_execution_id if row else None) or parent,
         children=sorted(set(children) | set(lineage)),
+    )
+
+
+#: The most items one page of ``/runs/{id}/actions/{ref}/items`` returns.
+MAX_ITEMS_PAGE = 500
+
+
+@router.get(
+    "/runs/{execution_id}/actions/{ref}/items",
+    response_model=ItemPageOut,
+    summary="A for_each action's items, paged",
+    responses={404: {"description": "No such run, or no for_each action with that ref."}},
+)
+async def items(
+    execution_id: str,
+    ref: str,
+    state: State,
+    status: Annotated[ItemStatus | None, Query(description="Only items in this status.")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS_PAGE)] = 100,
+) -> ItemPageOut:
+    """Return each item's status, input (loop variables), attempts, timing, result and error."""
+    try:
+        page = await _temporal(
+            execution_id,
+            action_items(
+                state.temporal, execution_id, ref, status=status, offset=offset, limit=limit
+            ),
+        )
+    except KeyError as exc:
+        raise ApiError(404, f"run {execution_id} has no for_each action '{ref}'", "ref") from exc
+    end = offset + len(page.items)
+    return ItemPageOut(
+        ref=ref,
+        total=page.total,
+        counts=page.counts,
+        offset=offset,
+        items=[ItemOut(**dataclasses.asdict(i)) for i in page.items],
+        next_offset=end if end < page.total else None,
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from keel.api.schemas import MAX_STORED_INT
+from keel.dsl.diagram import Diagram
 from keel.store.tables import RunRow
 
 
@@ -77,6 +78,42 @@ class RunPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
 
 
+class DagNodeOut(BaseModel):
+    """One action of a DAG."""
+
+    ref: str
+    action: str
+    for_each: str | None = None
+    run_if: str | None = None
+    join_strategy: str = "all"
+    root: bool = False
+
+
+class DagEdgeOut(BaseModel):
+    """One dependency of a DAG: ``target`` runs after ``source`` ends with ``kind``."""
+
+    source: str
+    target: str
+    kind: str = Field(description="success or error.")
+    condition: str | None = Field(default=None, description="The target's run_if, if any.")
+    label: str = Field(description="The caption to draw: the kind, and run_if if guarded.")
+
+
+class DagOut(BaseModel):
+    """A workflow's DAG: actions in document order and their dependencies."""
+
+    nodes: list[DagNodeOut] = Field(default_factory=list)
+    edges: list[DagEdgeOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, diagram: Diagram) -> DagOut:
+        """Return the HTTP view of a diagram."""
+        return cls(
+            nodes=[DagNodeOut(**vars(n)) for n in diagram.nodes],
+            edges=[DagEdgeOut(**vars(e), label=e.label) for e in diagram.edges],
+        )
+
+
 class ActionDetailOut(BaseModel):
     """One action of a run."""
 
@@ -90,6 +127,14 @@ class ActionDetailOut(BaseModel):
     result: Any = Field(description="The result; '***' for actions with mask_output.")
     error: str | None
     events: list[str]
+    args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The arguments as written in the definition (templates; secrets unresolved).",
+    )
+    for_each: bool = Field(
+        default=False,
+        description="Whether it runs once per item (see /runs/{id}/actions/{ref}/items).",
+    )
 
 
 class ChildRunOut(BaseModel):
@@ -122,6 +167,46 @@ class RunDetailOut(BaseModel):
     child_runs: list[ChildRunOut] = Field(
         default_factory=list, description="Child runs it started, with the action and status."
     )
+    input: Any = Field(default=None, description="The run's input (TRIGGER).")
+    result: Any = Field(
+        default=None,
+        description="The run's result (its `returns`) once it succeeded; '***' when it reads "
+        "an action with mask_output.",
+    )
+    definition: dict[str, Any] = Field(
+        default_factory=dict, description="The definition the run ran (validated JSON)."
+    )
+    dag: DagOut = Field(default_factory=DagOut, description="The DAG of that definition.")
+
+
+ItemStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class ItemOut(BaseModel):
+    """One item of a ``for_each`` action."""
+
+    index: int
+    status: str
+    input: Any = Field(
+        description="The item's loop variables ('***' if read from a masked result)."
+    )
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    result: Any = Field(description="Its result; '***' for an action with mask_output.")
+    error: str | None
+
+
+class ItemPageOut(BaseModel):
+    """One page of a ``for_each`` action's items, in item order."""
+
+    ref: str
+    total: int = Field(description="How many items match the status filter.")
+    counts: dict[str, int] = Field(description="How many items are in each status (all items).")
+    offset: int
+    items: list[ItemOut]
+    next_offset: int | None = Field(description="Pass as ?offset= for the next page; null at end.")
 
 
 class TimelineEventOut(BaseModel):
