@@ -2,7 +2,8 @@
 
 Every management route needs an API key (``Authorization: Bearer``); ``/health``, ``/docs`` and
 ``/openapi.json`` are open, and webhooks authenticate by the secret in their URL. Errors are JSON
-everywhere (see :mod:`keel.api.errors`).
+everywhere (see :mod:`keel.api.errors`). The web console (:mod:`keel.console`) is served at ``/``
+(pages under ``/ui``); it signs in with an API key and reads everything through this same API.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 import keel
+from keel import console
 from keel.api.child_checks import install_commit_checks
 from keel.api.deps import require_api_key
 from keel.api.errors import install_error_handlers
@@ -33,4 +35,7 @@ def create_app(state: ServiceState) -> FastAPI:
         app.include_router(router, dependencies=[Depends(require_api_key)])
     for router in OPEN_ROUTERS:
         app.include_router(router)
+    app.include_router(console.router)
+    app.mount(f"{console.PREFIX}/static", console.static_app, name="console-static")
+    console.install(app)
     return app

@@ -8,7 +8,8 @@ since the condition decides whether the edge is taken.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from keel.dsl.graph import parse_edge
 from keel.dsl.model import Workflow
@@ -63,6 +64,13 @@ class Diagram:
 
     nodes: list[DiagramNode] = field(default_factory=list)
     edges: list[DiagramEdge] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the diagram as JSON data (each edge with its ``label``)."""
+        return {
+            "nodes": [asdict(n) for n in self.nodes],
+            "edges": [{**asdict(e), "label": e.label} for e in self.edges],
+        }
 
 
 def diagram(workflow: Workflow) -> Diagram:

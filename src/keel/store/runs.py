@@ -143,6 +143,7 @@ async def list_runs(
     started_before: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    trigger_type: TriggerType | None = None,
 ) -> RunPage:
     """Return a page of runs, newest first.
 
@@ -154,6 +155,7 @@ async def list_runs(
         started_before: Only runs started before this time (exclusive).
         limit: Page size, 1 to ``MAX_PAGE_SIZE``.
         cursor: ``next_cursor`` of the previous page; ``None`` for the first page.
+        trigger_type: Only runs started this way (``api``, ``webhook``, ``schedule``...).
 
     Raises:
         InvalidCursorError: ``cursor`` was not made by this function.
@@ -168,6 +170,8 @@ async def list_runs(
         for one in statuses:
             _check_choice("run status", one, RUN_STATUSES)
         query = query.where(RunRow.status.in_(sorted(statuses)))
+    if trigger_type is not None:
+        query = query.where(RunRow.trigger_type == trigger_type)
     if started_after is not None:
         query = query.where(RunRow.started_at >= as_utc(started_after))
     if started_before is not None:

@@ -36,7 +36,7 @@ from keel.errors import InvalidCursorError, NotFoundError
 from keel.orchestration.client import rerun_from_failure
 from keel.orchestration.inspection import action_items, describe_run, run_timeline
 from keel.store import runs, workflows
-from keel.store.runs import MAX_PAGE_SIZE, RunStatus
+from keel.store.runs import MAX_PAGE_SIZE, RunStatus, TriggerType
 from keel.store.tables import RunRow
 
 T = TypeVar("T")
@@ -72,6 +72,7 @@ async def list_runs(
     state: State,
     workflow: Annotated[str | None, Query(description="A workflow id or alias.")] = None,
     status: Annotated[RunStatus | None, Query()] = None,
+    trigger: Annotated[TriggerType | None, Query(description="How the runs started.")] = None,
     started_after: Annotated[datetime | None, Query(description="ISO time, inclusive.")] = None,
     started_before: Annotated[datetime | None, Query(description="ISO time, exclusive.")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
@@ -93,6 +94,7 @@ async def list_runs(
                 started_before=_aware(started_before),
                 limit=limit,
                 cursor=cursor,
+                trigger_type=trigger,
             )
         except InvalidCursorError as exc:
             raise ApiError(400, str(exc), "cursor") from exc

@@ -108,10 +108,7 @@ class DagOut(BaseModel):
     @classmethod
     def of(cls, diagram: Diagram) -> DagOut:
         """Return the HTTP view of a diagram."""
-        return cls(
-            nodes=[DagNodeOut(**vars(n)) for n in diagram.nodes],
-            edges=[DagEdgeOut(**vars(e), label=e.label) for e in diagram.edges],
-        )
+        return cls.model_validate(diagram.as_json())
 
 
 class ActionDetailOut(BaseModel):
