@@ -1,8 +1,10 @@
 """The console's way to the data: the JSON API of the same app, called in process.
 
 Each console request makes its calls through :class:`ApiClient`, an ``httpx`` client over
-``ASGITransport`` of the app serving the request, carrying the signed-in user's key. No socket is
-opened; the API checks the key and masks values exactly as it does for any other client.
+``ASGITransport`` of the app serving the request, carrying the signed-in user's key and the
+browser's own base URL (so URLs the API builds, such as webhook URLs, name the host the browser
+used). No socket is opened; the API checks the key and masks values exactly as it does for any
+other client.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-#: The base URL of in-process calls (never resolved: the transport is the app itself).
-INTERNAL_BASE = "http://keel.console"
 #: How long one API call may take before the page shows an error instead.
 CALL_TIMEOUT_SECONDS = 30.0
 
@@ -46,12 +46,16 @@ class ApiClient:
 
 
 @asynccontextmanager
-async def api_client(app: ASGIApp, key: str) -> AsyncIterator[ApiClient]:
-    """Yield a client of ``app``'s JSON API that authenticates with ``key``."""
+async def api_client(app: ASGIApp, key: str, base_url: str) -> AsyncIterator[ApiClient]:
+    """Yield a client of ``app``'s JSON API that authenticates with ``key``.
+
+    ``base_url`` is never resolved (the transport is the app itself): it is the URL the API
+    believes it is served at.
+    """
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
     async with httpx.AsyncClient(
-        transport=transport, base_url=INTERNAL_BASE, headers=headers, timeout=CALL_TIMEOUT_SECONDS
+        transport=transport, base_url=base_url, headers=headers, timeout=CALL_TIMEOUT_SECONDS
     ) as client:
         yield ApiClient(client)
 

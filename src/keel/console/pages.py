@@ -65,7 +65,7 @@ async def signed_request(request: Request) -> AsyncIterator[SignedRequest]:
     key = signed_in_key(request)
     if key is None:
         raise SignInRequiredError
-    async with api_client(request.app, key) as api:
+    async with api_client(request.app, key, str(request.base_url)) as api:
         yield SignedRequest(request, key, api)
 
 

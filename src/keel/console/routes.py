@@ -49,7 +49,7 @@ async def login(
         return render(request, "login.html", 403, next="", error="sign-in from another site")
     key = api_key.strip()
     try:
-        async with api_client(request.app, key) as api:
+        async with api_client(request.app, key, str(request.base_url)) as api:
             await api.get("/workflows")
     except ApiCallError as exc:
         message = "that API key is not valid" if exc.status == 401 else exc.message

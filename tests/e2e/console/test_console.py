@@ -139,7 +139,8 @@ async def test_workflow_dag_form_and_live_run(console: Console, page: Page) -> N
     await sign_in(page, console)
     card = page.locator("article.workflow", has_text="Greet")
     await expect(card).to_contain_text("version 2")
-    assert "/webhooks/" in await card.locator(".copy input").input_value()
+    webhook = await card.locator(".copy input").input_value()
+    assert webhook.startswith(f"{console.url}/webhooks/"), webhook
     await screenshot(page, "workflows")
 
     await card.locator("h2 a").click()

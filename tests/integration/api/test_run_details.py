@@ -162,3 +162,14 @@ async def test_masked_values_stay_masked(api: httpx.AsyncClient) -> None:
     assert [a["result"] for a in detail["actions"]] == ["***", "***"]
     page = (await api.get(f"/runs/{detail['execution_id']}/actions/each/items")).json()
     assert [(i["input"], i["result"]) for i in page["items"]] == [("***", "***")] * 2
+
+
+async def test_list_filters_by_trigger(api: httpx.AsyncClient) -> None:
+    await committed(api, FIXED, "doubler")
+    execution_id = await start(api, "doubler", {"n": 1})
+    await finished(api, execution_id)
+    by_api = (await api.get("/runs", params={"trigger": "api"})).json()["items"]
+    assert [r["execution_id"] for r in by_api] == [execution_id]
+    assert (await api.get("/runs", params={"trigger": "webhook"})).json()["items"] == []
+    bad = await api.get("/runs", params={"trigger": "carrier-pigeon"})
+    assert bad.status_code == 422

@@ -19,7 +19,7 @@
     const g = new dagre.graphlib.Graph({ multigraph: true });
     g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 46, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
-    for (const n of data.nodes) g.setNode(n.ref, { width: 190, height: 54, data: n });
+    for (const n of data.nodes) g.setNode(n.ref, { width: 200, height: 66, data: n });
     data.edges.forEach((e, i) => g.setEdge(e.source, e.target, { label: e.label, width: e.label.length * 6, height: 14, data: e }, "e" + i));
     dagre.layout(g);
     const size = g.graph();
@@ -41,10 +41,10 @@
       const group = el("g", { class: "node n-none", "data-ref": ref, transform: `translate(${node.x - node.width / 2}, ${node.y - node.height / 2})` }, svg);
       el("rect", { width: node.width, height: node.height, rx: 7 }, group);
       const title = el("text", { x: 10, y: 20 }, group);
-      title.textContent = clip(ref, 24) + (node.data.for_each ? " [for_each]" : "");
-      const sub = el("text", { x: 10, y: 38, class: "sub" }, group);
-      sub.textContent = clip(node.data.action, 22);
-      const status = el("text", { x: node.width - 8, y: 38, "text-anchor": "end", class: "status" }, group);
+      title.textContent = clip(ref, 20) + (node.data.for_each ? " ⟳ for_each" : "");
+      const sub = el("text", { x: 10, y: 36, class: "sub" }, group);
+      sub.textContent = clip(node.data.action, 30);
+      const status = el("text", { x: 10, y: 55, class: "status" }, group);
       status.textContent = "";
       const tip = el("title", {}, group);
       tip.textContent = `${ref}: ${node.data.action}` + (node.data.run_if ? `\nrun_if: ${node.data.run_if}` : "");
