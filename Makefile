@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck imports unit bench clean postgres
+.PHONY: install run test lint typecheck imports unit bench clean postgres console-assets
 
 install: $(STAMP)
 
@@ -50,3 +50,15 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .keel .pytest_cache .mypy_cache .ruff_cache
+
+# Re-vendor the console's front-end libraries (htmx, dagre) from npm at the versions pinned in
+# frontend/package-lock.json. Only needed to upgrade them: `make run`/`make test` use the copies
+# committed in src/keel/console/static/ and never need node or the network.
+console-assets:
+	cd frontend && npm ci --no-audit --no-fund
+	cp frontend/node_modules/htmx.org/dist/htmx.min.js \
+	   frontend/node_modules/@dagrejs/dagre/dist/dagre.min.js src/keel/console/static/
+	{ for p in htmx.org @dagrejs/dagre @dagrejs/graphlib; do \
+	    echo "== $$p $$(node -p "require('./frontend/node_modules/$$p/package.json').version") =="; \
+	    cat frontend/node_modules/$$p/LICENSE; echo; done; } \
+	  > src/keel/console/static/THIRD-PARTY-LICENSES.txt
