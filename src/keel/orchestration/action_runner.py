@@ -171,6 +171,9 @@ class ActionRunner:
         except ActionFailedError:
             for task in tasks:
                 task.cancel()
+            for item in items:
+                if item.status in ("queued", "running"):
+                    item.status = "cancelled"  # never started, or stopped with the action
             raise
 
     # -- one call with retries -----------------------------------------------------------------

@@ -10,21 +10,65 @@ result), so no API, CLI or console view shows them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistoryEventFilterType,
+)
 from temporalio.service import RPCError
 
 from keel import expressions
 from keel.dsl.model import Workflow
 from keel.orchestration.client import original_request
-from keel.orchestration.payloads import ItemPage, ItemsQuery, RunProgress
+from keel.orchestration.payloads import (
+    MAX_ITEMS_PER_QUERY,
+    ItemPage,
+    ItemsQuery,
+    ItemState,
+    RunProgress,
+)
 
 MASK = "***"
+
+
+class _ClosedRuns:
+    """What was read about closed runs, which cannot change any more: the newest few answers.
+
+    Answering a query about a closed run makes a worker replay its whole history (seconds for a
+    run with a thousand ``for_each`` items), so a page viewed again, or polled once more after
+    the run ended, is answered from here. Keys include Temporal's run id, so a new run reusing
+    an execution id is never answered with the old one's state.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable) -> object | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+#: Bounded by count: an entry holds one run's results, or one page of at most 500 items.
+_CLOSED = _ClosedRuns(64)
 
 STATUS = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -146,17 +190,20 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     """Return the run's status and per-action details."""
     handle = client.get_workflow_handle(execution_id)
     description = await handle.describe()
-    request = await original_request(client, execution_id)
+    closed = description.status not in (None, WorkflowExecutionStatus.RUNNING)
+    key = ("detail", execution_id, description.run_id)
+    if closed and (cached := _CLOSED.get(key)) is not None:
+        return cast(RunDetail, cached)
+    # Independent reads, asked at once: a page polling a run waits for the slowest, not the sum.
+    request, children, answers = await asyncio.gather(
+        original_request(client, execution_id),
+        child_runs(client, execution_id),
+        _progress_and_context(handle),
+    )
     workflow = Workflow.model_validate(request.definition)
     status = STATUS.get(description.status, "unknown") if description.status else "unknown"
-    states: dict[str, Any] = {}
-    context: dict[str, Any] = {}
-    try:
-        progress = await handle.query("progress", result_type=RunProgress)
-        states = {a.ref: a for a in progress.actions}
-        context = await handle.query("context", result_type=dict)
-    except RPCError:
-        pass  # no worker to answer: show the definition's actions without their state
+    states: dict[str, Any] = {a.ref: a for a in answers[0].actions}
+    context = answers[1]
     actions = []
     for stmt in workflow.actions:
         state = states.get(stmt.ref)
@@ -185,13 +232,13 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     final = None
     if description.status == WorkflowExecutionStatus.COMPLETED:
         final = _masked_result(workflow, await handle.result())
-    return RunDetail(
+    detail = RunDetail(
         input=request.trigger,
         result=final,
         definition=request.definition,
         parent_execution_id=request.parent.execution_id if request.parent else None,
         parent_action=request.parent.action if request.parent else None,
-        child_runs=await child_runs(client, execution_id),
+        child_runs=children,
         execution_id=execution_id,
         workflow_id=request.workflow_id,
         title=workflow.title,
@@ -202,6 +249,24 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
         actions=actions,
         error=error if status == "failed" else None,
     )
+    # A detached child may still change; a closed run whose children all ended cannot.
+    if closed and all(c.status not in ("running", "starting") for c in children):
+        _CLOSED.put(key, detail)
+    return detail
+
+
+async def _progress_and_context(
+    handle: WorkflowHandle[Any, Any],
+) -> tuple[RunProgress, dict[str, Any]]:
+    """Ask the run's ``progress`` and ``context`` queries (empty when no worker can answer)."""
+    try:
+        progress, context = await asyncio.gather(
+            handle.query("progress", result_type=RunProgress),
+            handle.query("context", result_type=dict),
+        )
+    except RPCError:
+        return RunProgress(), {}  # no worker to answer: the definition's actions, no state
+    return progress, dict(context)
 
 
 async def action_items(
@@ -219,13 +284,23 @@ async def action_items(
         KeyError: The run has no action ``ref``, or it is not a ``for_each`` action.
         RPCError: Temporal could not answer (no such run, or no worker to replay it).
     """
-    request = await original_request(client, execution_id)
+    handle = client.get_workflow_handle(execution_id)
+    description, request = await asyncio.gather(
+        handle.describe(), original_request(client, execution_id)
+    )
     workflow = Workflow.model_validate(request.definition)
     stmt = next((a for a in workflow.actions if a.ref == ref), None)
     if stmt is None or stmt.for_each is None:
         raise KeyError(ref)
-    handle = client.get_workflow_handle(execution_id)
-    page = await handle.query("items", ItemsQuery(ref, status, offset, limit), result_type=ItemPage)
+    query = ItemsQuery(ref, status, offset, limit)
+    if description.status in (None, WorkflowExecutionStatus.RUNNING):
+        page = await handle.query("items", query, result_type=ItemPage)
+    else:
+        kept = await _closed_items(handle, description.run_id, ref)
+        if kept is None:  # too many to keep: ask for just this page
+            page = await handle.query("items", query, result_type=ItemPage)
+        else:
+            page = _page(kept, query)
     masked = {a.ref for a in workflow.actions if a.mask_output}
     hide_input = _reads_masked(stmt.for_each, masked)
     return ItemsDetail(
@@ -247,6 +322,46 @@ async def action_items(
             for item in page.items
         ],
     )
+
+
+#: A closed action with at most this many items is read whole once and paged from memory.
+MAX_KEPT_ITEMS = 5000
+
+
+async def _closed_items(
+    handle: WorkflowHandle[Any, Any], run_id: str | None, ref: str
+) -> list[ItemState] | None:
+    """Return every item of ``ref`` of a closed run (each query of it costs a whole replay).
+
+    Returns None when the action has more than :data:`MAX_KEPT_ITEMS` items.
+    """
+    key = ("items", handle.id, run_id, ref)
+    if isinstance(kept := _CLOSED.get(key), list):
+        return cast(list[ItemState], kept)
+    step = MAX_ITEMS_PER_QUERY
+    first = await handle.query("items", ItemsQuery(ref, None, 0, step), result_type=ItemPage)
+    if first.total > MAX_KEPT_ITEMS:
+        return None
+    rest = await asyncio.gather(
+        *(
+            handle.query("items", ItemsQuery(ref, None, start, step), result_type=ItemPage)
+            for start in range(step, first.total, step)
+        )
+    )
+    items: list[ItemState] = [*first.items]
+    for page in rest:
+        items.extend(cast(ItemPage, page).items)
+    _CLOSED.put(key, items)
+    return items
+
+
+def _page(items: list[ItemState], query: ItemsQuery) -> ItemPage:
+    """Return one page of ``items`` as the workflow's ``items`` query would."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    chosen = [i for i in items if query.status is None or i.status == query.status]
+    return ItemPage(len(chosen), counts, chosen[query.offset : query.offset + query.limit])
 
 
 def _masked_result(workflow: Workflow, result: Any) -> Any:

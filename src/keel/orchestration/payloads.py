@@ -217,6 +217,10 @@ class ItemState:
     error: str | None = None
 
 
+#: The most ``for_each`` items one ``items`` query answers (bounds the answer's size).
+MAX_ITEMS_PER_QUERY = 500
+
+
 @dataclass(frozen=True)
 class ItemsQuery:
     """Input of the ``items`` query: one page of one ``for_each`` action's items.

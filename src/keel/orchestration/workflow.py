@@ -26,6 +26,7 @@ from keel.orchestration.context import RunContext
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     LOAD_VARIABLES,
+    MAX_ITEMS_PER_QUERY,
     WORKFLOW_NAME,
     ActionEvent,
     ActionState,
@@ -40,8 +41,6 @@ from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
 
 #: The failure type of a run that failed because of an action (or a broken join).
 RUN_FAILED = "KeelRunFailed"
-#: The most ``for_each`` items one ``items`` query returns (bounds the answer's size).
-MAX_ITEMS_PAGE = 500
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -77,7 +76,7 @@ class KeelRun:
             counts[item.status] = counts.get(item.status, 0) + 1
         chosen = [i for i in items if query.status is None or i.status == query.status]
         start = max(query.offset, 0)
-        page = chosen[start : start + max(min(query.limit, MAX_ITEMS_PAGE), 0)]
+        page = chosen[start : start + max(min(query.limit, MAX_ITEMS_PER_QUERY), 0)]
         return ItemPage(total=len(chosen), counts=counts, items=page)
 
     @workflow.run

@@ -35,6 +35,7 @@ from keel.dsl.model import Workflow
 from keel.errors import InvalidCursorError, NotFoundError
 from keel.orchestration.client import rerun_from_failure
 from keel.orchestration.inspection import action_items, describe_run, run_timeline
+from keel.orchestration.payloads import MAX_ITEMS_PER_QUERY
 from keel.store import runs, workflows
 from keel.store.runs import MAX_PAGE_SIZE, RunStatus, TriggerType
 from keel.store.tables import RunRow
@@ -126,10 +127,6 @@ async def get_run(execution_id: str, state: State) -> RunDetailOut:
     )
 
 
-#: The most items one page of ``/runs/{id}/actions/{ref}/items`` returns.
-MAX_ITEMS_PAGE = 500
-
-
 @router.get(
     "/runs/{execution_id}/actions/{ref}/items",
     response_model=ItemPageOut,
@@ -142,7 +139,7 @@ async def items(
     state: State,
     status: Annotated[ItemStatus | None, Query(description="Only items in this status.")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS_PAGE)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS_PER_QUERY)] = 100,
 ) -> ItemPageOut:
     """Return each item's status, input (loop variables), attempts, timing, result and error."""
     try:
