@@ -108,6 +108,9 @@ async def _serve(
             app = create_app(state)
             api_port = settings.api_port if port is None else port
             async with ApiServer(app, host, api_port) as server:
+                console.print(
+                    f"Console: {server.url}/ (sign in with a key from `keel apikey create`)"
+                )
                 console.print(f"API: {server.url} (docs: {server.url}/docs)")
                 for path, text in documents:
                     result = await apply_document(state, text, alias_of(path, text), str(path))

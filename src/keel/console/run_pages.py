@@ -78,7 +78,7 @@ async def run_page(page: Signed, execution_id: str) -> Response:
 async def run_live(page: Signed, execution_id: str) -> Response:
     """The part of the run page that changes while the run runs (polled by htmx)."""
     run = await page.api.get(f"/runs/{execution_id}")
-    return page.render("run_live.html", run=run, states=_states(run))
+    return page.render("run_live.html", run=run, states=_states(run), fragment=True)
 
 
 @router.get("/runs/{execution_id}/items/{ref}")
