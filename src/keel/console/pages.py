@@ -72,6 +72,20 @@ async def signed_request(request: Request) -> AsyncIterator[SignedRequest]:
 Signed = Annotated[SignedRequest, Depends(signed_request)]
 
 
+#: Headers of every console page: only the console's own scripts, styles and forms; never in a
+#: frame (no clickjacking of its buttons); not cached (pages show run data).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Response:
     """Render a template of the console."""
     return templates.TemplateResponse(
@@ -85,6 +99,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
             **values,
         },
         status_code=status_code,
+        headers=PAGE_HEADERS,
     )
 
 

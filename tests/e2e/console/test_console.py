@@ -130,6 +130,9 @@ async def test_sign_in_is_required(console: Console, page: Page) -> None:
 
 
 async def test_workflow_dag_form_and_live_run(console: Console, page: Page) -> None:
+    errors: list[str] = []  # script errors and refused content (CSP) would show up here
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     await apply(console, GREET, "greet")
     await apply(
         console,
@@ -168,6 +171,7 @@ async def test_workflow_dag_form_and_live_run(console: Console, page: Page) -> N
     await expect(page.locator("#run-live .summary")).not_to_have_attribute("hx-trigger", "every 1s")
     await expect(page.locator("#items-repeat .items-table tbody tr")).to_have_count(3)
     await screenshot(page, "run-succeeded")
+    assert errors == []
 
 
 async def test_failed_run_shows_the_error_and_reruns(console: Console, page: Page) -> None:

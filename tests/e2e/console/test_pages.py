@@ -87,6 +87,9 @@ async def test_pages_need_a_sign_in(service: ServiceState) -> None:
         assert f'{COOKIE}=""' in forged.headers["set-cookie"]
         login = await anonymous.get("/ui/login")
         assert login.status_code == 200 and 'name="api_key"' in login.text
+        assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
+        assert login.headers["x-frame-options"] == "DENY"
+        assert login.headers["cache-control"] == "no-store"
 
 
 async def test_sign_in_checks_the_key_and_the_origin(service: ServiceState, key: str) -> None:

@@ -76,11 +76,17 @@
   document.addEventListener("htmx:beforeSwap", () => {
     open = Array.from(document.querySelectorAll("details.panel[open]")).map((d) => d.id);
   });
-  document.addEventListener("htmx:afterSwap", () => {
+  document.addEventListener("htmx:afterSwap", (event) => {
     for (const id of open) { const d = document.getElementById(id); if (d) d.open = true; }
     const live = document.querySelector(".run-states");
     const figure = document.querySelector("[data-dag]");
     if (live && figure) colour(figure, JSON.parse(live.textContent));
+    // While a run runs (and once more when it ends), its items follow it, keeping the filter.
+    if (event.detail.target && event.detail.target.id === "run-live") {
+      for (const view of document.querySelectorAll(".items-view[data-url]")) {
+        htmx.ajax("GET", view.dataset.url, { target: view.closest(".items-body"), swap: "innerHTML" });
+      }
+    }
     init(document);
   });
   document.addEventListener("click", (event) => {
