@@ -34,11 +34,15 @@ async def runs_page(
     status: Annotated[str, Query(max_length=20)] = "",
     trigger: Annotated[str, Query(max_length=20)] = "",
     since: Annotated[str, Query(max_length=4)] = "",
+    after: Annotated[str, Query(max_length=40)] = "",
+    before: Annotated[str, Query(max_length=40)] = "",
     cursor: Annotated[str, Query(max_length=500)] = "",
     fragment: bool = False,
 ) -> Response:
     """List runs newest first, filtered by workflow, status, trigger and time range."""
-    started_after = None
+    problems: list[str] = []
+    started_after = _utc(after, "from", problems)
+    started_before = _utc(before, "to", problems)
     if since in RANGES:
         started_after = (datetime.now(UTC) - RANGES[since]).isoformat()
     listed = await page.api.get(
@@ -47,12 +51,20 @@ async def runs_page(
         status=status if status in RUN_STATUSES else None,
         trigger=trigger if trigger in TRIGGERS else None,
         started_after=started_after,
+        started_before=started_before,
         cursor=cursor or None,
         limit=PAGE_SIZE,
     )
     workflows = await page.api.get("/workflows")
     names = {w["id"]: w["alias"] or w["title"] for w in workflows}
-    filters = {"workflow": workflow, "status": status, "trigger": trigger, "since": since}
+    filters = {
+        "workflow": workflow,
+        "status": status,
+        "trigger": trigger,
+        "since": since,
+        "after": after,
+        "before": before,
+    }
     return page.render(
         "runs_table.html" if fragment else "runs.html",
         runs=listed["items"],
@@ -64,6 +76,7 @@ async def runs_page(
         statuses=RUN_STATUSES,
         triggers=TRIGGERS,
         ranges=list(RANGES),
+        problems=problems,
     )
 
 
@@ -126,6 +139,18 @@ async def run_action(
             raise
         return page.render("error.html", 409, status=409, message=exc.message)
     return redirect(f"{PREFIX}/runs/{target}", page.request)
+
+
+def _utc(text: str, field: str, problems: list[str]) -> str | None:
+    """Return a time from the filter form (UTC when it has no zone) as ISO, or note a problem."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(f"{field}: {text!r} is not a time (use YYYY-MM-DD HH:MM)")
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _states(run: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from tests.e2e.console.conftest import PHONE, Console, screenshot, sign_in
 from tests.integration.api.flows import SLOW
+from tests.integration.api.test_children import CHILD, PARENT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -256,3 +257,21 @@ async def test_phone_width(console: Console, page: Page) -> None:
         )
         assert overflow <= 0, f"{path} is wider than the phone's screen by {overflow}px"
         await screenshot(page, name)
+
+
+async def test_child_runs_link_both_ways(console: Console, page: Page) -> None:
+    await apply(console, CHILD, "child")
+    await apply(console, PARENT, "parent")
+    parent = await start(console, "parent")
+    assert (await ended(console, parent))["status"] == "succeeded"
+    await sign_in(page, console)
+    await page.goto(f"{console.url}/ui/runs/{parent}")
+    children = page.locator("#run-live .summary ul li a")
+    await expect(children).to_have_count(2)
+    await expect(page.locator("#items-kids")).to_have_count(0)
+    await screenshot(page, "run-parent")
+    await children.first.click()
+    await page.wait_for_url(f"**/ui/runs/{parent}--kids-*")
+    await expect(page.locator("p.meta")).to_contain_text("child of")
+    await page.locator("p.meta a", has_text=parent).click()
+    await page.wait_for_url(f"**/ui/runs/{parent}")

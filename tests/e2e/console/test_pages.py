@@ -187,6 +187,12 @@ async def test_runs_filters_and_pages(browser: httpx.AsyncClient, api: httpx.Asy
     assert "/ui/runs/" + bad in (await browser.get("/ui/runs", params={"trigger": "api"})).text
     webhook = await browser.get("/ui/runs", params={"trigger": "webhook", "since": "1h"})
     assert "No runs." in webhook.text
+    future = await browser.get("/ui/runs", params={"after": "2999-01-01T00:00"})
+    assert "No runs." in future.text
+    past = await browser.get("/ui/runs", params={"before": "2999-01-01T00:00", "status": "failed"})
+    assert bad in past.text
+    nonsense = await browser.get("/ui/runs", params={"after": "yesterday-ish"})
+    assert "from: &#39;yesterday-ish&#39; is not a time" in nonsense.text
 
     first = await browser.get("/ui/runs")
     assert 'hx-trigger="every 3s"' in first.text  # the newest page refreshes itself
