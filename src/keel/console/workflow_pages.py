@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import difflib
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
 from keel.console.api_client import ApiCallError, ApiClient
@@ -64,9 +63,23 @@ async def workflow_page(
     ref: str,
     diff_from: Annotated[int | None, Query(alias="from", ge=1)] = None,
     diff_to: Annotated[int | None, Query(alias="to", ge=1)] = None,
-    problems: Annotated[list[str] | None, Query(max_length=50)] = None,
 ) -> Response:
     """Show a workflow: its DAG, versions (with a diff of two), Run form and recent runs."""
+    return await _workflow_view(page, ref, diff_from=diff_from, diff_to=diff_to)
+
+
+async def _workflow_view(
+    page: Signed,
+    ref: str,
+    status_code: int = 200,
+    *,
+    diff_from: int | None = None,
+    diff_to: int | None = None,
+    problems: list[str] | None = None,
+    form: dict[str, str] | None = None,
+    new_webhook: str | None = None,
+) -> Response:
+    """Render a workflow's page (with the Run form's problems, or a new webhook URL, if any)."""
     workflow = await page.api.get(f"/workflows/{ref}")
     versions = await page.api.get(f"/workflows/{workflow['id']}/versions")
     version = None
@@ -85,6 +98,7 @@ async def workflow_page(
     runs = await page.api.get("/runs", workflow=workflow["id"], limit=RECENT_RUNS)
     return page.render(
         "workflow.html",
+        status_code,
         workflow=workflow,
         versions=versions,
         version=version,
@@ -95,7 +109,18 @@ async def workflow_page(
         diff_to=diff_to,
         runs=runs["items"],
         problems=problems or [],
+        submitted=form or {},
+        new_webhook=new_webhook,
     )
+
+
+@router.post("/workflows/{ref}/webhook")
+async def new_webhook(page: Signed, ref: str, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Give the workflow's webhook a new secret URL and show it, this once."""
+    if not csrf_ok(page.request, page.key, csrf_token):
+        return page.render("error.html", 403, status=403, message="bad CSRF token")
+    rotated = await page.api.post(f"/workflows/{ref}/webhook/rotate")
+    return await _workflow_view(page, ref, new_webhook=rotated["webhook_url"])
 
 
 async def _diff(api: ApiClient, workflow_id: str, old: int, new: int) -> list[tuple[str, str]]:
@@ -138,9 +163,4 @@ async def run_workflow(page: Signed, ref: str) -> Response:
             problems = [exc.message]
         else:
             return redirect(f"{PREFIX}/runs/{started['execution_id']}", page.request)
-    query = "&".join(f"problems={_quote(p)}" for p in problems)
-    return redirect(f"{PREFIX}/workflows/{workflow['id']}?{query}#run", page.request)
-
-
-def _quote(text: str) -> str:
-    return quote(text[:500], safe="")
+    return await _workflow_view(page, workflow["id"], 422, problems=problems, form=form)

@@ -143,8 +143,7 @@ async def test_workflow_dag_form_and_live_run(console: Console, page: Page) -> N
     await sign_in(page, console)
     card = page.locator("article.workflow", has_text="Greet")
     await expect(card).to_contain_text("version 2")
-    webhook = await card.locator(".copy input").input_value()
-    assert webhook.startswith(f"{console.url}/webhooks/"), webhook
+    await expect(card).to_contain_text("shown once")
     await screenshot(page, "workflows")
 
     await card.locator("h2 a").click()
@@ -153,6 +152,15 @@ async def test_workflow_dag_form_and_live_run(console: Console, page: Page) -> N
     await expect(dag.locator("g.node[data-ref=shout]")).to_contain_text("core.transform.apply")
     await expect(dag.locator("g.edge")).to_have_count(3)
     await expect(dag.locator("g.edge", has_text="run_if")).to_have_count(1)
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.click("text=Make a new webhook URL")
+    webhook = await page.locator("#webhook .copy input").input_value()
+    assert webhook.startswith(f"{console.url}/webhooks/"), webhook
+    await expect(page.locator("#webhook")).to_contain_text("cannot show it again")
+    delivered = await console.api.post(webhook, json={"name": "Hook"})
+    assert delivered.status_code == 202, delivered.text
+    assert (await ended(console, delivered.json()["execution_id"]))["status"] == "succeeded"
+    await screenshot(page, "workflow-new-webhook")
     await page.click("text=Compare")
     await expect(page.locator("pre.diff .d-add")).to_contain_text("default: 3")
     await screenshot(page, "workflow")

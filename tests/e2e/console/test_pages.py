@@ -13,7 +13,7 @@ from keel.api.app import create_app
 from keel.api.state import ServiceState
 from keel.console.session import COOKIE, csrf_token
 from keel.store import apikeys
-from tests.e2e.conftest import BASE_URL, commit, eventually
+from tests.e2e.conftest import BASE_URL, commit, eventually, path_of
 from tests.integration.api.flows import FAILING, FIXED, SLOW
 
 pytestmark = pytest.mark.integration
@@ -151,7 +151,8 @@ async def test_workflows_page_shows_triggers_and_last_runs(
     run = (await api.post("/workflows/doubler/runs", json={"inputs": {"n": 2}})).json()
     page = await browser.get("/ui/workflows")
     assert page.status_code == 200
-    assert fixed["webhook_url"] in page.text
+    assert fixed["webhook_url"] not in page.text  # shown once, by the commit
+    assert "shown once at the first commit" in page.text
     nightly = page.text[page.text.index("Nightly") :]
     assert "<code>0 2 * * *</code>" in nightly
     next_fire = re.search(r"next (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", nightly)
@@ -160,6 +161,23 @@ async def test_workflows_page_shows_triggers_and_last_runs(
     assert "every 1h" in nightly and "paused" in nightly
     assert f"/ui/runs/{run['execution_id']}" in page.text
     await api.delete("/workflows/nightly")
+
+
+async def test_a_new_webhook_url_is_shown_once(
+    browser: httpx.AsyncClient, api: httpx.AsyncClient, key: str
+) -> None:
+    old = (await commit(api, FIXED, "doubler"))["webhook_url"]
+    refused = await browser.post("/ui/workflows/doubler/webhook")
+    assert refused.status_code == 403
+    assert (await api.post(path_of(old), json={"n": 1})).status_code == 202
+    page = await browser.post("/ui/workflows/doubler/webhook", data={"csrf_token": csrf_token(key)})
+    assert page.status_code == 200 and "cannot show it again" in page.text
+    new = re.search(r'value="(http://keel.test/webhooks/[^"]+)"', page.text)
+    assert new is not None and new[1] != old
+    assert (await api.post(path_of(old), json={"n": 1})).status_code == 404
+    assert (await api.post(path_of(new[1]), json={"n": 1})).status_code == 202
+    again = await browser.get("/ui/workflows/doubler")
+    assert new[1] not in again.text
 
 
 async def test_runs_filters_and_pages(browser: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
@@ -213,14 +231,16 @@ async def test_run_form(browser: httpx.AsyncClient, api: httpx.AsyncClient, key:
         assert f'name="input.{name}"' in page.text
     token = csrf_token(key)
     url = f"/ui/workflows/{workflow['id']}/run"
-    bad_json = await browser.post(url, data={"csrf_token": token, "input.tags": "[oops"})
-    assert bad_json.status_code == 303
-    shown = await browser.get(bad_json.headers["location"])
-    assert "tags: not valid JSON" in shown.text
+    bad_json = await browser.post(
+        url, data={"csrf_token": token, "input.tags": "[oops", "input.count": "7"}
+    )
+    assert bad_json.status_code == 422 and "tags: not valid JSON" in bad_json.text
+    assert 'value="7"' in bad_json.text and "[oops</textarea>" in bad_json.text  # kept
 
     missing = await browser.post(url, data={"csrf_token": token, "input.ratio": "2.5"})
-    shown = await browser.get(missing.headers["location"])
-    assert "count" in shown.text and "✖" in shown.text
+    assert missing.status_code == 422
+    assert "count" in missing.text and "✖" in missing.text
+    assert (await api.get("/runs", params={"workflow": "form"})).json()["items"] == []
 
     started = await browser.post(
         url,
