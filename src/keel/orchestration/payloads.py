@@ -169,6 +169,7 @@ class ActionState:
         ended_at: ISO time it ended, if it did.
         error: The failure message, if it failed.
         events: Warnings and notes gathered while it ran.
+        streams: For an action inside a scatter or loop region: one entry per item or pass.
     """
 
     ref: str
@@ -177,6 +178,33 @@ class ActionState:
     started_at: str | None = None
     ended_at: str | None = None
     error: str | None = None
+    events: list[ActionEvent] = field(default_factory=list)
+    streams: list[StreamState] = field(default_factory=list)
+
+
+@dataclass
+class StreamState:
+    """One run of an action inside a region: for one scatter item or one loop pass.
+
+    Attributes:
+        stream: Which item or pass: ``scatter_ref[2]`` for item 2, ``loop_ref#3`` for pass 3;
+            nested regions join their parts with ``/`` (``outer[0]/inner[1]``).
+        status: ``running``, ``succeeded``, ``failed`` or ``skipped``.
+        attempts: Attempts made.
+        started_at: ISO time it started, if it did.
+        ended_at: ISO time it ended, if it did.
+        error: The failure message, if it failed.
+        result: Its result in that stream, if it succeeded.
+        events: Warnings and notes.
+    """
+
+    stream: str
+    status: str = "running"
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+    result: Any = None
     events: list[ActionEvent] = field(default_factory=list)
 
 

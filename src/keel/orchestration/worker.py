@@ -39,6 +39,8 @@ PASSTHROUGH_MODULES = (
     "keel.orchestration.failures",
     "keel.orchestration.action_runner",
     "keel.orchestration.children",
+    "keel.orchestration.regions",
+    "keel.orchestration.streams",
     "keel.dsl",
     "keel.expressions",
     "keel.errors",

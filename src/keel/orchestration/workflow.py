@@ -17,8 +17,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from keel.dsl.graph import parse_edge
 from keel.dsl.model import ActionStatement, Workflow
+from keel.dsl.regions import analyze_regions
 from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
@@ -33,7 +33,8 @@ from keel.orchestration.payloads import (
     RunProgress,
     RunRequest,
 )
-from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
+from keel.orchestration.regions import RegionRunner
+from keel.orchestration.scheduler import Decision, Outcome, Scheduler
 
 #: The failure type of a run that failed because of an action (or a broken join).
 RUN_FAILED = "KeelRunFailed"
@@ -51,6 +52,8 @@ class KeelRun:
         self._tasks: list[asyncio.Task[None]] = []
         self._context: RunContext | None = None
         self._completed: dict[str, Any] = {}
+        # Closers' outcomes, computed when their region ran, applied when they are decided.
+        self._closed: dict[str, ActionOutcome] = {}
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -105,7 +108,12 @@ class KeelRun:
             context, environment, request.workflow_id, request.parent_context
         )
         self._runner = ActionRunner(context, environment, self._children)
-        self._scheduler = Scheduler([_node(a) for a in definition.actions])
+        plan, problems = analyze_regions(definition.actions)
+        broken = next((p for p in problems if p.severity == "error"), None)
+        if broken is not None:  # a committed workflow never gets here; a raw request might
+            raise ApplicationError(f"{broken}", type=RUN_FAILED, non_retryable=True)
+        self._regions = RegionRunner(plan, self._statements, self._states, environment)
+        self._scheduler = Scheduler(self._regions.top_nodes())
         self._completed = request.completed
 
         self._apply(self._scheduler.roots())
@@ -187,7 +195,13 @@ class KeelRun:
             if decision.broken_join is not None:
                 self._fatal = decision.broken_join
                 return
-            if decision.run and decision.ref in self._completed:
+            reused = decision.ref in self._completed and not self._regions.needs_rerun(
+                decision.ref, self._completed
+            )
+            if decision.run and decision.ref in self._closed:
+                ref = decision.ref
+                self._finish(ref, self._closed.pop(ref), self._states[ref])
+            elif decision.run and reused:
                 # Re-run from a failed action: this one succeeded before; reuse its result.
                 state = self._states[decision.ref]
                 state.status = "succeeded"
@@ -207,7 +221,14 @@ class KeelRun:
         state = self._states[ref]
         try:
             try:
-                outcome = await self._runner.run(self._statements[ref], state)
+                if self._regions.is_opener(ref):
+                    assert self._context is not None
+                    region = await self._regions.run(ref, self._context, state)
+                    if region.closer is not None and region.closed is not None:
+                        self._closed[region.closer] = region.closed
+                    outcome = region.opener
+                else:
+                    outcome = await self._runner.run(self._statements[ref], state)
             except workflow.NondeterminismError:
                 raise  # the code changed under a running workflow: Temporal must see this one
             except Exception as exc:
@@ -229,7 +250,7 @@ class KeelRun:
         assert context is not None
         if outcome.status == "succeeded":
             state.status = "succeeded"
-            context.record_success(ref, outcome.result)
+            context.record_success(ref, outcome.result, outcome.errors)
             self._apply(self._scheduler.finish(ref, Outcome.SUCCEEDED))
         elif outcome.status == "skipped":
             state.status = "skipped"
@@ -247,11 +268,3 @@ class KeelRun:
                 )
                 return
             self._apply(self._scheduler.finish(ref, Outcome.FAILED))
-
-
-def _node(stmt: ActionStatement) -> Node:
-    edges = []
-    for entry in stmt.depends_on:
-        edge = parse_edge(entry)
-        edges.append((edge.source, edge.kind))
-    return Node(stmt.ref, tuple(edges), stmt.join_strategy)
