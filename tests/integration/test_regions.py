@@ -16,7 +16,7 @@ from temporalio.client import Client
 from keel.config import get_settings
 from keel.execution.local import LocalExecutor
 from keel.orchestration.client import RunFailedError, wait_result
-from keel.orchestration.inspection import run_timeline
+from keel.orchestration.inspection import describe_run, run_timeline
 from keel.orchestration.payloads import ActionState
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
@@ -263,6 +263,20 @@ async def test_do_while_runs_three_passes(engine: Engine) -> None:
         ("again#1", 10),
         ("again#2", 20),
     ]
+    # The run's record (what GET /runs/{id} shows) lists each pass, and each pass's condition.
+    detail = await describe_run(engine.client, run.handle.id)
+    actions = {a.ref: a for a in detail.actions}
+    assert [(s.stream, s.status) for s in actions["body"].streams] == [
+        ("again#0", "succeeded"),
+        ("again#1", "succeeded"),
+        ("again#2", "succeeded"),
+    ]
+    assert [s.result for s in actions["until"].streams] == [
+        {"continue": True},
+        {"continue": True},
+        {"continue": False},
+    ]
+    assert actions["until"].result == {"continue": False, "iterations": 3}
 
 
 async def test_max_iterations_exceeded_fails_naming_the_loop(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from keel.dsl.model import Workflow
 from keel.orchestration.client import original_request
-from keel.orchestration.payloads import RunProgress
+from keel.orchestration.payloads import ActionState, RunProgress
 
 MASK = "***"
 
@@ -32,6 +32,20 @@ STATUS = {
     WorkflowExecutionStatus.TIMED_OUT: "timed_out",
     WorkflowExecutionStatus.CONTINUED_AS_NEW: "continued",
 }
+
+
+@dataclass
+class StreamDetail:
+    """One item or pass of an action inside a scatter or loop region."""
+
+    stream: str
+    status: str
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    result: Any = None
+    error: str | None = None
+    events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +62,7 @@ class ActionDetail:
     result: Any = None
     error: str | None = None
     events: list[str] = field(default_factory=list)
+    streams: list[StreamDetail] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +149,7 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
                 result=MASK if stmt.mask_output and result is not None else result,
                 error=state.error if state else None,
                 events=[e.message for e in state.events] if state else [],
+                streams=_streams(state, stmt.mask_output) if state else [],
             )
         )
     started = description.start_time.isoformat() if description.start_time else None
@@ -245,6 +261,23 @@ async def child_runs(client: Client, execution_id: str) -> list[ChildRun]:
                 if described.status is not None:
                     child.status = STATUS.get(described.status, child.status)
     return list(children.values())
+
+
+def _streams(state: ActionState, masked: bool) -> list[StreamDetail]:
+    """Return an action's per-item/per-pass entries (results masked like the action's own)."""
+    return [
+        StreamDetail(
+            stream=s.stream,
+            status=s.status,
+            attempts=s.attempts,
+            started_at=s.started_at,
+            ended_at=s.ended_at,
+            result=MASK if masked and s.result is not None else s.result,
+            error=s.error,
+            events=[e.message for e in s.events],
+        )
+        for s in state.streams
+    ]
 
 
 def _marker_activity(attrs: Any) -> str:

@@ -77,6 +77,19 @@ class RunPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
 
 
+class StreamOut(BaseModel):
+    """One item (of a scatter) or pass (of a loop) of an action inside a region."""
+
+    stream: str = Field(description="'scatter_ref[2]' for item 2, 'loop_ref#3' for pass 3.")
+    status: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    result: Any = Field(description="Its result in that stream; '***' with mask_output.")
+    error: str | None
+    events: list[str]
+
+
 class ActionDetailOut(BaseModel):
     """One action of a run."""
 
@@ -90,6 +103,10 @@ class ActionDetailOut(BaseModel):
     result: Any = Field(description="The result; '***' for actions with mask_output.")
     error: str | None
     events: list[str]
+    streams: list[StreamOut] = Field(
+        default_factory=list,
+        description="Inside a scatter or loop region: one entry per item or pass.",
+    )
 
 
 class ChildRunOut(BaseModel):
