@@ -342,3 +342,54 @@ async def test_a_thousand_items_of_inline_work_add_no_event_per_item(engine: Eng
     assert await wait_result(run) == sum(i * i for i in range(1000))
     history = await run.handle.fetch_history()
     assert len(history.events) < 50
+
+
+async def test_an_activity_per_item_adds_about_one_event_per_item(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            """
+  - ref: many
+    action: core.transform.scatter
+    args: {collection: "${{ FN.range(0, 200) }}"}
+  - ref: triple
+    action: core.transform.apply
+    depends_on: [many]
+    args: {value: "${{ ACTIONS.many.result }}", python_lambda: "lambda x: x * 3"}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [triple]
+    args: {items: "${{ ACTIONS.triple.result }}"}
+""",
+            "'${{ ACTIONS.collect.result }}'",
+        )
+    )
+    assert await wait_result(run) == [i * 3 for i in range(200)]
+    history = await run.handle.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 200
+    assert len(history.events) < 200 + 60
+
+
+async def test_interval_spaces_the_items_with_durable_timers(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            """
+  - ref: slow
+    action: core.transform.scatter
+    args: {collection: [a, b, c], interval: 0.01}
+  - ref: echo
+    action: core.transform.reshape
+    depends_on: [slow]
+    args: {value: "${{ ACTIONS.slow.result }}"}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [echo]
+    args: {items: "${{ ACTIONS.echo.result }}"}
+""",
+            "'${{ ACTIONS.collect.result }}'",
+        )
+    )
+    assert await wait_result(run) == ["a", "b", "c"]
+    history = await run.handle.fetch_history()
+    timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+    assert len(timers) == 2  # between the three items
