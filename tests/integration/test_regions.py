@@ -393,3 +393,56 @@ async def test_interval_spaces_the_items_with_durable_timers(engine: Engine) -> 
     history = await run.handle.fetch_history()
     timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
     assert len(timers) == 2  # between the three items
+
+
+async def test_an_error_path_inside_a_stream_keeps_the_stream_going(engine: Engine) -> None:
+    result = await engine.run(
+        doc(
+            """
+  - ref: numbers
+    action: core.transform.scatter
+    args: {collection: [5, 0, 2]}
+  - ref: divide
+    action: core.transform.apply
+    depends_on: [numbers]
+    args: {value: "${{ ACTIONS.numbers.result }}", python_lambda: "lambda x: 10 // x"}
+  - ref: fallback
+    action: core.transform.reshape
+    depends_on: [divide.error]
+    args: {value: -1}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [divide, fallback]
+    join_strategy: any
+    args: {items: "${{ ACTIONS.fallback.result || ACTIONS.divide.result }}"}
+""",
+            "{result: '${{ ACTIONS.collect.result }}', error: '${{ ACTIONS.collect.error }}'}",
+        )
+    )
+    assert result == {"result": [2, -1, 5], "error": []}
+
+
+async def test_a_failure_in_a_pass_fails_the_loop_naming_the_pass_and_action(
+    engine: Engine,
+) -> None:
+    with pytest.raises(RunFailedError) as info:
+        await engine.run(
+            doc(
+                """
+  - ref: again
+    action: core.loop.start
+  - ref: step
+    action: core.transform.apply
+    depends_on: [again]
+    args: {value: "${{ 2 - ACTIONS.again.result.iteration }}", python_lambda: "lambda x: 10 // x"}
+  - ref: until
+    action: core.loop.end
+    depends_on: [step]
+    args: {condition: true}
+"""
+            )
+        )
+    message = str(info.value)
+    assert "action 'until' failed" in message
+    assert "pass 2: action 'step' failed" in message
+    assert "ZeroDivisionError" in message

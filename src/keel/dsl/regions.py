@@ -45,7 +45,7 @@ RegionKind = Literal["scatter", "loop"]
 #: ``core.loop.end``'s ``max_iterations`` when not given (Tracecat's default).
 DEFAULT_MAX_ITERATIONS = 100
 #: The most passes a loop may run: every pass adds to the run's history.
-MAX_ITERATIONS_LIMIT = 10_000
+MAX_ITERATIONS_LIMIT = 1_000
 #: The most items one scatter may fan out to.
 MAX_SCATTER_ITEMS = 10_000
 #: How a gather treats streams that failed.

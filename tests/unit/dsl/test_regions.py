@@ -160,7 +160,7 @@ def test_closer_arguments_written_as_literals_are_checked() -> None:
         + act("g", "core.transform.gather", "s", "{items: 1, error_strategy: ignore}")
     )
     messages = sorted(p.message for p in found)
-    assert any("max_iterations must be between 1 and 10000" in m for m in messages), messages
+    assert any("max_iterations must be between 1 and 1000" in m for m in messages), messages
     assert any("error_strategy 'ignore' is not one of" in m for m in messages), messages
 
 
