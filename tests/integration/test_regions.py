@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +17,7 @@ from temporalio.client import Client
 
 from keel.config import get_settings
 from keel.execution.local import LocalExecutor
-from keel.orchestration.client import RunFailedError, wait_result
+from keel.orchestration.client import RunFailedError, rerun_from_failure, wait_result
 from keel.orchestration.inspection import describe_run, run_timeline
 from keel.orchestration.payloads import ActionState
 from keel.orchestration.secrets import FileSecrets
@@ -26,11 +28,17 @@ pytestmark = pytest.mark.integration
 
 
 class Handler(BaseHTTPRequestHandler):
-    """``/item?value=X`` answers ``{"seen": X}``; ``/fail`` answers 500."""
+    """``/item?value=X`` answers ``{"seen": X}``; ``/flaky?value=X`` fails the first call per X;
+    anything else answers 500."""
+
+    calls: Counter[str] = Counter()
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/flaky":
+            Handler.calls[query["value"]] += 1
+            parts = parts._replace(path="/item" if Handler.calls[query["value"]] > 1 else "/fail")
         if parts.path == "/item":
             body, status = json.dumps({"seen": query.get("value")}).encode(), 200
         else:
@@ -419,7 +427,7 @@ async def test_an_error_path_inside_a_stream_keeps_the_stream_going(engine: Engi
             "{result: '${{ ACTIONS.collect.result }}', error: '${{ ACTIONS.collect.error }}'}",
         )
     )
-    assert result == {"result": [2, -1, 5], "error": []}
+    assert result == {"result": [2, -1, 5], "error": None}
 
 
 async def test_a_failure_in_a_pass_fails_the_loop_naming_the_pass_and_action(
@@ -446,3 +454,30 @@ async def test_a_failure_in_a_pass_fails_the_loop_naming_the_pass_and_action(
     assert "action 'until' failed" in message
     assert "pass 2: action 'step' failed" in message
     assert "ZeroDivisionError" in message
+
+
+async def test_a_rerun_from_a_failed_gather_runs_the_region_again(
+    engine: Engine, base_url: str
+) -> None:
+    key = uuid.uuid4().hex[:8]
+    document = doc(
+        f"""
+  - ref: keys
+    action: core.transform.scatter
+    args: {{collection: [{key}a, {key}b]}}
+  - ref: call
+    action: core.http_request
+    depends_on: [keys]
+    args: {{url: "${{{{ TRIGGER.base }}}}/flaky", params: {{value: "${{{{ ACTIONS.keys.result }}}}"}}}}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [call]
+    args: {{items: "${{{{ ACTIONS.call.result.data.seen }}}}", error_strategy: raise}}
+""",
+        "'${{ ACTIONS.collect.result }}'",
+    )
+    first = await engine.start(document, {"base": base_url})
+    with pytest.raises(RunFailedError):
+        await wait_result(first)
+    again = await rerun_from_failure(engine.client, first.handle.id, task_queue=engine.task_queue)
+    assert await wait_result(again) == [f"{key}a", f"{key}b"]

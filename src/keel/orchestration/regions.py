@@ -235,9 +235,10 @@ class RegionRunner:
             )
         if drop_nulls:
             values = [v for v in values if v is not None]
-        return ActionOutcome(
-            "succeeded", result=values, errors=errors if strategy == "partition" else None
-        )
+        # `.error` only when a stream failed: a re-run from a failure then runs such a region
+        # again (its failed items get another chance) and reuses one where every item worked.
+        partitioned = errors if strategy == "partition" and errors else None
+        return ActionOutcome("succeeded", result=values, errors=partitioned)
 
     async def _loop(self, region: Region, context: RunContext, stream: str) -> RegionOutcome:
         opener, closer = region.opener, region.closer
