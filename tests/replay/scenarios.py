@@ -125,4 +125,24 @@ returns: "${{ ACTIONS.until.result }}"
 """,
         None,
     ),
+    "scatter_relayed": (
+        """
+title: relayed scatter
+description: a scatter of 300 items walks its streams in two relay runs
+actions:
+  - ref: many
+    action: core.transform.scatter
+    args: {collection: "${{ FN.range(0, 300) }}"}
+  - ref: double
+    action: core.transform.apply
+    depends_on: [many]
+    args: {value: "${{ ACTIONS.many.result }}", python_lambda: "lambda x: x * 2"}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [double]
+    args: {items: "${{ ACTIONS.double.result }}"}
+returns: "${{ FN.sum(ACTIONS.collect.result) }}"
+""",
+        None,
+    ),
 }

@@ -23,6 +23,7 @@ activity calls cost (a 1,000-item scatter of inline transforms adds no event per
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -43,14 +44,20 @@ from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.context import RunContext
 from keel.orchestration.failures import Failure
-from keel.orchestration.payloads import ActionEvent, ActionState, StreamState
+from keel.orchestration.payloads import (
+    ActionEvent,
+    ActionState,
+    RunRequest,
+    StreamRelaySpec,
+    StreamReport,
+    StreamState,
+)
 from keel.orchestration.scheduler import Node
+from keel.orchestration.stream_relays import MAX_STREAM_STATES, STREAMS_PER_RUN, StreamRelays
 from keel.orchestration.streams import RegionOutcome, StreamEnd, StreamWalk
 
 #: Streams of one scatter that run at once.
 MAX_PARALLEL_STREAMS = 64
-#: Stream entries kept per action for the progress query (the rest are counted, not kept).
-MAX_STREAM_STATES = 1000
 
 
 class RegionRunner:
@@ -62,6 +69,7 @@ class RegionRunner:
         statements: Mapping[str, ActionStatement],
         states: Mapping[str, ActionState],
         environment: str,
+        request: RunRequest,
     ) -> None:
         self.plan = plan
         self._statements = dict(statements)
@@ -71,6 +79,7 @@ class RegionRunner:
         self._closers = {r.closer: r.opener for r in plan.regions.values() if r.closer}
         self._bodies = {opener: self._body_nodes(r) for opener, r in plan.regions.items()}
         self._dropped: dict[str, int] = {}
+        self._relays = StreamRelays(request, states, environment)
 
     # -- the walk around -----------------------------------------------------------------------
 
@@ -139,6 +148,23 @@ class RegionRunner:
         self._summarize(region)
         return outcome
 
+    async def run_slice(self, spec: StreamRelaySpec, context: RunContext) -> list[StreamReport]:
+        """In a relay run: walk the slice's streams; report each with its entries (no results)."""
+        region = self.plan.regions[spec.opener]
+        reports = await self.walk_streams(region, context, spec.items, spec.offset, spec.stream)
+        for report in reports:
+            label = _label(spec.stream, f"{spec.opener}[{report.index}]")
+            for ref, top in self._states.items():
+                entries = [
+                    dataclasses.replace(entry, result=None)
+                    for entry in top.streams
+                    if entry.stream == label or entry.stream.startswith(f"{label}/")
+                ]
+                if entries:
+                    report.states[ref] = entries
+        self._summarize(region)
+        return reports
+
     async def _scatter(
         self, region: Region, context: RunContext, collection: Any, stream: str
     ) -> RegionOutcome:
@@ -160,30 +186,70 @@ class RegionRunner:
             interval = _interval(context.evaluate(self._statements[opener].args.get("interval")))
         except (ExpressionError, ValueError) as exc:
             return _failed_opener(region, "ValueError", f"scatter '{opener}': interval: {exc}")
-        gate = asyncio.Semaphore(MAX_PARALLEL_STREAMS)
-
-        async def one(index: int, item: Any) -> tuple[StreamEnd, RunContext]:
-            async with gate:
-                inner = context.fork()
-                inner.record_success(opener, item)
-                return await self._walk(region, inner, _label(stream, f"{opener}[{index}]")), inner
-
-        tasks = []
-        for index, item in enumerate(collection):
-            if index and interval:
-                await workflow.sleep(timedelta(seconds=interval))
-            tasks.append(asyncio.ensure_future(one(index, item)))
-        ends = list(await asyncio.gather(*tasks))
+        if len(collection) > STREAMS_PER_RUN and not interval:
+            reports = await self._relays.run(region, context, collection, stream)
+        else:
+            reports = await self.walk_streams(region, context, collection, 0, stream, interval)
         opened = ActionOutcome("succeeded", result=collection)
         if region.closer is None:
             return RegionOutcome(opened)
-        return RegionOutcome(opened, region.closer, self._gather(region, context, ends))
+        return RegionOutcome(opened, region.closer, self._gather(region, context, reports))
 
-    def _gather(
+    async def walk_streams(
         self,
         region: Region,
         context: RunContext,
-        ends: list[tuple[StreamEnd, RunContext]],
+        items: list[Any],
+        offset: int,
+        stream: str,
+        interval: float = 0.0,
+    ) -> list[StreamReport]:
+        """Walk one stream per item (item ``i`` is number ``offset + i``); report each, in order."""
+        opener = region.opener
+        gate = asyncio.Semaphore(MAX_PARALLEL_STREAMS)
+
+        async def one(index: int, item: Any) -> StreamReport:
+            async with gate:
+                inner = context.fork()
+                inner.record_success(opener, item)
+                end = await self._walk(region, inner, _label(stream, f"{opener}[{index}]"))
+                return self._report(region, index, end, inner)
+
+        tasks = []
+        for index, item in enumerate(items, start=offset):
+            if index > offset and interval:
+                await workflow.sleep(timedelta(seconds=interval))
+            tasks.append(asyncio.ensure_future(one(index, item)))
+        return list(await asyncio.gather(*tasks))
+
+    def _report(
+        self, region: Region, index: int, end: StreamEnd, inner: RunContext
+    ) -> StreamReport:
+        if end.status == "failed":
+            assert end.failure is not None
+            error = {
+                "index": index,
+                "ref": end.failed_ref,
+                "type": end.failure.type,
+                "message": end.failure.message,
+            }
+            return StreamReport(index, "failed", error=error)
+        if end.status != "closed" or region.closer is None:
+            return StreamReport(index, end.status)
+        items = self._statements[region.closer].args.get("items")
+        try:
+            return StreamReport(index, "closed", value=inner.evaluate(items))
+        except ExpressionError as exc:
+            error = {
+                "index": index,
+                "ref": region.closer,
+                "type": "ExpressionError",
+                "message": f"items: {exc}",
+            }
+            return StreamReport(index, "failed", error=error)
+
+    def _gather(
+        self, region: Region, context: RunContext, reports: list[StreamReport]
     ) -> ActionOutcome:
         assert region.closer is not None
         stmt = self._statements[region.closer]
@@ -203,28 +269,15 @@ class RegionRunner:
             return _failure("TypeError", f"drop_nulls must be true or false, got {drop_nulls!r}")
         values: list[Any] = []
         errors: list[dict[str, Any]] = []
-        for index, (end, inner) in enumerate(ends):
-            if end.status == "skipped":
-                continue  # a skipped stream contributes nothing
-            if end.status == "failed":
-                assert end.failure is not None
-                error = {
-                    "index": index,
-                    "ref": end.failed_ref,
-                    "type": end.failure.type,
-                    "message": end.failure.message,
-                }
-                errors.append(error)
+        for report in reports:
+            if report.status == "failed":
+                assert report.error is not None
+                errors.append(report.error)
                 if strategy == "include":
-                    values.append(error)
-                continue
-            try:
-                values.append(inner.evaluate(stmt.args.get("items")))
-            except ExpressionError as exc:
-                error = {"index": index, "ref": stmt.ref, "type": "ExpressionError"}
-                errors.append({**error, "message": f"items: {exc}"})
-                if strategy == "include":
-                    values.append(errors[-1])
+                    values.append(report.error)
+            elif report.status == "closed":
+                values.append(report.value)
+            # a skipped stream contributes nothing
         if errors and strategy == "raise":
             first = errors[0]
             more = f" (and {len(errors) - 1} more failed item(s))" if len(errors) > 1 else ""

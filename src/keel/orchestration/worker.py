@@ -41,6 +41,7 @@ PASSTHROUGH_MODULES = (
     "keel.orchestration.children",
     "keel.orchestration.regions",
     "keel.orchestration.streams",
+    "keel.orchestration.stream_relays",
     "keel.dsl",
     "keel.expressions",
     "keel.errors",

@@ -32,6 +32,8 @@ from keel.orchestration.payloads import (
     RelaySpec,
     RunProgress,
     RunRequest,
+    StreamRelaySpec,
+    StreamReport,
 )
 from keel.orchestration.regions import RegionRunner
 from keel.orchestration.scheduler import Decision, Outcome, Scheduler
@@ -70,6 +72,8 @@ class KeelRun:
         """Walk the workflow's DAG and return its ``returns`` value (or the whole context)."""
         if request.relay is not None:
             return await self._relay(request, request.relay)
+        if request.streams is not None:
+            return await self._relay_streams(request, request.streams)
         definition = Workflow.model_validate(request.definition)
         info = workflow.info()
         context = RunContext(
@@ -112,7 +116,7 @@ class KeelRun:
         broken = next((p for p in problems if p.severity == "error"), None)
         if broken is not None:  # a committed workflow never gets here; a raw request might
             raise ApplicationError(f"{broken}", type=RUN_FAILED, non_retryable=True)
-        self._regions = RegionRunner(plan, self._statements, self._states, environment)
+        self._regions = RegionRunner(plan, self._statements, self._states, environment, request)
         self._scheduler = Scheduler(self._regions.top_nodes())
         self._completed = request.completed
 
@@ -145,6 +149,29 @@ class KeelRun:
             raise ApplicationError(
                 f"child run failed: {failed.failure.message}", type=RUN_FAILED, non_retryable=True
             ) from failed
+
+    async def _relay_streams(
+        self, request: RunRequest, spec: StreamRelaySpec
+    ) -> list[StreamReport]:
+        """Walk one slice of a large scatter's streams for the run that started this relay."""
+        definition = Workflow.model_validate(request.definition)
+        context = RunContext(
+            request.trigger,
+            env=dict(spec.env),
+            strict=definition.config.strict_expressions,
+            clock=workflow.now,
+            variables=request.variables,
+            parent=request.parent_context,
+        )
+        context.actions = dict(spec.actions)
+        self._context = context
+        self._statements = {a.ref: a for a in definition.actions}
+        self._order = [a.ref for a in definition.actions]
+        self._states = {ref: ActionState(ref) for ref in self._order}
+        plan, _ = analyze_regions(definition.actions)
+        environment = request.environment or "default"
+        regions = RegionRunner(plan, self._statements, self._states, environment, request)
+        return await regions.run_slice(spec, context)
 
     async def _hand_off(self, definition: Workflow, request: RunRequest) -> None:
         """Start the ``error_handler`` workflow for this failed run (never for a handler run)."""
