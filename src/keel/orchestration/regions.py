@@ -152,16 +152,16 @@ class RegionRunner:
         """In a relay run: walk the slice's streams; report each with its entries (no results)."""
         region = self.plan.regions[spec.opener]
         reports = await self.walk_streams(region, context, spec.items, spec.offset, spec.stream)
-        for report in reports:
-            label = _label(spec.stream, f"{spec.opener}[{report.index}]")
-            for ref, top in self._states.items():
-                entries = [
-                    dataclasses.replace(entry, result=None)
-                    for entry in top.streams
-                    if entry.stream == label or entry.stream.startswith(f"{label}/")
-                ]
-                if entries:
-                    report.states[ref] = entries
+        # Each entry's stream label starts with its item's: `<scatter>[<index>]` (then `/...`).
+        prefix = _label(spec.stream, f"{spec.opener}[")
+        by_index = {report.index: report for report in reports}
+        for ref, top in self._states.items():
+            for entry in top.streams:
+                if not entry.stream.startswith(prefix):
+                    continue
+                index = int(entry.stream[len(prefix) :].split("]", 1)[0])
+                report = by_index[index]
+                report.states.setdefault(ref, []).append(dataclasses.replace(entry, result=None))
         self._summarize(region)
         return reports
 
