@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from temporalio.client import Client
 
+from keel.api.schemas.runs import ActionDetailOut
 from keel.config import get_settings
 from keel.execution.local import LocalExecutor
 from keel.orchestration.client import RunFailedError, rerun_from_failure, wait_result
@@ -285,6 +287,8 @@ async def test_do_while_runs_three_passes(engine: Engine) -> None:
         {"continue": False},
     ]
     assert actions["until"].result == {"continue": False, "iterations": 3}
+    out = ActionDetailOut(**dataclasses.asdict(actions["body"]))
+    assert [s.stream for s in out.streams] == ["again#0", "again#1", "again#2"]
 
 
 async def test_max_iterations_exceeded_fails_naming_the_loop(engine: Engine) -> None:
@@ -524,3 +528,28 @@ async def test_a_rerun_from_a_failed_gather_runs_the_region_again(
         await wait_result(first)
     again = await rerun_from_failure(engine.client, first.handle.id, task_queue=engine.task_queue)
     assert await wait_result(again) == [f"{key}a", f"{key}b"]
+
+
+async def test_a_pass_reads_the_previous_pass_results(engine: Engine) -> None:
+    result = await engine.run(
+        doc(
+            """
+  - ref: pages
+    action: core.loop.start
+  - ref: fetch
+    action: core.transform.reshape
+    depends_on: [pages]
+    args: {value: {cursor: "${{ (ACTIONS.fetch.result.cursor || 0) + 5 }}"}}
+  - ref: more
+    action: core.loop.end
+    depends_on: [fetch]
+    args: {condition: "${{ ACTIONS.fetch.result.cursor < 15 }}"}
+  - ref: last
+    action: core.transform.reshape
+    depends_on: [more]
+    args: {value: "${{ ACTIONS.more.result }}"}
+""",
+            "'${{ ACTIONS.last.result }}'",
+        )
+    )
+    assert result == {"continue": False, "iterations": 3}

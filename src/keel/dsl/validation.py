@@ -250,7 +250,7 @@ class _Checker:
                     field=name,
                     expression=text,
                 )
-            elif target == ref and not name.startswith("retry_policy"):
+            elif target == ref and not name.startswith("retry_policy") and not self._in_loop(ref):
                 yield self._problem(
                     f"action refers to its own result 'ACTIONS.{target}' before it has run",
                     path,
@@ -285,6 +285,13 @@ class _Checker:
                     field=name,
                     expression=text,
                 )
+
+    def _in_loop(self, ref: str) -> bool:
+        """Return whether ``ref`` runs inside a loop (where it may read its last pass's result)."""
+        if self.regions is None:
+            return False
+        regions = self.regions.regions
+        return any(o in regions and regions[o].kind == "loop" for o in self.regions.scopes[ref])
 
     def _region_reference(self, target: str) -> str:
         """Explain why ``ACTIONS.<target>`` cannot be read here: it runs inside another region."""

@@ -174,3 +174,11 @@ def test_a_valid_loop_and_scatter_document_has_no_errors() -> None:
         )
         == []
     )
+
+
+def test_inside_a_loop_an_action_may_read_its_last_pass_result() -> None:
+    body = "'${{ (ACTIONS.x.result || 0) + 1 }}'"
+    loop = act("l", "core.loop.start") + plain("x", "l", body)
+    assert errors(loop + loop_end("e", "x")) == []
+    [problem] = errors(plain("x", "", body))
+    assert "refers to its own result" in problem.message
