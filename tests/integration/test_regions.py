@@ -553,3 +553,42 @@ async def test_a_pass_reads_the_previous_pass_results(engine: Engine) -> None:
         )
     )
     assert result == {"continue": False, "iterations": 3}
+
+
+async def test_a_skipped_scatter_skips_its_whole_region(engine: Engine) -> None:
+    run = await engine.start(
+        doc(
+            """
+  - ref: start
+    action: core.transform.reshape
+    args: {value: 1}
+  - ref: items
+    action: core.transform.scatter
+    depends_on: [start]
+    run_if: "${{ False }}"
+    args: {collection: [1, 2]}
+  - ref: inside
+    action: core.transform.reshape
+    depends_on: [items]
+    args: {value: "${{ ACTIONS.items.result }}"}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [inside]
+    args: {items: "${{ ACTIONS.inside.result }}"}
+  - ref: after
+    action: core.transform.reshape
+    depends_on: [collect]
+    args: {value: 2}
+"""
+        )
+    )
+    await wait_result(run)
+    progress = await engine.progress(run)
+    statuses = {s.ref: s.status for s in progress.actions}
+    assert statuses == {
+        "start": "succeeded",
+        "items": "skipped",
+        "inside": "skipped",
+        "collect": "skipped",
+        "after": "skipped",
+    }

@@ -140,6 +140,8 @@ class RegionRunner:
         runner = ActionRunner(context, self._environment, None, stream=stream)
         started = await runner.run(self._statements[opener], state)
         if started.status != "succeeded":
+            if started.status == "skipped" and not stream:
+                self._skip_inside(region)
             return RegionOutcome(started, region.closer)
         if region.kind == "scatter":
             outcome = await self._scatter(region, context, started.result, stream)
@@ -372,6 +374,12 @@ class RegionRunner:
         else:
             self._dropped[ref] = self._dropped.get(ref, 0) + 1
         return ActionState(ref, status="running", started_at=now), entry
+
+    def _skip_inside(self, region: Region) -> None:
+        """Mark every action inside a region whose opener was skipped as skipped too."""
+        for ref, scope in self.plan.scopes.items():
+            if region.opener in scope and ref != region.closer:
+                self._states[ref].status = "skipped"
 
     def _summarize(self, region: Region) -> None:
         """Give each action of a finished region one status for the whole of it."""
