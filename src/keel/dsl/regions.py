@@ -167,6 +167,7 @@ class _Analyzer:
             self.upstream[stmt.ref] = edges
         self.scopes: dict[str, Scope] = {}
         self.closers: dict[str, str] = {}
+        self.claimed: set[str] = set()
         self.problems: list[Problem] = []
 
     def run(self) -> tuple[RegionMap, list[Problem]]:
@@ -261,6 +262,13 @@ class _Analyzer:
         innermost = scope[-1]
         kind = OPENERS[self.actions[innermost].action]
         if kind != wanted:
+            # It was meant for the nearest open region of its kind: do not also call that one
+            # unclosed (one mistake, one message).
+            meant = next(
+                (o for o in reversed(scope) if OPENERS[self.actions[o].action] == wanted), None
+            )
+            if meant is not None:
+                self.claimed.add(meant)
             self._problem(
                 f"{noun} '{ref}' would close {_NOUN[self.actions[innermost].action]} "
                 f"'{innermost}', the innermost open region; regions cannot cross: close "
@@ -281,7 +289,7 @@ class _Analyzer:
 
     def _check_unclosed(self) -> None:
         for ref, stmt in self.actions.items():
-            if stmt.action not in OPENERS or ref in self.closers:
+            if stmt.action not in OPENERS or ref in self.closers or ref in self.claimed:
                 continue
             if OPENERS[stmt.action] == "loop":
                 self._problem(
