@@ -17,7 +17,9 @@ opener's outcome together with the closer's, which the walk applies when it deci
 Every action inside a region records one :class:`~keel.orchestration.payloads.StreamState` per
 item or pass in its progress state, which is what ``GET /runs/{id}`` shows. History stays small:
 inline actions add no event and each activity call one marker, so a stream costs what its
-activity calls cost (a 1,000-item scatter of inline transforms adds no event per item).
+activity calls cost; a scatter of more than
+:data:`~keel.orchestration.stream_relays.STREAMS_PER_RUN` items is walked by relay runs
+(:mod:`keel.orchestration.stream_relays`), so its own history grows by a few events per slice.
 """
 
 from __future__ import annotations
