@@ -226,8 +226,11 @@ class KeelRun:
                 decision.ref, self._completed
             )
             if decision.run and decision.ref in self._closed:
-                ref = decision.ref
-                self._finish(ref, self._closed.pop(ref), self._states[ref])
+                # A closer: its region ran inside its opener's step, which ends now.
+                ref, state = decision.ref, self._states[decision.ref]
+                state.started_at = state.started_at or workflow.now().isoformat()
+                state.ended_at = workflow.now().isoformat()
+                self._finish(ref, self._closed.pop(ref), state)
             elif decision.run and reused:
                 # Re-run from a failed action: this one succeeded before; reuse its result.
                 state = self._states[decision.ref]
