@@ -1,9 +1,13 @@
-"""Record the histories of the replay scenarios: ``.venv/bin/python -m tests.replay.record``."""
+"""Record the histories of the replay scenarios: ``.venv/bin/python -m tests.replay.record``.
+
+Give scenario names to record only those (``... record do_while_passes``); by default, all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -20,14 +24,16 @@ from tests.replay.scenarios import SCENARIOS
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def record() -> None:
-    """Run every scenario on a fresh dev server and write its history as JSON."""
+async def record(names: list[str]) -> None:
+    """Run the named scenarios (all when none is named) on a fresh dev server; write each history."""
     with tempfile.TemporaryDirectory() as folder:
         async with TemporalDevServer(db_file=Path(folder) / "t.db") as server:
             client = await Client.connect(server.address)
             queue = f"record-{uuid.uuid4().hex[:8]}"
             async with build_worker(client, queue, LocalExecutor()):
                 for name, (document, trigger) in SCENARIOS.items():
+                    if names and name not in names:
+                        continue
                     run = await start_run(
                         client,
                         parse_workflow(document),
@@ -43,4 +49,4 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))

@@ -77,4 +77,72 @@ returns: ${{ ACTIONS.handled.result }}
 """,
         None,
     ),
+    "scatter_nested_partition": (
+        """
+title: scatter
+description: nested scatter, activity per item, a failed item partitioned, a skipped item
+actions:
+  - ref: rows
+    action: core.transform.scatter
+    args: {collection: [[1, 2], [0, 5], [3]]}
+  - ref: cells
+    action: core.transform.scatter
+    depends_on: [rows]
+    args: {collection: "${{ ACTIONS.rows.result }}"}
+  - ref: divide
+    action: core.transform.apply
+    depends_on: [cells]
+    run_if: "${{ ACTIONS.cells.result != 5 }}"
+    args: {value: "${{ ACTIONS.cells.result }}", python_lambda: "lambda x: 10 // x"}
+  - ref: row
+    action: core.transform.gather
+    depends_on: [divide]
+    args: {items: "${{ ACTIONS.divide.result }}", error_strategy: raise}
+  - ref: table
+    action: core.transform.gather
+    depends_on: [row]
+    args: {items: "${{ ACTIONS.row.result }}"}
+returns: {table: "${{ ACTIONS.table.result }}", errors: "${{ ACTIONS.table.error }}"}
+""",
+        None,
+    ),
+    "do_while_passes": (
+        """
+title: loop
+description: a do-while of three passes, an activity per pass, carrying the last pass's result
+actions:
+  - ref: again
+    action: core.loop.start
+  - ref: step
+    action: core.transform.apply
+    depends_on: [again]
+    args: {value: "${{ ACTIONS.again.result.iteration }}", python_lambda: "lambda x: x * 10"}
+  - ref: until
+    action: core.loop.end
+    depends_on: [step]
+    args: {condition: "${{ ACTIONS.step.result < 20 }}", max_iterations: 5}
+returns: "${{ ACTIONS.until.result }}"
+""",
+        None,
+    ),
+    "scatter_relayed": (
+        """
+title: relayed scatter
+description: a scatter of 300 items walks its streams in two relay runs
+actions:
+  - ref: many
+    action: core.transform.scatter
+    args: {collection: "${{ FN.range(0, 300) }}"}
+  - ref: double
+    action: core.transform.apply
+    depends_on: [many]
+    args: {value: "${{ ACTIONS.many.result }}", python_lambda: "lambda x: x * 2"}
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [double]
+    args: {items: "${{ ACTIONS.double.result }}"}
+returns: "${{ FN.sum(ACTIONS.collect.result) }}"
+""",
+        None,
+    ),
 }

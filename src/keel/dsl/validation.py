@@ -30,6 +30,7 @@ from keel.dsl.graph import Graph, build_graph
 from keel.dsl.instants import parse_instant
 from keel.dsl.loader import load_workflow
 from keel.dsl.model import ActionStatement, Workflow
+from keel.dsl.regions import RegionMap, analyze_regions
 from keel.dsl.source import SourceMap
 
 FieldPath = tuple[str | int, ...]
@@ -84,6 +85,12 @@ def validate_text(
     checker = _Checker(loaded.workflow, loaded.source, catalog, file)
     graph, graph_problems = build_graph(loaded.workflow, loaded.source, file=file)
     problems.extend(graph_problems)
+    if graph is not None:
+        # Regions are read off a sound graph only (they follow its edges in order).
+        checker.regions, region_problems = analyze_regions(
+            loaded.workflow.actions, loaded.source, file=file
+        )
+        problems.extend(region_problems)
     problems.extend(checker.run(graph))
     return ValidationResult(loaded.workflow, graph, problems)
 
@@ -99,6 +106,7 @@ class _Checker:
         self.catalog = catalog
         self.file = file
         self.refs = {a.ref for a in workflow.actions}
+        self.regions: RegionMap | None = None
 
     def run(self, graph: Graph | None) -> list[Problem]:
         problems: list[Problem] = []
@@ -242,9 +250,17 @@ class _Checker:
                     field=name,
                     expression=text,
                 )
-            elif target == ref and not name.startswith("retry_policy"):
+            elif target == ref and not name.startswith("retry_policy") and not self._in_loop(ref):
                 yield self._problem(
                     f"action refers to its own result 'ACTIONS.{target}' before it has run",
+                    path,
+                    ref=ref,
+                    field=name,
+                    expression=text,
+                )
+            elif self.regions is not None and not self.regions.visible(ref, target):
+                yield self._problem(
+                    self._region_reference(target),
                     path,
                     ref=ref,
                     field=name,
@@ -269,6 +285,29 @@ class _Checker:
                     field=name,
                     expression=text,
                 )
+
+    def _in_loop(self, ref: str) -> bool:
+        """Return whether ``ref`` runs inside a loop (where it may read its last pass's result)."""
+        if self.regions is None:
+            return False
+        regions = self.regions.regions
+        return any(o in regions and regions[o].kind == "loop" for o in self.regions.scopes[ref])
+
+    def _region_reference(self, target: str) -> str:
+        """Explain why ``ACTIONS.<target>`` cannot be read here: it runs inside another region."""
+        assert self.regions is not None
+        opener = self.regions.innermost(target)
+        region = self.regions.regions.get(opener or "")
+        where = f"inside the region opened by '{opener}'"
+        if region is None:
+            return f"'ACTIONS.{target}' runs {where}; it cannot be read here"
+        per = "once per item" if region.kind == "scatter" else "once per pass"
+        exit_ = (
+            f"read the result of '{region.closer}' instead"
+            if region.closer
+            else "gather the region to read its results"
+        )
+        return f"'ACTIONS.{target}' runs {where} ({per}), so it has no single value here; {exit_}"
 
 
 def _strings(value: Any, path: FieldPath, name: str) -> Iterator[tuple[FieldPath, str, str]]:

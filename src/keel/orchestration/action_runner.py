@@ -42,8 +42,13 @@ from keel.orchestration.payloads import (
     ItemState,
 )
 
-#: Actions evaluated inside the workflow, without an activity.
-INLINE_ACTIONS = frozenset({"core.transform.reshape"})
+#: Actions evaluated inside the workflow, without an activity: the argument that is the result
+#: (``None``: no result). A region's opener is one: its region then runs in the workflow.
+INLINE_ACTIONS: Mapping[str, str | None] = {
+    "core.transform.reshape": "value",
+    "core.transform.scatter": "collection",
+    "core.loop.start": None,
+}
 #: Calls allowed this long per attempt run as local activities; longer ones as regular ones.
 LOCAL_ACTIVITY_MAX_SECONDS = 300.0
 #: How many for_each items of one action run at once.
@@ -61,19 +66,25 @@ class ActionOutcome:
         result: The result when it succeeded.
         failure: The failure when it failed.
         reason: Why it was skipped.
+        errors: Failures reported beside a result (a gather's ``partition`` strategy).
     """
 
     status: str
     result: Any = None
     failure: Failure | None = None
     reason: str = ""
+    errors: list[Any] | None = None
 
 
 class ActionRunner:
     """Runs action statements of one run against its :class:`RunContext`."""
 
     def __init__(
-        self, context: RunContext, environment: str, children: ChildLauncher | None = None
+        self,
+        context: RunContext,
+        environment: str,
+        children: ChildLauncher | None = None,
+        stream: str = "",
     ) -> None:
         self.context = context
         self.environment = environment
@@ -81,6 +92,9 @@ class ActionRunner:
         #: Each ``for_each`` action's items by ref, for the ``items`` query. Query state only:
         #: nothing here reaches the history, so recording it cannot change a replay.
         self.items: dict[str, list[ItemState]] = {}
+        # Inside a region, the stream (item or pass) this runner serves: it prefixes activity
+        # ids, which must not repeat between streams that run at once.
+        self.stream = stream
         workflow = context.env.get("workflow")
         self.workflow_id = str(workflow.get("id") or "") if isinstance(workflow, dict) else ""
 
@@ -202,7 +216,9 @@ class ActionRunner:
             # Inline only when nothing waits for secrets: those resolve in an activity.
             if stmt.action in INLINE_ACTIONS and not deferred:
                 # Activity results are normalised in the activity; inline ones here, once.
-                result = ActionResult(ok=True, result=jsonable(args.get("value")))
+                key = INLINE_ACTIONS[stmt.action]
+                value = args.get(key) if key is not None else None
+                result = ActionResult(ok=True, result=jsonable(value))
             else:
                 task = ActionTask(
                     ref=stmt.ref,
@@ -218,6 +234,8 @@ class ActionRunner:
                 # The activity id names the action, item and attempt, so the history and the
                 # Temporal UI say which action each activity (or local-activity marker) was.
                 where = stmt.ref if item is None else f"{stmt.ref}[{item}]"
+                if self.stream:
+                    where = f"{self.stream}/{where}"
                 result = await _execute(task, f"{where}#{attempt}")
             last = policy.max_attempts != 0 and attempt >= policy.max_attempts
             if result.ok:

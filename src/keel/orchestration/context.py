@@ -72,9 +72,35 @@ class RunContext:
             value, self.as_dict(loop_vars), strict=self.strict, on_miss=on_miss, clock=self.clock
         )
 
-    def record_success(self, ref: str, result: Any) -> None:
-        """Add a finished action's result (JSON data, see :func:`jsonable`) as ``ACTIONS.<ref>``."""
+    def fork(self) -> RunContext:
+        """Return a copy whose ``ACTIONS`` may change apart from this one's (a region's stream).
+
+        The copy shares everything else; ``ACTIONS`` is copied shallowly (results are never
+        changed in place, only replaced).
+        """
+        copy = RunContext(
+            self.trigger,
+            self.env,
+            strict=self.strict,
+            clock=self.clock,
+            variables=self.variables,
+            parent=self.parent,
+        )
+        copy.actions = dict(self.actions)
+        return copy
+
+    def record_success(self, ref: str, result: Any, error: Any = None) -> None:
+        """Add a finished action's result (JSON data, see :func:`jsonable`) as ``ACTIONS.<ref>``.
+
+        Args:
+            ref: The action.
+            result: Its result.
+            error: Failures it reports beside a result (a gather's ``partition`` strategy).
+        """
         self.actions[ref] = {"result": result, "result_typename": type_name(result)}
+        if error is not None:
+            self.actions[ref]["error"] = error
+            self.actions[ref]["error_typename"] = type_name(error)
 
     def record_failure(self, ref: str, error: dict[str, Any]) -> None:
         """Add a failed action as ``ACTIONS.<ref>`` with its ``error`` (for error paths)."""

@@ -32,6 +32,7 @@ from keel.dsl.model import Workflow
 from keel.orchestration.client import original_request
 from keel.orchestration.payloads import (
     MAX_ITEMS_PER_QUERY,
+    ActionState,
     ItemPage,
     ItemsQuery,
     ItemState,
@@ -82,6 +83,20 @@ STATUS = {
 
 
 @dataclass
+class StreamDetail:
+    """One item or pass of an action inside a scatter or loop region."""
+
+    stream: str
+    status: str
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    result: Any = None
+    error: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ActionDetail:
     """One action of a run, as the API and ``keel runs show`` present it."""
 
@@ -97,6 +112,7 @@ class ActionDetail:
     events: list[str] = field(default_factory=list)
     args: dict[str, Any] = field(default_factory=dict)
     for_each: bool = False
+    streams: list[StreamDetail] = field(default_factory=list)
 
 
 @dataclass
@@ -224,6 +240,7 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
                 # The arguments as written (templates): a secret is a reference, never a value.
                 args=dict(stmt.args),
                 for_each=stmt.for_each is not None,
+                streams=_streams(state, stmt.mask_output) if state else [],
             )
         )
     started = description.start_time.isoformat() if description.start_time else None
@@ -484,6 +501,23 @@ async def child_runs(client: Client, execution_id: str) -> list[ChildRun]:
                 if described.status is not None:
                     child.status = STATUS.get(described.status, child.status)
     return list(children.values())
+
+
+def _streams(state: ActionState, masked: bool) -> list[StreamDetail]:
+    """Return an action's per-item/per-pass entries (results masked like the action's own)."""
+    return [
+        StreamDetail(
+            stream=s.stream,
+            status=s.status,
+            attempts=s.attempts,
+            started_at=s.started_at,
+            ended_at=s.ended_at,
+            result=MASK if masked and s.result is not None else s.result,
+            error=s.error,
+            events=[e.message for e in s.events],
+        )
+        for s in state.streams
+    ]
 
 
 def _marker_activity(attrs: Any) -> str:

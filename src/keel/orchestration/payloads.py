@@ -55,6 +55,31 @@ class RelaySpec:
 
 
 @dataclass(frozen=True)
+class StreamRelaySpec:
+    """A slice of a large scatter's items, run by a relay run of the same workflow.
+
+    One run walking thousands of streams would record every stream's activity calls in its own
+    history; past a threshold the items are split into relay runs, each walking one slice of
+    streams and answering one :class:`StreamReport` per item.
+
+    Attributes:
+        opener: The scatter's ref.
+        items: The slice's items.
+        offset: The index of the slice's first item in the whole collection.
+        stream: The stream around the scatter in the run that relays (empty at its top).
+        actions: ``ACTIONS`` as the scatter saw them: what the region's expressions may read.
+        env: ``ENV`` of the run that relays (its streams see that run's metadata).
+    """
+
+    opener: str
+    items: list[Any]
+    offset: int = 0
+    stream: str = ""
+    actions: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """Input of one Keel run.
 
@@ -69,6 +94,7 @@ class RunRequest:
             when it starts the run (they are not secret, so they may live in history).
         load_variables: Ignore ``variables`` and load ``VARS`` of the run's environment when
             the run starts (scheduled runs: their request is written long before they fire).
+        streams: Set for a relay run of a large scatter: the slice of streams it walks.
     """
 
     definition: dict[str, Any]
@@ -82,6 +108,7 @@ class RunRequest:
     relay: RelaySpec | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     load_variables: bool = False
+    streams: StreamRelaySpec | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +196,7 @@ class ActionState:
         ended_at: ISO time it ended, if it did.
         error: The failure message, if it failed.
         events: Warnings and notes gathered while it ran.
+        streams: For an action inside a scatter or loop region: one entry per item or pass.
     """
 
     ref: str
@@ -177,6 +205,33 @@ class ActionState:
     started_at: str | None = None
     ended_at: str | None = None
     error: str | None = None
+    events: list[ActionEvent] = field(default_factory=list)
+    streams: list[StreamState] = field(default_factory=list)
+
+
+@dataclass
+class StreamState:
+    """One run of an action inside a region: for one scatter item or one loop pass.
+
+    Attributes:
+        stream: Which item or pass: ``scatter_ref[2]`` for item 2, ``loop_ref#3`` for pass 3;
+            nested regions join their parts with ``/`` (``outer[0]/inner[1]``).
+        status: ``running``, ``succeeded``, ``failed`` or ``skipped``.
+        attempts: Attempts made.
+        started_at: ISO time it started, if it did.
+        ended_at: ISO time it ended, if it did.
+        error: The failure message, if it failed.
+        result: Its result in that stream, if it succeeded.
+        events: Warnings and notes.
+    """
+
+    stream: str
+    status: str = "running"
+    attempts: int = 0
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+    result: Any = None
     events: list[ActionEvent] = field(default_factory=list)
 
 
@@ -311,3 +366,24 @@ class InstantResult:
 
     instant: str | None = None
     message: str = ""
+
+
+@dataclass
+class StreamReport:
+    """How one stream of a scatter ended, as its gather needs it.
+
+    Attributes:
+        index: The item's index in the collection.
+        status: ``closed`` (reached the gather: ``value`` holds its ``items``), ``skipped``,
+            ``open`` (no gather) or ``failed``.
+        value: The gather's ``items`` evaluated in the stream.
+        error: For a failed stream: ``{index, ref, type, message}``.
+        states: From a relay run: the stream's entries per action, without results (those stay
+            in the relay run's own record).
+    """
+
+    index: int
+    status: str
+    value: Any = None
+    error: dict[str, Any] | None = None
+    states: dict[str, list[StreamState]] = field(default_factory=dict)

@@ -17,8 +17,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from keel.dsl.graph import parse_edge
 from keel.dsl.model import ActionStatement, Workflow
+from keel.dsl.regions import analyze_regions
 from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
@@ -36,8 +36,11 @@ from keel.orchestration.payloads import (
     RelaySpec,
     RunProgress,
     RunRequest,
+    StreamRelaySpec,
+    StreamReport,
 )
-from keel.orchestration.scheduler import Decision, Node, Outcome, Scheduler
+from keel.orchestration.regions import RegionRunner
+from keel.orchestration.scheduler import Decision, Outcome, Scheduler
 
 #: The failure type of a run that failed because of an action (or a broken join).
 RUN_FAILED = "KeelRunFailed"
@@ -56,6 +59,8 @@ class KeelRun:
         self._context: RunContext | None = None
         self._completed: dict[str, Any] = {}
         self._items: dict[str, list[ItemState]] = {}
+        # Closers' outcomes, computed when their region ran, applied when they are decided.
+        self._closed: dict[str, ActionOutcome] = {}
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -84,6 +89,8 @@ class KeelRun:
         """Walk the workflow's DAG and return its ``returns`` value (or the whole context)."""
         if request.relay is not None:
             return await self._relay(request, request.relay)
+        if request.streams is not None:
+            return await self._relay_streams(request, request.streams)
         definition = Workflow.model_validate(request.definition)
         info = workflow.info()
         context = RunContext(
@@ -123,7 +130,12 @@ class KeelRun:
         )
         self._runner = ActionRunner(context, environment, self._children)
         self._items = self._runner.items
-        self._scheduler = Scheduler([_node(a) for a in definition.actions])
+        plan, problems = analyze_regions(definition.actions)
+        broken = next((p for p in problems if p.severity == "error"), None)
+        if broken is not None:  # a committed workflow never gets here; a raw request might
+            raise ApplicationError(f"{broken}", type=RUN_FAILED, non_retryable=True)
+        self._regions = RegionRunner(plan, self._statements, self._states, environment, request)
+        self._scheduler = Scheduler(self._regions.top_nodes())
         self._completed = request.completed
 
         self._apply(self._scheduler.roots())
@@ -155,6 +167,29 @@ class KeelRun:
             raise ApplicationError(
                 f"child run failed: {failed.failure.message}", type=RUN_FAILED, non_retryable=True
             ) from failed
+
+    async def _relay_streams(
+        self, request: RunRequest, spec: StreamRelaySpec
+    ) -> list[StreamReport]:
+        """Walk one slice of a large scatter's streams for the run that started this relay."""
+        definition = Workflow.model_validate(request.definition)
+        context = RunContext(
+            request.trigger,
+            env=dict(spec.env),
+            strict=definition.config.strict_expressions,
+            clock=workflow.now,
+            variables=request.variables,
+            parent=request.parent_context,
+        )
+        context.actions = dict(spec.actions)
+        self._context = context
+        self._statements = {a.ref: a for a in definition.actions}
+        self._order = [a.ref for a in definition.actions]
+        self._states = {ref: ActionState(ref) for ref in self._order}
+        plan, _ = analyze_regions(definition.actions)
+        environment = request.environment or "default"
+        regions = RegionRunner(plan, self._statements, self._states, environment, request)
+        return await regions.run_slice(spec, context)
 
     async def _hand_off(self, definition: Workflow, request: RunRequest) -> None:
         """Start the ``error_handler`` workflow for this failed run (never for a handler run)."""
@@ -205,7 +240,16 @@ class KeelRun:
             if decision.broken_join is not None:
                 self._fatal = decision.broken_join
                 return
-            if decision.run and decision.ref in self._completed:
+            reused = decision.ref in self._completed and not self._regions.needs_rerun(
+                decision.ref, self._completed
+            )
+            if decision.run and decision.ref in self._closed:
+                # A closer: its region ran inside its opener's step, which ends now.
+                ref, state = decision.ref, self._states[decision.ref]
+                state.started_at = state.started_at or workflow.now().isoformat()
+                state.ended_at = workflow.now().isoformat()
+                self._finish(ref, self._closed.pop(ref), state)
+            elif decision.run and reused:
                 # Re-run from a failed action: this one succeeded before; reuse its result.
                 state = self._states[decision.ref]
                 state.status = "succeeded"
@@ -225,7 +269,14 @@ class KeelRun:
         state = self._states[ref]
         try:
             try:
-                outcome = await self._runner.run(self._statements[ref], state)
+                if self._regions.is_opener(ref):
+                    assert self._context is not None
+                    region = await self._regions.run(ref, self._context, state)
+                    if region.closer is not None and region.closed is not None:
+                        self._closed[region.closer] = region.closed
+                    outcome = region.opener
+                else:
+                    outcome = await self._runner.run(self._statements[ref], state)
             except workflow.NondeterminismError:
                 raise  # the code changed under a running workflow: Temporal must see this one
             except Exception as exc:
@@ -247,7 +298,7 @@ class KeelRun:
         assert context is not None
         if outcome.status == "succeeded":
             state.status = "succeeded"
-            context.record_success(ref, outcome.result)
+            context.record_success(ref, outcome.result, outcome.errors)
             self._apply(self._scheduler.finish(ref, Outcome.SUCCEEDED))
         elif outcome.status == "skipped":
             state.status = "skipped"
@@ -265,11 +316,3 @@ class KeelRun:
                 )
                 return
             self._apply(self._scheduler.finish(ref, Outcome.FAILED))
-
-
-def _node(stmt: ActionStatement) -> Node:
-    edges = []
-    for entry in stmt.depends_on:
-        edge = parse_edge(entry)
-        edges.append((edge.source, edge.kind))
-    return Node(stmt.ref, tuple(edges), stmt.join_strategy)

@@ -111,6 +111,19 @@ class DagOut(BaseModel):
         return cls.model_validate(diagram.as_json())
 
 
+class StreamOut(BaseModel):
+    """One item (of a scatter) or pass (of a loop) of an action inside a region."""
+
+    stream: str = Field(description="'scatter_ref[2]' for item 2, 'loop_ref#3' for pass 3.")
+    status: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    result: Any = Field(description="Its result in that stream; '***' with mask_output.")
+    error: str | None
+    events: list[str]
+
+
 class ActionDetailOut(BaseModel):
     """One action of a run."""
 
@@ -131,6 +144,10 @@ class ActionDetailOut(BaseModel):
     for_each: bool = Field(
         default=False,
         description="Whether it runs once per item (see /runs/{id}/actions/{ref}/items).",
+    )
+    streams: list[StreamOut] = Field(
+        default_factory=list,
+        description="Inside a scatter or loop region: one entry per item or pass.",
     )
 
 
