@@ -47,6 +47,11 @@ class Settings(BaseSettings):
             default, 32 KiB, stays well under 4 MB / 64: many payloads can land in one
             workflow-task completion (64 ``for_each`` items finishing together), and Temporal
             refuses a gRPC message over 4 MB.
+        action_modules: Extra Python modules of actions to import, comma-separated
+            (``my_actions,acme.tools``), beside the installed packages' ``keel.actions`` entry
+            points; for quick local use (the module must be importable, e.g. via PYTHONPATH).
+        template_paths: Folders (or files) of action templates in Tracecat's format, separated
+            by ``os.pathsep`` (``:``) or commas; every ``*.yml``/``*.yaml`` below them is loaded.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -68,6 +73,17 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
     large_payload_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    action_modules: str = ""
+    template_paths: str = ""
+
+    def action_module_names(self) -> list[str]:
+        """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""
+        return [name.strip() for name in self.action_modules.split(",") if name.strip()]
+
+    def template_path_list(self) -> list[Path]:
+        """Return the paths of ``KEEL_TEMPLATE_PATHS``, absolute (Ray workers start elsewhere)."""
+        parts = self.template_paths.replace(",", os.pathsep).split(os.pathsep)
+        return [Path(part.strip()).expanduser().absolute() for part in parts if part.strip()]
 
 
 @lru_cache(maxsize=1)

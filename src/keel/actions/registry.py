@@ -9,21 +9,27 @@ An action is declared with :func:`action`::
 and described by an :class:`ActionSpec`: its parameters, the JSON Schema of its arguments, and
 the validation the engine runs before calling it. A :class:`Registry` satisfies
 ``keel.dsl.catalog.ActionCatalog``, so the validator can check workflows against it.
-:func:`default_registry` is the process-wide registry holding the core actions.
+:func:`default_registry` is the process-wide registry: the core actions, then the user's own
+(Python packages found through the ``keel.actions`` entry points, the modules named by
+``KEEL_ACTION_MODULES``, and the templates under ``KEEL_TEMPLATE_PATHS``; see
+:mod:`keel.actions.discovery`). Every process (CLI, API, worker, Ray worker) builds the same one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from keel.actions.literals import literal_problems
 from keel.actions.schema import (
     Doc,
     Parameter,
@@ -32,10 +38,20 @@ from keel.actions.schema import (
     read_signature,
     validate,
 )
-from keel.dsl.catalog import ActionSignature
+from keel.actions.secrets import Secret, merge_declarations
+from keel.dsl.catalog import ActionSignature, unavailable_tracecat_action
 from keel.errors import RegistryError
 
-__all__ = ["ActionSpec", "Doc", "Parameter", "Registry", "action", "default_registry"]
+__all__ = [
+    "ActionSpec",
+    "Doc",
+    "LoadProblem",
+    "Parameter",
+    "Registry",
+    "Secret",
+    "action",
+    "default_registry",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +66,22 @@ BUILTIN_MODULES = (
     "keel.actions.builtin.transform",
     "keel.actions.builtin.workflow",
 )
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A source of actions that failed to load: a module, an entry point or a template file.
+
+    Attributes:
+        source: What was being loaded (``module acme.actions``, ``templates/vt.yml:12``).
+        message: Why it failed.
+    """
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +100,13 @@ class ActionSpec:
             :mod:`keel.actions.seen_keys`), so every executor runs it in the worker process.
         accepts_any: Whether ``fn`` takes ``**kwargs`` (then unknown arguments are allowed).
         args_model: The pydantic model of its arguments (built once, at registration).
+        title: A short human title (``Look up an IP``); defaults to the name.
+        display_group: A group to list it under (``VirusTotal``).
+        secrets: The secrets it declares (resolved before each call; see
+            :mod:`keel.actions.secrets`).
+        kind: ``python`` (a decorated function) or ``template`` (a YAML action template).
+        origin: Where it comes from: the function's module, or the template's file.
+        steps: For a template, the actions its steps call (their secrets are added to its own).
     """
 
     name: str
@@ -79,6 +118,12 @@ class ActionSpec:
     accepts_any: bool
     args_model: type[BaseModel] = field(repr=False, compare=False)
     stateful: bool = False
+    title: str = ""
+    display_group: str = ""
+    secrets: tuple[Secret, ...] = ()
+    kind: Literal["python", "template"] = "python"
+    origin: str = ""
+    steps: tuple[str, ...] = ()
 
     @classmethod
     def from_function(
@@ -89,17 +134,16 @@ class ActionSpec:
         description: str = "",
         pure: bool = False,
         stateful: bool = False,
+        title: str = "",
+        display_group: str = "",
+        secrets: Iterable[Secret | str] = (),
     ) -> ActionSpec:
         """Describe ``fn`` as action ``name``.
 
         Raises:
             RegistryError: The name is not dotted lowercase, or the signature cannot be used.
         """
-        if not ACTION_NAME.match(name):
-            raise RegistryError(
-                f"invalid action name {name!r}: "
-                "use dotted lowercase words, e.g. 'core.http_request'"
-            )
+        check_name(name)
         signature = read_signature(name, fn)
         return cls(
             name=name,
@@ -111,7 +155,16 @@ class ActionSpec:
             accepts_any=signature.accepts_any,
             args_model=build_model(name, signature),
             stateful=stateful,
+            title=title,
+            display_group=display_group,
+            secrets=tuple(Secret.parse(s) for s in secrets),
+            origin=f"{fn.__module__}.{fn.__qualname__}",
         )
+
+    @property
+    def namespace(self) -> str:
+        """Return the dotted prefix of the name (``tools.virustotal`` of ``...lookup_ip``)."""
+        return self.name.rsplit(".", 1)[0]
 
     def args_schema(self) -> dict[str, Any]:
         """Return the JSON Schema of the action's arguments."""
@@ -135,7 +188,17 @@ class ActionSpec:
             required=frozenset(p.name for p in self.parameters if p.required),
             optional=frozenset(p.name for p in self.parameters if not p.required),
             accepts_any=self.accepts_any,
+            check_literals=self.check_literals,
         )
+
+    def check_literals(self, args: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Check arguments whose values are literals (no expression) against their types.
+
+        Returns:
+            ``(argument, message)`` for each literal of the wrong type; missing or unknown
+            arguments are not reported here (the validator does that by name).
+        """
+        return literal_problems(self.args_model, self.parameters, args)
 
 
 class Registry:
@@ -143,6 +206,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._specs: dict[str, ActionSpec] = {}
+        #: What failed to load into this registry (a module, an entry point, a template file).
+        self.problems: list[LoadProblem] = []
 
     def register(self, spec: ActionSpec) -> ActionSpec:
         """Add ``spec``; return it.
@@ -165,7 +230,8 @@ class Registry:
         """
         spec = self._specs.get(name)
         if spec is None:
-            raise RegistryError(f"unknown action {name!r}{did_you_mean(name, set(self._specs))}")
+            hint = unavailable_tracecat_action(name) or did_you_mean(name, set(self._specs))
+            raise RegistryError(f"unknown action {name!r}{hint}")
         return spec
 
     def find(self, name: str) -> ActionSpec | None:
@@ -185,28 +251,89 @@ class Registry:
         spec = self._specs.get(name)
         return None if spec is None else spec.signature()
 
+    def required_secrets(self, name: str) -> tuple[Secret, ...]:
+        """Return the secrets a call of ``name`` needs: its own, and its template steps' ones."""
+        spec = self._specs.get(name)
+        if spec is None:
+            return ()
+        groups: list[tuple[Secret, ...]] = [spec.secrets]
+        seen = {name}
+        pending = list(spec.steps)
+        while pending:
+            step = pending.pop()
+            if step in seen:
+                continue
+            seen.add(step)
+            inner = self._specs.get(step)
+            if inner is not None:
+                groups.append(inner.secrets)
+                pending.extend(inner.steps)
+        return merge_declarations(groups)
+
+    def load_problems(self) -> list[LoadProblem]:
+        """Return what failed to load into this registry, for start-up reports."""
+        return list(self.problems)
+
     def __contains__(self, name: object) -> bool:
         return name in self._specs
+
+
+def check_name(name: str) -> None:
+    """Refuse an action name that is not dotted lowercase words.
+
+    Raises:
+        RegistryError: Naming the name and the expected form.
+    """
+    if not ACTION_NAME.match(name):
+        raise RegistryError(
+            f"invalid action name {name!r}: use dotted lowercase words with a namespace, "
+            "e.g. 'tools.virustotal.lookup_ip'"
+        )
 
 
 # Where @action registers when no registry is given; default_registry() returns it once the
 # core modules are imported.
 _PROCESS_REGISTRY = Registry()
 
+# While discovery imports a user's module into a registry of its choice, @action without an
+# explicit registry registers there (tests load extensions into fresh registries).
+_TARGET: ContextVar[Registry | None] = ContextVar("keel_registry_target", default=None)
+
+
+@contextlib.contextmanager
+def registering_into(registry: Registry) -> Iterator[None]:
+    """Make ``@action`` (without ``registry=``) register into ``registry`` inside the block."""
+    token = _TARGET.set(registry)
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
+
 
 def action(
     name: str,
     *,
+    title: str = "",
     description: str = "",
+    display_group: str = "",
+    secrets: Iterable[Secret | str] = (),
     pure: bool = False,
     stateful: bool = False,
     registry: Registry | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as action ``name``; the function is returned unchanged.
 
+    Arguments are the function's keyword parameters; their types and descriptions (from
+    ``Annotated[T, Doc("...")]`` or the docstring's ``Args:``) become the action's schema, and
+    calls are validated against them, at commit time for literal values and before every call.
+
     Args:
-        name: The dotted action name (``core.transform.reshape``).
+        name: The dotted action name with its namespace (``tools.virustotal.lookup_ip``).
+        title: A short human title; defaults to the name.
         description: What it does; defaults to the first paragraph of the docstring.
+        display_group: A group to list it under (``VirusTotal``).
+        secrets: Secrets it reads with :func:`keel.secret` (``Secret("vt", keys=["api_key"])``
+            or a bare name); each call is refused, by name, when one is missing.
         pure: Deterministic with no I/O: the orchestrator may evaluate it inside the workflow.
         stateful: Uses the worker's own services (seen keys): always runs in the worker process.
         registry: Where to register; defaults to the process-wide registry.
@@ -214,9 +341,17 @@ def action(
 
     def register(fn: F) -> F:
         spec = ActionSpec.from_function(
-            fn, name, description=description, pure=pure, stateful=stateful
+            fn,
+            name,
+            description=description,
+            pure=pure,
+            stateful=stateful,
+            title=title,
+            display_group=display_group,
+            secrets=secrets,
         )
-        (_PROCESS_REGISTRY if registry is None else registry).register(spec)
+        target = registry or _TARGET.get() or _PROCESS_REGISTRY
+        target.register(spec)
         return fn
 
     return register
@@ -224,7 +359,21 @@ def action(
 
 @functools.cache
 def default_registry() -> Registry:
-    """Return the process-wide registry, with the core actions loaded."""
+    """Return the process-wide registry: the core actions, then the user's own.
+
+    User actions come from the ``keel.actions`` entry points of installed packages, the modules
+    named by ``KEEL_ACTION_MODULES`` and the templates under ``KEEL_TEMPLATE_PATHS``. One that
+    fails to load is recorded in ``problems`` (and does not stop the others).
+    """
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+    from keel.actions.discovery import load_extensions
+    from keel.config import get_settings
+
+    settings = get_settings()
+    load_extensions(
+        _PROCESS_REGISTRY,
+        modules=settings.action_module_names(),
+        template_paths=settings.template_path_list(),
+    )
     return _PROCESS_REGISTRY

@@ -8,7 +8,8 @@ cancelled) propagates. The dataclasses are frozen and JSON-friendly, like every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from keel.errors import ActionArgumentError, RegistryError
@@ -25,11 +26,14 @@ class ActionCall:
         action: The registered (dotted) action name, e.g. ``core.http_request``.
         args: Keyword arguments, already evaluated (no expressions left).
         timeout: Seconds the call may take; None means no limit.
+        secrets: The values of the secrets the action declares (name -> key -> value),
+            resolved by the activity; the action reads them with ``keel.secret``.
     """
 
     action: str
     args: dict[str, Any]
     timeout: float | None = None
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

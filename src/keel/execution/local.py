@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from keel.actions.connections import CURRENT_POOL, ClientPool
+from keel.actions.secrets import CURRENT_SECRETS
 from keel.execution.base import ActionCall, ActionOutcome, failed, prepare, timed_out
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class LocalExecutor:
         spec, args = prepared
         deadline = asyncio.timeout(call.timeout)
         token = CURRENT_POOL.set(self._clients)
+        secrets_token = CURRENT_SECRETS.set(call.secrets)
         try:
             async with deadline:
                 if spec.is_async:
@@ -66,6 +68,7 @@ class LocalExecutor:
         except Exception as exc:
             return failed(exc)
         finally:
+            CURRENT_SECRETS.reset(secrets_token)
             CURRENT_POOL.reset(token)
         return ActionOutcome(result=result)
 

@@ -55,23 +55,33 @@ if TYPE_CHECKING:
     from keel.config import Settings
 
 
-def _run_action(target: str | bytes, args: dict[str, Any], hidden: tuple[str, ...] = ()) -> Any:
+def _run_action(
+    target: str | bytes,
+    args: dict[str, Any],
+    hidden: tuple[str, ...] = (),
+    secrets: dict[str, dict[str, str]] | None = None,
+) -> Any:
     """Run one action inside a Ray worker; ``target`` is an action name or the pickled function.
 
     ``hidden`` are the secret values the call read: the worker's log records written during the
-    call are redacted as the activity's are (:mod:`keel.actions.redaction`).
+    call are redacted as the activity's are (:mod:`keel.actions.redaction`). ``secrets`` are the
+    values of the secrets the action declares, readable with ``keel.secret`` during the call only.
     """
     if hidden:
         install_log_redaction()
         token = CURRENT_REDACTOR.set(Redactor(hidden))
         try:
-            return _call(target, args)
+            return _call(target, args, secrets)
         finally:
             CURRENT_REDACTOR.reset(token)
-    return _call(target, args)
+    return _call(target, args, secrets)
 
 
-def _call(target: str | bytes, args: dict[str, Any]) -> Any:
+def _call(
+    target: str | bytes, args: dict[str, Any], secrets: dict[str, dict[str, str]] | None
+) -> Any:
+    from keel.actions.secrets import secrets_in_use
+
     fn: Callable[..., Any]
     if isinstance(target, str):
         from keel.actions.registry import default_registry
@@ -79,9 +89,10 @@ def _call(target: str | bytes, args: dict[str, Any]) -> Any:
         fn = default_registry().get(target).fn
     else:
         fn = cloudpickle.loads(target)
-    if inspect.iscoroutinefunction(fn):
-        return asyncio.run(fn(**args))
-    return fn(**args)
+    with secrets_in_use(secrets):
+        if inspect.iscoroutinefunction(fn):
+            return asyncio.run(fn(**args))
+        return fn(**args)
 
 
 @functools.cache
@@ -133,7 +144,14 @@ class RayExecutor:
 
             registry = default_registry()
         self._registry = registry
-        self._task = _remote_action.options(num_cpus=num_cpus_per_task)
+        # A Ray worker builds its own default registry from the same KEEL_ACTION_MODULES and
+        # KEEL_TEMPLATE_PATHS as this process: pass them on with each task (Ray keeps a worker
+        # per runtime environment), since a Ray started elsewhere did not inherit ours.
+        extension_env = {} if self._ship_functions else _extension_env(settings)
+        options: dict[str, Any] = {"num_cpus": num_cpus_per_task}
+        if extension_env:
+            options["runtime_env"] = {"env_vars": extension_env}
+        self._task = _remote_action.options(**options)
         self._runtime_env = runtime_env
         self._started_ray = False
         self._local: LocalExecutor | None = None
@@ -169,7 +187,8 @@ class RayExecutor:
             self.start()
         target = _pickled(spec.fn) if self._ship_functions else spec.name
         redactor = CURRENT_REDACTOR.get()
-        ref = self._task.remote(target, args, redactor.values if redactor else ())
+        secrets = {name: dict(keys) for name, keys in call.secrets.items()} or None
+        ref = self._task.remote(target, args, redactor.values if redactor else (), secrets)
         deadline = asyncio.timeout(call.timeout)
         try:
             async with deadline:
@@ -197,6 +216,17 @@ class RayExecutor:
             self._started_ray = False
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(ray.shutdown)
+
+
+def _extension_env(settings: Settings) -> dict[str, str]:
+    """Return the KEEL_* variables a Ray worker needs to find the user's actions."""
+    env: dict[str, str] = {}
+    if settings.action_modules:
+        env["KEEL_ACTION_MODULES"] = settings.action_modules
+    paths = settings.template_path_list()
+    if paths:
+        env["KEEL_TEMPLATE_PATHS"] = ",".join(str(p) for p in paths)
+    return env
 
 
 def _unwrap(exc: RayError) -> ActionFailure:

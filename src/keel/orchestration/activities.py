@@ -23,6 +23,8 @@ from temporalio import activity
 
 from keel import expressions
 from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
+from keel.actions.registry import Registry, default_registry
+from keel.actions.secrets import Secret, missing_keys
 from keel.actions.seen_keys import CURRENT_SEEN, SeenKeys, SeenScope
 from keel.dsl.instants import parse_instant
 from keel.errors import ExpressionError
@@ -52,11 +54,14 @@ class ActionActivities:
         executor: Executor,
         secrets: SecretsProvider | None = None,
         seen: SeenKeys | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.executor = executor
         self.secrets: SecretsProvider = secrets or NoSecrets()
         self.seen = seen
         install_log_redaction()
+        # Where the secrets an action declares are looked up (the executor's registry).
+        self._registry = registry
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, task: ActionTask) -> ActionResult:
@@ -91,9 +96,16 @@ class ActionActivities:
                 return ActionResult(
                     ok=False, error_type="ExpressionError", error_message=str(exc), retryable=False
                 )
+        try:
+            declared = await self._declared_secrets(task, redactor)
+        except ExpressionError as exc:
+            return ActionResult(
+                ok=False, error_type="SecretError", error_message=str(exc), retryable=False
+            )
         token = CURRENT_SEEN.set(self._seen_scope(task))
         try:
-            outcome = await self.executor.run(ActionCall(task.action, args, task.timeout))
+            call = ActionCall(task.action, args, task.timeout, declared)
+            outcome = await self.executor.run(call)
         finally:
             CURRENT_SEEN.reset(token)
         if outcome.error is not None:
@@ -104,6 +116,37 @@ class ActionActivities:
                 retryable=outcome.error.retryable,
             )
         return ActionResult(ok=True, result=jsonable(outcome.result))
+
+    async def _declared_secrets(
+        self, task: ActionTask, redactor: Redactor
+    ) -> dict[str, dict[str, str]]:
+        """Resolve the secrets the action declares (``@action(secrets=...)``, a template's).
+
+        The redactor learns each value, so nothing the call returns or raises can echo it.
+
+        Raises:
+            ExpressionError: A required secret or key is missing (named, never a value).
+        """
+        registry = self._registry if self._registry is not None else default_registry()
+        declared = registry.required_secrets(task.action)
+        if not declared:
+            return {}
+        values: dict[str, dict[str, str]] = {}
+        for item in declared:
+            value = await self.secrets.get(item.name, task.environment)
+            if value is None:
+                if item.optional:
+                    continue
+                raise ExpressionError(_missing_secret(task.action, item, task.environment))
+            lacking = missing_keys(item, value)
+            if lacking:
+                raise ExpressionError(
+                    f"action {task.action} needs key(s) {', '.join(lacking)} of secret "
+                    f"'{item.name}' in environment '{task.environment}'; they are not set"
+                )
+            values[item.name] = dict(value)
+            redactor.add(values[item.name].values())
+        return values
 
     def _seen_scope(self, task: ActionTask) -> SeenScope | None:
         """Return the seen keys of this call: the workflow's, owned by this run, action and item.
@@ -165,6 +208,14 @@ class ActionActivities:
         secrets = dict(level.get("SECRETS") or {})
         secrets.update(await self._fetch({name}, environment, redactor))
         level["SECRETS"] = secrets
+
+
+def _missing_secret(action: str, item: Secret, environment: str) -> str:
+    keys = f" (keys: {', '.join(item.keys)})" if item.keys else ""
+    return (
+        f"action {action} needs secret '{item.name}'{keys} in environment '{environment}'; "
+        f"it does not exist (set it with `keel secrets set {item.name}` or KEEL_SECRETS_FILE)"
+    )
 
 
 class VariablesActivities:

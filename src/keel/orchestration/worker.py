@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from keel.actions.registry import Registry
 from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
 from keel.orchestration.activities import ActionActivities, VariablesActivities, resolve_instant
@@ -72,6 +73,7 @@ def build_worker(
     seen: SeenKeys | None = None,
     variables: VariablesProvider | None = None,
     max_concurrent_activities: int = 100,
+    registry: Registry | None = None,
 ) -> Worker:
     """Create a worker for Keel runs on ``task_queue`` (start it with ``async with``/``run()``).
 
@@ -85,8 +87,10 @@ def build_worker(
             it, a call that needs it fails saying so (``persist: false`` still works).
         variables: Where scheduled runs load their ``VARS`` (Keel's store); none without it.
         max_concurrent_activities: Cap on activities (and local activities) at once.
+        registry: Where the secrets actions declare are looked up; the default registry (the
+            one the default executors use) when None.
     """
-    activities = ActionActivities(executor, secrets, seen)
+    activities = ActionActivities(executor, secrets, seen, registry)
     catalog_activities = CatalogActivities(catalog)
     return Worker(
         client,
