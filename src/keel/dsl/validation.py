@@ -7,7 +7,9 @@ file, line, action ref and field, so ``keel validate`` and a refused commit can 
 - the document loads (YAML/JSON syntax, schema, unknown action keys) — ``keel.dsl.loader``;
 - the graph is sound (refs, edges, one root, entrypoint, no cycles) — ``keel.dsl.graph``;
 - ``entrypoint.expects`` types parse — ``keel.dsl.expects``;
-- every action exists in the catalog, with its required arguments and no unknown ones;
+- every action exists in the catalog, with its required arguments and no unknown ones; literal
+  argument values fit the action's types; a literal ``python_lambda`` compiles in Keel's
+  restricted interpreter; Tracecat's ``interaction:`` gets a warning (Keel does not support it);
 - every expression parses, calls known FN functions with the right arity, and names only actions
   that exist (and, as a warning, that run before it), and loop variables its ``for_each`` binds.
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from keel import expressions
-from keel.dsl.catalog import ActionCatalog
+from keel.dsl.catalog import ActionCatalog, unavailable_tracecat_action
 from keel.dsl.diagnostics import Problem, did_you_mean
 from keel.dsl.expects import validate_expects
 from keel.dsl.graph import Graph, build_graph
@@ -32,6 +34,8 @@ from keel.dsl.loader import load_workflow
 from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.regions import RegionMap, analyze_regions
 from keel.dsl.source import SourceMap
+from keel.errors import LambdaError
+from keel.expressions.lambdas import compile_lambda
 
 FieldPath = tuple[str | int, ...]
 
@@ -126,9 +130,21 @@ class _Checker:
 
     def _check_action(self, index: int, stmt: ActionStatement) -> Iterator[Problem]:
         base: FieldPath = ("actions", index)
+        if stmt.interaction is not None:
+            yield self._problem(
+                "interaction is not supported by Keel (Tracecat's approvals and responses): "
+                "it is ignored, and the action runs without waiting for one",
+                (*base, "interaction"),
+                ref=stmt.ref,
+                field="interaction",
+                severity="warning",
+            )
+        yield from self._check_lambda(stmt, base)
         signature = self.catalog.signature(stmt.action)
         if signature is None:
-            hint = did_you_mean(stmt.action, self.catalog.names())
+            hint = unavailable_tracecat_action(stmt.action) or did_you_mean(
+                stmt.action, self.catalog.names()
+            )
             yield self._problem(
                 f"unknown action '{stmt.action}'{hint}",
                 (*base, "action"),
@@ -144,6 +160,14 @@ class _Checker:
                 ref=stmt.ref,
                 field=f"args.{name}",
             )
+        if signature.check_literals is not None:
+            for name, message in signature.check_literals(stmt.args):
+                yield self._problem(
+                    f"{message} ({stmt.action})",
+                    (*base, "args", name),
+                    ref=stmt.ref,
+                    field=f"args.{name}",
+                )
         if signature.accepts_any:
             return
         known = signature.required | signature.optional
@@ -154,6 +178,21 @@ class _Checker:
                 (*base, "args", name),
                 ref=stmt.ref,
                 field=f"args.{name}",
+            )
+
+    def _check_lambda(self, stmt: ActionStatement, base: FieldPath) -> Iterator[Problem]:
+        """Compile a literal ``python_lambda`` now, so a refused one fails the commit."""
+        source = stmt.args.get("python_lambda")
+        if not isinstance(source, str) or expressions.has_expression(source):
+            return
+        try:
+            compile_lambda(source)
+        except LambdaError as exc:
+            yield self._problem(
+                str(exc),
+                (*base, "args", "python_lambda"),
+                ref=stmt.ref,
+                field="args.python_lambda",
             )
 
     # -- expressions ---------------------------------------------------------------------------
