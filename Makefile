@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The sample action package the tests use (the test session installs it too when missing).
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/fixtures/keel_sample_actions
 	touch $(STAMP)
 
 # Keel's main job on the embedded default: validate the example workflows, then run one.

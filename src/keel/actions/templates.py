@@ -41,7 +41,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from keel.actions.registry import ActionSpec, LoadProblem, Registry, check_name
 from keel.actions.schema import Parameter, Signature, build_model
@@ -50,7 +57,16 @@ from keel.actions.template_runner import TemplateRunner
 from keel.dsl.expects import validate_expects
 from keel.dsl.model import ExpectedField
 from keel.dsl.source import SourceMap, map_source
-from keel.dsl.typespec import mismatches, parse_type
+from keel.dsl.typespec import (
+    DictOf,
+    EnumOf,
+    ListOf,
+    Scalar,
+    TypeSpec,
+    UnionOf,
+    mismatches,
+    parse_type,
+)
 from keel.errors import RegistryError
 from keel.expressions import check as check_expression
 from keel.expressions import iter_strings
@@ -290,7 +306,33 @@ def _annotation(arg: str, expected: ExpectedField) -> Any:
             raise ValueError(f"{arg}{inner}: {message}" if inner else message)
         return value
 
-    return Annotated[Any, AfterValidator(conforms)]
+    return Annotated[Any, AfterValidator(conforms), WithJsonSchema(json_schema(spec))]
+
+
+def json_schema(spec: TypeSpec) -> dict[str, Any]:
+    """Return the JSON Schema of an ``expects`` type (for ``GET /actions`` and editors)."""
+    if isinstance(spec, Scalar):
+        return dict(_SCALAR_SCHEMAS.get(spec.name, {}))
+    if isinstance(spec, ListOf):
+        return {"type": "array", "items": json_schema(spec.item)}
+    if isinstance(spec, DictOf):
+        return {"type": "object", "additionalProperties": json_schema(spec.value)}
+    if isinstance(spec, UnionOf):
+        return {"anyOf": [json_schema(option) for option in spec.options]}
+    if isinstance(spec, EnumOf):
+        return {"enum": list(spec.values)}
+    return {}
+
+
+_SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "str": {"type": "string"},
+    "bool": {"type": "boolean"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "duration": {"type": "string", "description": "a duration, e.g. 5m or PT5M"},
+    "None": {"type": "null"},
+}
 
 
 def _check_definition(template: LoadedTemplate) -> LoadProblem | None:

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from keel.cli import actions as actions_cmd
 from keel.cli import apikey as apikey_cmd
 from keel.cli import apply as apply_cmd
 from keel.cli import blobs as blobs_cmd
@@ -80,6 +81,11 @@ app.command("run")(guarded(run_cmd.run))
 app.command("worker")(guarded(stack_cmd.worker))
 app.command("up")(guarded(stack_cmd.up))
 app.command("apply")(guarded(apply_cmd.apply))
+
+actions_app = typer.Typer(help="The actions workflows can call (core, packages, templates).")
+actions_app.command("list")(guarded(actions_cmd.list_actions))
+actions_app.command("show")(guarded(actions_cmd.show))
+app.add_typer(actions_app, name="actions")
 
 runs_app = typer.Typer(help="List, inspect, cancel and re-run runs (through the API).")
 runs_app.command("list")(guarded(runs_cmd.list_runs))
