@@ -2,7 +2,8 @@
 
 Reads the same registry the CLI, the API and the workers build (core actions, installed
 packages' ``keel.actions`` entry points, ``KEEL_ACTION_MODULES``, ``KEEL_TEMPLATE_PATHS``), so it
-shows exactly what a workflow may call here; sources that failed to load are listed after.
+shows exactly what a workflow may call here. Sources that failed to load are reported on stderr
+when the registry is built (and listed under ``problems`` with ``--json``).
 """
 
 from __future__ import annotations
