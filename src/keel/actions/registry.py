@@ -61,7 +61,10 @@ ACTION_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 #: The modules holding the core actions, imported by :func:`default_registry`.
 BUILTIN_MODULES = (
     "keel.actions.builtin.http",
+    "keel.actions.builtin.nulls",
+    "keel.actions.builtin.pagination",
     "keel.actions.builtin.regions",
+    "keel.actions.builtin.require",
     "keel.actions.builtin.text",
     "keel.actions.builtin.transform",
     "keel.actions.builtin.workflow",

@@ -92,6 +92,7 @@ MODULES = (
     "collections",
     "durations",
     "encoding",
+    "identity",
     "json_yaml",
     "logic",
     "math",

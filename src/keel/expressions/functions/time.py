@@ -25,6 +25,11 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+#: English month names, for ``get_month(x, "full")`` (not the machine's locale).
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
 def to_zone(fname: str, name: Any) -> dt.tzinfo:
@@ -91,15 +96,23 @@ def _clock() -> dt.datetime:
 
 
 @fn("now")
-def now() -> dt.datetime:
-    """Return the current time in UTC as a naive datetime (the run's clock inside a workflow)."""
-    return _clock().replace(tzinfo=None)
+def now(as_isoformat: bool = False) -> dt.datetime | str:
+    """Return the current time in UTC as a naive datetime (the run's clock inside a workflow).
+
+    With ``as_isoformat`` true (Tracecat's argument), the ISO 8601 text instead.
+    """
+    value = _clock().replace(tzinfo=None)
+    return value.isoformat() if as_isoformat else value
 
 
 @fn("utcnow")
-def utcnow() -> dt.datetime:
-    """Return the current time as an aware UTC datetime (the run's clock inside a workflow)."""
-    return _clock()
+def utcnow(as_isoformat: bool = False) -> dt.datetime | str:
+    """Return the current time as an aware UTC datetime (the run's clock inside a workflow).
+
+    With ``as_isoformat`` true (Tracecat's argument), the ISO 8601 text instead.
+    """
+    value = _clock()
+    return value.isoformat() if as_isoformat else value
 
 
 @fn("today")
@@ -109,12 +122,19 @@ def today() -> dt.date:
 
 
 @fn("wall_clock")
-def wall_clock() -> dt.datetime:
-    """Return the real current time as an aware UTC datetime, even inside a workflow.
+def wall_clock(tz: str | None = None) -> dt.datetime:
+    """Return the real current time, even inside a workflow: aware UTC, or in timezone ``tz``.
 
     Unlike ``now`` this is not replay-safe: use it only to stamp when something actually ran.
+    ``tz`` is an IANA name (``Europe/Berlin``), Tracecat's optional argument.
     """
-    return dt.datetime.now(UTC)
+    value = dt.datetime.now(UTC)
+    if tz is None:
+        return value
+    try:
+        return value.astimezone(ZoneInfo(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"wall_clock: unknown timezone {tz!r}") from None
 
 
 @fn("datetime")
@@ -256,9 +276,18 @@ def get_year(x: Any) -> int:
 
 
 @fn("get_month")
-def get_month(x: Any) -> int:
-    """Return the month (1-12) of a datetime."""
-    return coerce_datetime("get_month", x).month
+def get_month(x: Any, fmt: str = "number") -> int | str:
+    """Return the month: a number (1-12), or its ``full`` or ``short`` English name."""
+    month = coerce_datetime("get_month", x).month
+    kind = expect_str("get_month", fmt, "a format")
+    if kind == "number":
+        return month
+    name = MONTH_NAMES[month - 1]
+    if kind == "full":
+        return name
+    if kind == "short":
+        return name[:3]
+    raise ValueError(f"get_month format must be number, full or short, got '{kind}'")
 
 
 @fn("get_day")

@@ -102,6 +102,9 @@ CASES: list[tuple[str, tuple[Any, ...], Any]] = [
     ("contains", ("ell", "hello"), True),
     ("contains", ("k", {"k": 1}), True),
     ("is_in", (5, [1, 2]), False),
+    ("in", (2, [1, 2]), True),
+    ("is", (None, None), True),
+    ("is", (1, True), False),
     ("does_not_contain", (5, [1, 2]), True),
     ("not_in", (1, [1, 2]), False),
     ("is_not_in", ("z", "abc"), True),
@@ -247,6 +250,7 @@ CASES: list[tuple[str, tuple[Any, ...], Any]] = [
     ("unset_timezone", (NOON,), dt.datetime(2024, 3, 15, 12, 30, 45)),
     ("get_year", (NOON,), 2024),
     ("get_month", ("2024-03-15",), 3),
+    ("get_month", ("2024-03-15", "short"), "Mar"),
     ("get_day", (NOON,), 15),
     ("get_hour", (NOON,), 12),
     ("get_minute", (NOON,), 30),
@@ -330,7 +334,8 @@ CASES: list[tuple[str, tuple[Any, ...], Any]] = [
     ("extract_asns", ("AS13335 and ASN 15169",), ["AS13335", "AS15169"]),
 ]
 
-CLOCK_DEPENDENT = {"now", "utcnow", "today", "wall_clock"}  # tested in test_time.py
+# Tested in test_time.py, and uuid4 (random) in test_identity.py.
+CLOCK_DEPENDENT = {"now", "utcnow", "today", "wall_clock", "uuid4"}
 
 
 @pytest.mark.parametrize(("name", "args", "expected"), CASES)
