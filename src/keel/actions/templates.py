@@ -38,7 +38,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -48,11 +48,12 @@ from pydantic import (
     Field,
     ValidationError,
     WithJsonSchema,
+    model_validator,
 )
 
 from keel.actions.registry import ActionSpec, LoadProblem, Registry, check_name
 from keel.actions.schema import Parameter, Signature, build_model
-from keel.actions.secrets import Secret
+from keel.actions.secrets import Secret, merge_declarations
 from keel.actions.template_runner import TemplateRunner
 from keel.dsl.expects import validate_expects
 from keel.dsl.model import ExpectedField
@@ -69,7 +70,7 @@ from keel.dsl.typespec import (
 )
 from keel.errors import RegistryError
 from keel.expressions import check as check_expression
-from keel.expressions import iter_strings
+from keel.expressions import iter_strings, references
 
 #: Largest template file read, in bytes (templates are small; this bounds a bad path).
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -77,14 +78,36 @@ _REF = r"^[a-z0-9_]+$"
 
 
 class TemplateSecret(BaseModel):
-    """A secret a template declares (Tracecat's form)."""
+    """A secret a template declares (Tracecat's form).
+
+    Tracecat's OAuth declarations (``type: oauth``, ``provider_id``, ``grant_type``) are read as
+    an optional secret named ``<provider_id>_oauth`` (Tracecat's name for the token it keeps):
+    Keel runs no OAuth flow, but a token stored under that name is used.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1)
+    type: Literal["custom", "oauth"] = "custom"
+    name: str | None = Field(default=None, min_length=1)
     keys: list[str] = Field(default_factory=list)
     optional_keys: list[str] = Field(default_factory=list)
     optional: bool = False
+    provider_id: str | None = None
+    grant_type: str | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> TemplateSecret:
+        if self.type == "custom" and not self.name:
+            raise ValueError("a secret needs a 'name'")
+        if self.type == "oauth" and not self.provider_id:
+            raise ValueError("an OAuth secret needs a 'provider_id'")
+        return self
+
+    def declaration(self) -> Secret:
+        """Return the secret as Keel resolves it."""
+        if self.type == "oauth":
+            return Secret(f"{self.provider_id}_oauth", optional=True)
+        return Secret(str(self.name), tuple(self.keys), tuple(self.optional_keys), self.optional)
 
 
 class TemplateStep(BaseModel):
@@ -284,10 +307,7 @@ def build_spec(template: LoadedTemplate, registry: Registry) -> ActionSpec:
         args_model=build_model(name, signature),
         title=definition.title,
         display_group=definition.display_group,
-        secrets=tuple(
-            Secret(s.name, tuple(s.keys), tuple(s.optional_keys), s.optional)
-            for s in definition.secrets
-        ),
+        secrets=merge_declarations([[s.declaration() for s in definition.secrets]]),
         kind="template",
         origin=str(template.file),
         steps=tuple(step.action for step in definition.steps),
@@ -349,9 +369,16 @@ def _check_definition(template: LoadedTemplate) -> LoadProblem | None:
         if step.ref in seen:
             return LoadProblem(where, f"duplicate step ref '{step.ref}'")
         seen.add(step.ref)
+    declared = {s.declaration().name for s in definition.secrets}
     for path, text in _expressions(definition):
         for message in check_expression(text):
             return LoadProblem(template.where(path), message)
+        for name in sorted(references(text).secrets - declared):
+            return LoadProblem(
+                template.where(path),
+                f"reads SECRETS.{name} but the template does not declare it: add it to "
+                "'secrets' (the activity resolves only declared secrets)",
+            )
     return None
 
 

@@ -264,3 +264,55 @@ actions:
 
 def run_template(registry: Registry, name: str, **args: Any) -> Any:
     return asyncio.run(registry.get(name).fn(**args))
+
+
+def test_an_undeclared_secret_is_a_load_problem(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "leaky.yml",
+        """\
+        type: action
+        definition:
+          name: leaky
+          namespace: tools.testing
+          steps:
+            - ref: one
+              action: core.transform.reshape
+              args:
+                value: ${{ SECRETS.other.token }}
+        """,
+    )
+    (problem,) = load_templates(fresh_registry(), [tmp_path])
+    assert problem.source.endswith("leaky.yml:9")
+    assert "reads SECRETS.other but the template does not declare it" in problem.message
+
+
+def test_oauth_declarations_become_an_optional_token_secret(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "oauth.yml",
+        """\
+        type: action
+        definition:
+          name: whoami
+          namespace: tools.testing
+          secrets:
+            - type: oauth
+              provider_id: example_idp
+              grant_type: client_credentials
+              optional: true
+          steps:
+            - ref: token
+              action: core.transform.reshape
+              args:
+                value: ${{ SECRETS.example_idp_oauth.TOKEN || "no token" }}
+        """,
+    )
+    registry = fresh_registry()
+    assert load_templates(registry, [tmp_path]) == []
+    (declared,) = registry.required_secrets("tools.testing.whoami")
+    assert (declared.name, declared.optional) == ("example_idp_oauth", True)
+    spec = registry.get("tools.testing.whoami")
+    assert asyncio.run(spec.fn()) == "no token"
+    with secrets_in_use({"example_idp_oauth": {"TOKEN": "t0k"}}):
+        assert asyncio.run(spec.fn()) == "t0k"

@@ -11,6 +11,7 @@ from keel.actions.schema import did_you_mean
 from keel.api.deps import get_registry
 from keel.api.errors import ApiError
 from keel.api.schemas.actions import ActionOut
+from keel.dsl.catalog import unavailable_tracecat_action
 
 router = APIRouter(prefix="/actions", tags=["actions"])
 
@@ -26,6 +27,6 @@ async def get_action(name: str, registry: Annotated[Registry, Depends(get_regist
     """Return one action with the JSON schema of its arguments."""
     spec = registry.find(name)
     if spec is None:
-        hint = did_you_mean(name, registry.names())
+        hint = unavailable_tracecat_action(name) or did_you_mean(name, registry.names())
         raise ApiError(404, f"no action named '{name}'{hint}", "name")
     return ActionOut.of(spec)
