@@ -273,10 +273,6 @@ class Registry:
                 pending.extend(inner.steps)
         return merge_declarations(groups)
 
-    def load_problems(self) -> list[LoadProblem]:
-        """Return what failed to load into this registry, for start-up reports."""
-        return list(self.problems)
-
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 
