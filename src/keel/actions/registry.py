@@ -192,6 +192,9 @@ class ActionSpec:
             optional=frozenset(p.name for p in self.parameters if not p.required),
             accepts_any=self.accepts_any,
             check_literals=self.check_literals,
+            lambda_args=frozenset(
+                p.name for p in self.parameters if p.name in _lambda_parameters(self.name)
+            ),
         )
 
     def check_literals(self, args: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -275,6 +278,17 @@ class Registry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs
+
+
+#: Parameters of core actions that hold python_lambda source (besides ``python_lambda``).
+_CORE_LAMBDAS = frozenset({"poll_condition", "stop_condition", "next_request"})
+
+
+def _lambda_parameters(name: str) -> frozenset[str]:
+    """Return the parameter names that hold lambda source in action ``name``."""
+    if name.startswith("core."):
+        return _CORE_LAMBDAS | {"python_lambda"}
+    return frozenset({"python_lambda"})
 
 
 def check_name(name: str) -> None:

@@ -25,6 +25,8 @@ class ActionSignature:
         accepts_any: Whether the action takes ``**kwargs`` (then unknown names are allowed).
         check_literals: Checks the arguments given as literals (no expression) against their
             types at commit time; None when the catalog cannot tell.
+        lambda_args: Arguments that hold ``python_lambda`` source, compiled at commit time when
+            given as literals.
     """
 
     name: str
@@ -32,6 +34,7 @@ class ActionSignature:
     optional: frozenset[str]
     accepts_any: bool = False
     check_literals: LiteralCheck | None = field(default=None, compare=False, repr=False)
+    lambda_args: frozenset[str] = frozenset({"python_lambda"})
 
 
 class ActionCatalog(Protocol):

@@ -139,8 +139,10 @@ class _Checker:
                 field="interaction",
                 severity="warning",
             )
-        yield from self._check_lambda(stmt, base)
         signature = self.catalog.signature(stmt.action)
+        yield from self._check_lambdas(
+            stmt, base, signature.lambda_args if signature else frozenset({"python_lambda"})
+        )
         if signature is None:
             hint = unavailable_tracecat_action(stmt.action) or did_you_mean(
                 stmt.action, self.catalog.names()
@@ -180,20 +182,20 @@ class _Checker:
                 field=f"args.{name}",
             )
 
-    def _check_lambda(self, stmt: ActionStatement, base: FieldPath) -> Iterator[Problem]:
-        """Compile a literal ``python_lambda`` now, so a refused one fails the commit."""
-        source = stmt.args.get("python_lambda")
-        if not isinstance(source, str) or expressions.has_expression(source):
-            return
-        try:
-            compile_lambda(source)
-        except LambdaError as exc:
-            yield self._problem(
-                str(exc),
-                (*base, "args", "python_lambda"),
-                ref=stmt.ref,
-                field="args.python_lambda",
-            )
+    def _check_lambdas(
+        self, stmt: ActionStatement, base: FieldPath, names: frozenset[str]
+    ) -> Iterator[Problem]:
+        """Compile literal ``python_lambda`` sources now, so a refused one fails the commit."""
+        for name in sorted(names):
+            source = stmt.args.get(name)
+            if not isinstance(source, str) or expressions.has_expression(source):
+                continue
+            try:
+                compile_lambda(source)
+            except LambdaError as exc:
+                yield self._problem(
+                    str(exc), (*base, "args", name), ref=stmt.ref, field=f"args.{name}"
+                )
 
     # -- expressions ---------------------------------------------------------------------------
 

@@ -116,3 +116,18 @@ def test_a_known_tracecat_action_keel_lacks_says_so(name: str, fragment: str) ->
 def test_an_unknown_action_of_no_tracecat_kind_still_gets_did_you_mean() -> None:
     found = problems("  - ref: a\n    action: core.transform.reshap\n")
     assert "did you mean 'core.transform.reshape'" in found[0].message
+
+
+def test_lambda_arguments_of_core_http_actions_are_compiled_at_commit() -> None:
+    found = problems(
+        """\
+  - ref: pages
+    action: core.http_paginate
+    args:
+      url: https://example.com
+      stop_condition: "lambda r: r.__class__"
+      next_request: "lambda r: {}"
+"""
+    )
+    assert [(p.field, p.line) for p in found] == [("args.stop_condition", 8)]
+    assert "__class__" in found[0].message
