@@ -75,6 +75,8 @@ from keel.expressions import iter_strings, references
 #: Largest template file read, in bytes (templates are small; this bounds a bad path).
 MAX_TEMPLATE_BYTES = 1024 * 1024
 _REF = r"^[a-z0-9_]+$"
+#: Actions the orchestrator runs itself (child runs), which cannot be a template's step.
+ORCHESTRATED = frozenset({"core.workflow.execute"})
 
 
 class TemplateSecret(BaseModel):
@@ -369,6 +371,12 @@ def _check_definition(template: LoadedTemplate) -> LoadProblem | None:
         if step.ref in seen:
             return LoadProblem(where, f"duplicate step ref '{step.ref}'")
         seen.add(step.ref)
+        if step.action in ORCHESTRATED:
+            return LoadProblem(
+                template.where(("definition", "steps", index, "action")),
+                f"step '{step.ref}' calls {step.action}, which the workflow itself runs: a "
+                "template's steps run inside one action call; call it from the workflow",
+            )
     declared = {s.declaration().name for s in definition.secrets}
     for path, text in _expressions(definition):
         for message in check_expression(text):

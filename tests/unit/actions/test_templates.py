@@ -316,3 +316,23 @@ def test_oauth_declarations_become_an_optional_token_secret(tmp_path: Path) -> N
     assert asyncio.run(spec.fn()) == "no token"
     with secrets_in_use({"example_idp_oauth": {"TOKEN": "t0k"}}):
         assert asyncio.run(spec.fn()) == "t0k"
+
+
+def test_a_child_workflow_cannot_be_a_step(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "child.yml",
+        """\
+        type: action
+        definition:
+          name: child
+          namespace: tools.testing
+          steps:
+            - ref: run
+              action: core.workflow.execute
+              args: {workflow_alias: other}
+        """,
+    )
+    (problem,) = load_templates(fresh_registry(), [tmp_path])
+    assert problem.source.endswith("child.yml:7")
+    assert "which the workflow itself runs" in problem.message
