@@ -75,8 +75,16 @@ from keel.expressions import iter_strings, references
 #: Largest template file read, in bytes (templates are small; this bounds a bad path).
 MAX_TEMPLATE_BYTES = 1024 * 1024
 _REF = r"^[a-z0-9_]+$"
-#: Actions the orchestrator runs itself (child runs), which cannot be a template's step.
-ORCHESTRATED = frozenset({"core.workflow.execute"})
+#: Actions the orchestrator runs itself (child runs, regions): never a template's step.
+ORCHESTRATED = frozenset(
+    {
+        "core.workflow.execute",
+        "core.transform.scatter",
+        "core.transform.gather",
+        "core.loop.start",
+        "core.loop.end",
+    }
+)
 
 
 class TemplateSecret(BaseModel):

@@ -34,7 +34,7 @@ class ActionSignature:
     optional: frozenset[str]
     accepts_any: bool = False
     check_literals: LiteralCheck | None = field(default=None, compare=False, repr=False)
-    lambda_args: frozenset[str] = frozenset({"python_lambda"})
+    lambda_args: frozenset[str] = field(default=frozenset({"python_lambda"}), compare=False)
 
 
 class ActionCatalog(Protocol):
