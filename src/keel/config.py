@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         api_port: Port ``keel up`` serves the HTTP API on.
         api_url: The API the CLI's service commands (``keel apply``, ``keel runs``...) talk to.
         api_key: The API key those commands send (``Authorization: Bearer``).
+        api_header_timeout: Seconds a client may take to send a request's headers (counted from
+            the connection, or from the first byte of a next request on a kept-alive one).
+        api_body_timeout: Seconds a client may take to send a request's body once its headers
+            are in; a slower client's connection is closed.
+        api_trusted_proxies: Comma-separated addresses/networks of reverse proxies whose
+            ``X-Forwarded-For``/``-Proto`` headers are believed; empty (the default) trusts none,
+            so webhook IP allowlists see the real peer address.
         large_payload_bytes: Payloads (action results, inputs, run results) bigger than this,
             serialized, are kept in Keel's store instead of Temporal's history, which holds a
             reference (see ``keel.orchestration.payload_storage``). Between 1 KiB and 1 MiB; the
@@ -72,6 +79,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
+    api_header_timeout: float = Field(default=10.0, gt=0, le=3600)
+    api_body_timeout: float = Field(default=60.0, gt=0, le=3600)
+    api_trusted_proxies: str = ""
     large_payload_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     action_modules: str = ""
     template_paths: str = ""

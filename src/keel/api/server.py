@@ -3,7 +3,8 @@
 ``keel up`` runs Temporal's worker and the API in one event loop, so the server is started
 programmatically, on a socket bound here (a port in use is a clear error, not uvicorn's
 ``sys.exit``), and without uvicorn's own signal handling: the caller owns SIGINT/SIGTERM and stops
-the server by leaving the context.
+the server by leaving the context. It has the same edge as ``keel api`` (read timeouts for slow
+clients, proxy headers only from trusted proxies: :mod:`keel.api.edge`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from keel.api.edge import server_options
+from keel.config import Settings, get_settings
 from keel.errors import ConfigError
 
 
@@ -36,8 +39,15 @@ class ApiServer:
         url: The base URL the API answers on (the real port when ``port`` was 0).
     """
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        settings: Settings | None = None,
+    ) -> None:
         self.app = app
+        self.settings = settings
         self.host = host
         self.port = port
         self.url = ""
@@ -54,6 +64,7 @@ class ApiServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
+            **server_options(self.settings or get_settings()),
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

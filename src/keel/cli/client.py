@@ -4,6 +4,12 @@ Service commands (``keel apply``, ``keel runs``, ``keel secrets``) are thin: one
 calls each. An error response becomes an :class:`ApiCallError` carrying the server's message,
 field and problems, so :func:`keel.cli.main.guarded` prints it as one line; a server that is not
 there says how to start one.
+
+Same-folder discovery: with no ``--url`` and no ``KEEL_API_URL``, the commands talk to the
+``keel up`` running in this state folder (its ``stack.json`` names the API's URL, whatever its
+port), and with no ``--api-key`` and no ``KEEL_API_KEY`` they send the local key that ``keel up``
+keeps in the folder (``api.key``, mode 0600), but only to that same API: a remote API always
+needs a key of its own.
 """
 
 from __future__ import annotations
@@ -15,14 +21,23 @@ import typer
 
 from keel.config import get_settings
 from keel.errors import KeelError
+from keel.orchestration.home import StackInfo, read_local_key
 
 UrlOption = Annotated[
     str | None,
-    typer.Option("--url", help="The Keel API (default: KEEL_API_URL or http://127.0.0.1:8000)."),
+    typer.Option(
+        "--url",
+        help="The Keel API (default: KEEL_API_URL, else the `keel up` of this folder, else "
+        "http://127.0.0.1:8000).",
+    ),
 ]
 KeyOption = Annotated[
     str | None,
-    typer.Option("--api-key", help="An API key (default: KEEL_API_KEY).", show_default=False),
+    typer.Option(
+        "--api-key",
+        help="An API key (default: KEEL_API_KEY, else the local key of this folder's `keel up`).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -52,9 +67,7 @@ class ApiClient:
     """A small synchronous client of the Keel API."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None) -> None:
-        settings = get_settings()
-        self.url = (url or settings.api_url).rstrip("/")
-        key = api_key if api_key is not None else settings.api_key
+        self.url, key = target(url, api_key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
@@ -80,6 +93,20 @@ class ApiClient:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request and return its JSON body."""
         return self.call(method, path, **kwargs).json()
+
+
+def target(url: str | None, api_key: str | None) -> tuple[str, str | None]:
+    """Return the API URL and key to use: options, then settings, then this folder's ``keel up``."""
+    settings = get_settings()
+    local = StackInfo.live(settings.home.expanduser().resolve())
+    local_url = local.api_url.rstrip("/") if local is not None and local.api_url else None
+    if url is None and "api_url" not in settings.model_fields_set and local_url:
+        url = local_url
+    chosen = (url or settings.api_url).rstrip("/")
+    key = api_key if api_key is not None else (settings.api_key or None)
+    if key is None and local_url is not None and chosen == local_url:
+        key = read_local_key(settings.home.expanduser().resolve())
+    return chosen, key
 
 
 def _error_of(response: httpx.Response) -> ApiCallError:

@@ -78,6 +78,7 @@ def guarded(command: F) -> F:
 
 app.command("validate")(guarded(validate_cmd.validate))
 app.command("run")(guarded(run_cmd.run))
+app.command("api")(guarded(stack_cmd.api))
 app.command("worker")(guarded(stack_cmd.worker))
 app.command("up")(guarded(stack_cmd.up))
 app.command("apply")(guarded(apply_cmd.apply))

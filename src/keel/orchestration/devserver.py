@@ -9,7 +9,12 @@ Lifetime: the server runs in its own session (``start_new_session=True``), so a 
 terminal or a SIGKILL sent to a worker's process group never reaches it; Keel stops it itself,
 with SIGTERM then SIGKILL after a grace period, from :meth:`TemporalDevServer.stop`, from the
 async context manager, and from an ``atexit`` hook for normal interpreter exits. Only a SIGKILL
-of the owning Python process can leave it running.
+of the owning Python process can leave it running; the next start on the same state file finds
+that orphan (its pid is kept next to the file, ``temporal.db.pid``) and stops it first.
+
+One server per state file: starting takes an exclusive lock (``temporal.db.lock``) held by the
+owning Python process, so a second Keel process refuses to start a server on the same files
+instead of letting two servers fight over them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from keel.config import private_folder
-from keel.errors import KeelError
+from keel.errors import ConfigError, KeelError
+from keel.orchestration.home import FolderLock, process_alive
 
 #: Seconds to wait for the frontend to answer after the process starts.
 DEFAULT_START_TIMEOUT = 30.0
@@ -123,6 +129,9 @@ class TemporalDevServer:
         self._log: IO[bytes] | None = None
         self._cli: Path | None = None
         self._log_offset = 0  # where this start's output begins in an appended log file
+        self._lock = FolderLock(_beside(db_file, ".lock"), f"the Temporal state file {db_file}")
+        #: The pid of an orphan server on the same state file that :meth:`start` stopped.
+        self.stale_stopped: int | None = None
 
     @property
     def address(self) -> str:
@@ -133,6 +142,11 @@ class TemporalDevServer:
     def ui_url(self) -> str | None:
         """The Web UI's URL, or None when the server runs headless."""
         return f"http://{self.ip}:{self.ui_port}" if self.ui_port is not None else None
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's pid while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
 
     @property
     def running(self) -> bool:
@@ -169,6 +183,14 @@ class TemporalDevServer:
         for path in (self.db_file, self.log_file):
             if path is not None:
                 private_folder(path.parent, tighten=True)  # the state folder: Temporal's files
+        if self.db_file is not None:
+            try:
+                self._lock.acquire()
+            except ConfigError as exc:
+                raise DevServerError(str(exc)) from None
+            self.stale_stopped = stop_stale(self.db_file, self._stop_grace) or self.stale_stopped
+        if self._log is not None:  # a restart after the process died
+            self._log.close()
         self._log = open(self.log_file, "ab") if self.log_file is not None else None  # noqa: SIM115
         self._log_offset = self._log.tell() if self._log is not None else 0
         self._process = subprocess.Popen(
@@ -180,6 +202,8 @@ class TemporalDevServer:
             # a worker) do not reach the server; stop() and the atexit hook end it instead.
             start_new_session=True,
         )
+        if self.db_file is not None:
+            _beside(self.db_file, ".pid").write_text(f"{self._process.pid}\n")
         atexit.register(self._stop_sync)
         try:
             await self._wait_ready()
@@ -247,6 +271,10 @@ class TemporalDevServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self.db_file is not None:
+            with contextlib.suppress(OSError):
+                _beside(self.db_file, ".pid").unlink()
+        self._lock.release()
 
     @staticmethod
     def _signal(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
@@ -269,3 +297,43 @@ class TemporalDevServer:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"TemporalDevServer(address={self.address!r}, db_file={self.db_file!r}, {state})"
+
+
+def _beside(db_file: Path | None, suffix: str) -> Path:
+    """Return the path of a file kept next to the state file (``temporal.db.lock``...)."""
+    if db_file is None:
+        return Path(os.devnull)
+    return db_file.with_name(db_file.name + suffix)
+
+
+def stop_stale(db_file: Path, grace: float = DEFAULT_STOP_GRACE) -> int | None:
+    """Stop an orphan dev server still serving ``db_file`` (its owner was killed); return its pid.
+
+    Only a process whose command line is a ``start-dev`` on this very file is stopped, so a
+    recycled pid never hits an unrelated process. Call it while holding the file's lock.
+    """
+    pid_file = _beside(db_file, ".pid")
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        cmdline = []
+    args = [part.decode(errors="replace") for part in cmdline]
+    if not (process_alive(pid) and "start-dev" in args and str(db_file) in args):
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)  # it leads its own session
+    deadline = time.monotonic() + grace
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if process_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+    return pid

@@ -6,18 +6,17 @@ starts runs eagerly on it. :class:`EmbeddedStack` provides exactly that and tear
 reverse order.
 
 Which Temporal: ``KEEL_TEMPORAL_ADDRESS`` when set (production: a cluster; Keel starts no
-server); else a ``keel up`` that is already running (it writes its address to
-``<home>/stack.json``); else a dev server started now on ``<home>/temporal.db``.
+server); else a ``keel up`` that is already running in the same state folder (it publishes its
+address in ``<home>/stack.json``); else a dev server started now on ``<home>/temporal.db``
+(which refuses to start while another process serves that file).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -28,13 +27,12 @@ from keel.execution.factory import create_executor
 from keel.orchestration.catalog import WorkflowCatalog
 from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
+from keel.orchestration.home import StackInfo
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_worker
 from keel.store.database import LazyDatabase
 from keel.store.seen_keys import DatabaseSeenKeys
 from keel.store.variables import StoreVariables
-
-STATE_FILE = "stack.json"
 
 
 class EmbeddedStack:
@@ -55,7 +53,6 @@ class EmbeddedStack:
         task_queue: str | None = None,
         with_worker: bool = True,
         ui: bool = False,
-        publish: bool = False,
         secrets: SecretsProvider | None = None,
         catalog: WorkflowCatalog | None = None,
     ) -> None:
@@ -64,7 +61,6 @@ class EmbeddedStack:
         self.task_queue = task_queue or settings.task_queue
         self.with_worker = with_worker
         self.ui = ui
-        self.publish = publish
         self.secrets = secrets
         self.server: TemporalDevServer | None = None
         self.client: Client | None = None
@@ -76,6 +72,11 @@ class EmbeddedStack:
     def address(self) -> str:
         """Return the Temporal frontend address in use."""
         return self.server.address if self.server else self._known_address() or ""
+
+    @property
+    def worker_task(self) -> asyncio.Task[None] | None:
+        """Return the in-process worker's task (done if the worker stopped), if there is one."""
+        return self._worker_task
 
     async def __aenter__(self) -> EmbeddedStack:
         try:
@@ -100,10 +101,6 @@ class EmbeddedStack:
             self.server = embedded_server(self.settings, ui=self.ui)
             await self.server.start()
             address = self.server.address
-            if self.publish:
-                self._state_path().write_text(
-                    json.dumps({"address": address, "ui_url": self.server.ui_url})
-                )
         self.client = await connect(self.settings, address)
         if self.with_worker:
             self._executor = create_executor(self.settings)
@@ -122,15 +119,11 @@ class EmbeddedStack:
     def _known_address(self) -> str | None:
         if self.settings.temporal_address:
             return self.settings.temporal_address
-        if self.server is None and not self.publish:
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                state: Any = json.loads(self._state_path().read_text())
-                if _reachable(str(state["address"])):
-                    return str(state["address"])
+        if self.server is None:
+            info = StackInfo.live(Path(self.settings.home).expanduser().resolve())
+            if info is not None and _reachable(info.address):
+                return info.address
         return None
-
-    def _state_path(self) -> Path:
-        return Path(self.settings.home) / STATE_FILE
 
     def _secrets(self) -> SecretsProvider:
         if self.secrets is not None:
@@ -151,9 +144,6 @@ class EmbeddedStack:
             await self._executor.close()
             self._executor = None
         if self.server is not None:
-            if self.publish:
-                with contextlib.suppress(OSError):
-                    self._state_path().unlink()
             await self.server.stop()
             self.server = None
 

@@ -1,23 +1,74 @@
-"""``GET /health``: whether the service is up (open, for load balancers and ``keel up`` checks)."""
+"""``GET /health``: whether the service can do its job (open, for load balancers and ``keel up``).
+
+The answer checks Temporal (a service that cannot start runs is not healthy) and, when the API
+runs under ``keel up``, lists each supervised process with its restarts:
+
+- ``ok`` (200): Temporal answers and every supervised process runs;
+- ``degraded`` (200): Temporal answers but a supervised process is down (being restarted);
+- ``unavailable`` (503): Temporal does not answer; runs cannot be started.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 import keel
+from keel.api.deps import get_state
+from keel.api.state import ServiceState
+from keel.config import get_settings
+from keel.orchestration.home import StackInfo
 
 router = APIRouter(tags=["health"])
 
+#: How long the Temporal check may take before Temporal counts as unreachable.
+TEMPORAL_CHECK_TIMEOUT = timedelta(seconds=2)
+
 
 class Health(BaseModel):
-    """The service's health."""
+    """The service's health.
+
+    Attributes:
+        status: ``ok``, ``degraded`` or ``unavailable``.
+        version: Keel's version.
+        temporal: ``ok`` or ``unreachable``.
+        processes: Under ``keel up``: each supervised process (``state``, ``pid``,
+            ``restarts``, ``last_exit``), by name.
+    """
 
     status: str
     version: str
+    temporal: str = "ok"
+    processes: dict[str, dict[str, Any]] | None = None
 
 
-@router.get("/health", response_model=Health, summary="Service health")
-async def health() -> Health:
-    """Return ``ok`` while the service answers requests."""
-    return Health(status="ok", version=keel.__version__)
+@router.get(
+    "/health",
+    response_model=Health,
+    response_model_exclude_none=True,
+    summary="Service health",
+    responses={503: {"model": Health, "description": "Temporal is unreachable"}},
+)
+async def health(state: Annotated[ServiceState, Depends(get_state)], response: Response) -> Health:
+    """Return ``ok`` while Temporal answers and every supervised process runs."""
+    try:
+        reachable = await state.temporal.service_client.check_health(timeout=TEMPORAL_CHECK_TIMEOUT)
+    except Exception:  # any failure to answer means "unreachable" here
+        reachable = False
+    info = StackInfo.live(get_settings().home.expanduser().resolve())
+    processes = info.processes if info is not None and info.processes else None
+    down = any(p.get("state") != "running" for p in (processes or {}).values())
+    if not reachable:
+        response.status_code = 503
+        status = "unavailable"
+    else:
+        status = "degraded" if down else "ok"
+    return Health(
+        status=status,
+        version=keel.__version__,
+        temporal="ok" if reachable else "unreachable",
+        processes=processes,
+    )

@@ -1,0 +1,86 @@
+"""The API app of one ``keel api`` process, built by uvicorn's app factory.
+
+uvicorn imports :func:`create_service_app` in every server process (``keel api --processes N``
+spawns N), so each process opens its own resources: the store (migrated if needed; concurrent
+migrations are serialised by the store), the secret key, and a Temporal client. They are opened
+at the server's lifespan start, inside the process's event loop, and closed at its end.
+
+Runs are started without eager start: an API process runs no worker, so a run's first workflow
+task goes through Temporal's matching to a worker process. That is what lets added workers add
+capacity and lets an API process die without taking any accepted run with it (README, "Running
+in production", has the measurement behind this choice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from keel.api.app import create_app
+from keel.api.state import ServiceState
+from keel.api.triggers_sync import install_trigger_hooks
+from keel.config import Settings, get_settings
+from keel.processes.temporal import connect_patiently
+from keel.store.crypto import SecretCipher
+from keel.store.database import Database
+
+
+class ServiceApp:
+    """An ASGI app that opens Keel's resources at lifespan start, then serves the API app.
+
+    The API app (:func:`keel.api.app.create_app`) takes its resources ready-made; this wrapper
+    is what lets a server process build them itself, in its own event loop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: FastAPI | None = None
+        self._database: Database | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the lifespan protocol here, and everything else with the API app."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.app is None:  # uvicorn serves nothing before the startup completes
+            raise RuntimeError("the Keel API was called before its startup completed")
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.open()
+                except Exception as exc:  # reported by uvicorn, which then exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def open(self) -> None:
+        """Open the store and Temporal, and build the API app over them."""
+        settings = self.settings
+        self._database = Database.from_settings(settings)
+        await self._database.migrate()
+        cipher = SecretCipher.from_settings(settings)
+        client = await connect_patiently(settings)
+        state = ServiceState(self._database, cipher, client, settings.task_queue, eager=False)
+        install_trigger_hooks(state)
+        self.app = create_app(state)
+
+    async def close(self) -> None:
+        """Close the store (the Temporal client has nothing to close)."""
+        if self._database is not None:
+            await self._database.dispose()
+            self._database = None
+
+
+def create_service_app() -> Any:
+    """Return the ASGI app of one API process (uvicorn's factory: ``factory=True``)."""
+    return ServiceApp(get_settings())

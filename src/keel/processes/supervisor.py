@@ -1,0 +1,245 @@
+"""Child processes watched and restarted: what ``keel up`` is made of.
+
+A :class:`Child` is one long-running Keel process (``keel api``, ``keel worker``) started with
+the same interpreter, environment and working folder as ``keel up``, its output appended to its
+own log file. :class:`Supervisor` watches the children and the Temporal dev server twice a
+second: one that died is reported (on ``keel up``'s console and in its log) and started again,
+after a back-off when it keeps dying young, and the state of each is published in
+``stack.json`` (which ``GET /health`` reads).
+
+Children run in their own process group, so a Ctrl-C in the terminal reaches ``keel up`` alone,
+which then stops them in order (API first, then workers, then Temporal). On Linux each child
+also gets SIGTERM from the kernel if ``keel up`` dies without stopping it (even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from keel.orchestration.devserver import TemporalDevServer
+
+#: Seconds between SIGTERM and SIGKILL when stopping a child.
+STOP_GRACE = 15.0
+#: A child that lived shorter than this before dying is restarted after a growing back-off.
+YOUNG = 10.0
+#: The longest back-off between restarts, in seconds.
+MAX_BACKOFF = 30.0
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _own_group_and_die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Run in the child before exec: its own process group, and SIGTERM if its parent dies."""
+    os.setpgid(0, 0)
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One supervised Keel process.
+
+    Attributes:
+        name: How logs and ``/health`` call it (``api``, ``worker-1``).
+        args: The ``keel`` command's arguments (``["worker"]``).
+        log_path: The file its output is appended to.
+        restarts: How many times it was started again after dying.
+        last_exit: Its last exit code (negative: the signal that killed it).
+    """
+
+    name: str
+    args: list[str]
+    log_path: Path
+    restarts: int = 0
+    last_exit: int | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
+    _started_at: float = 0.0
+    _restart_at: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's pid."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the process.
+
+        Call it from the event loop's thread: the parent-death signal is tied to the thread
+        that forks, and a short-lived thread would take its children with it.
+        """
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._log is None:
+            descriptor = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._log = os.fdopen(descriptor, "ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "keel.cli.main", *self.args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_own_group_and_die_with_parent,  # noqa: PLW1509 - no threads fork here
+        )
+        self._started_at = time.monotonic()
+        self._restart_at = None
+
+    def exited(self) -> int | None:
+        """Return the exit code if the process has ended since it was started, else None."""
+        if self._process is None:
+            return None
+        return self._process.poll()
+
+    def signal(self, signum: signal.Signals) -> None:
+        """Send ``signum`` to the child's process group (uvicorn's server processes included)."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signum)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the process to end; return whether it has."""
+        if self._process is None:
+            return True
+        try:
+            self._process.wait(timeout=max(timeout, 0.0))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the log file (after the process has ended)."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def status(self) -> dict[str, Any]:
+        """Return what ``stack.json`` and ``/health`` show of this child."""
+        running = self._process is not None and self._process.poll() is None
+        return {
+            "pid": self.pid if running else None,
+            "state": "running" if running else "restarting",
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+        }
+
+
+class Supervisor:
+    """Watches the children and the dev server; restarts what dies; publishes their state.
+
+    Args:
+        children: The processes to run (started by :meth:`start`).
+        server: The dev server ``keel up`` started, if any (restarted on the same port and file).
+        report: Called with one line for each event worth telling the user (a death, a restart).
+        publish: Called with the state of every process whenever it changes.
+    """
+
+    def __init__(
+        self,
+        children: list[Child],
+        server: TemporalDevServer | None,
+        report: Callable[[str], None],
+        publish: Callable[[dict[str, dict[str, Any]]], None],
+    ) -> None:
+        self.children = children
+        self.server = server
+        self.report = report
+        self.publish = publish
+        self.server_restarts = 0
+        self._published: dict[str, dict[str, Any]] | None = None
+
+    def start(self) -> None:
+        """Start every child."""
+        for child in self.children:
+            child.start()
+        self._publish()
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """Return the state of Temporal (when supervised) and of every child, by name."""
+        processes: dict[str, dict[str, Any]] = {}
+        if self.server is not None:
+            processes["temporal"] = {
+                "pid": self.server.pid,
+                "state": "running" if self.server.running else "restarting",
+                "restarts": self.server_restarts,
+            }
+        for child in self.children:
+            processes[child.name] = child.status()
+        return processes
+
+    async def watch(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        """Check on every process each ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            await self.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def check(self) -> None:
+        """Restart the dev server or any child that has died (children after a back-off)."""
+        if self.server is not None and not self.server.running:
+            self.server_restarts += 1
+            self.report(
+                f"the Temporal dev server died; restarting it on {self.server.address} "
+                f"(restart {self.server_restarts})"
+            )
+            self._publish()
+            try:
+                await self.server.start()
+            except Exception as exc:  # told, and tried again at the next check
+                self.report(f"the Temporal dev server did not restart: {exc}")
+            else:
+                self.report(f"the Temporal dev server is back on {self.server.address}")
+        now = time.monotonic()
+        for child in self.children:
+            code = child.exited()
+            if code is None:
+                continue
+            if child._restart_at is None:
+                lived = now - child._started_at
+                young = lived < YOUNG
+                delay = min(2.0 ** min(child.restarts, 5), MAX_BACKOFF) if young else 0.0
+                child.last_exit = code
+                child._restart_at = now + delay
+                how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                self.report(
+                    f"{child.name} (pid {child.pid}) {how} after {lived:.0f} s; restarting it"
+                    + (f" in {delay:g} s" if delay else "")
+                    + f" (log: {child.log_path})"
+                )
+            if now >= child._restart_at:
+                child.restarts += 1
+                child.start()
+                self.report(f"{child.name} restarted (pid {child.pid}, restart {child.restarts})")
+        self._publish()
+
+    def _publish(self) -> None:
+        state = self.state()
+        if state != self._published:
+            self._published = state
+            self.publish(state)
+
+    async def stop(self) -> None:
+        """Stop the API first (no new runs), then the workers, then the dev server."""
+        for group in (
+            [c for c in self.children if c.name.startswith("api")],
+            [c for c in self.children if not c.name.startswith("api")],
+        ):
+            for child in group:
+                child.signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE
+            for child in group:
+                if not await asyncio.to_thread(child.wait, deadline - time.monotonic()):
+                    child.signal(signal.SIGKILL)
+                    await asyncio.to_thread(child.wait, 5.0)
+                child.close()
+        if self.server is not None:
+            await self.server.stop()

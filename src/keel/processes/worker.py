@@ -1,0 +1,79 @@
+"""``keel worker``: a process that runs Keel's workflows and actions from the task queue.
+
+Any number of worker processes, on any number of machines, poll the same task queue of the same
+Temporal and share the work: Temporal hands each workflow task and activity to one of them. A
+worker whose Temporal worker stops (a fatal error) ends its process with a non-zero code, so the
+supervisor that started it (``keel up``, systemd, Kubernetes) starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from rich.console import Console
+
+from keel.api.catalog import StoreCatalog
+from keel.config import Settings
+from keel.errors import KeelError
+from keel.orchestration.secrets import SecretsProvider
+from keel.orchestration.stack import EmbeddedStack
+from keel.processes.temporal import temporal_address
+from keel.store.crypto import SecretCipher
+from keel.store.database import Database
+from keel.store.secrets import StoreSecrets
+
+
+class WorkerStoppedError(KeelError):
+    """The process's Temporal worker stopped on its own (the process exits to be restarted)."""
+
+
+async def run_worker(settings: Settings, console: Console) -> None:
+    """Poll the task queue until SIGINT/SIGTERM, or until the worker fails.
+
+    Raises:
+        ConfigError: No Temporal is configured or running.
+        WorkerStoppedError: The worker stopped by itself.
+    """
+    temporal_address(settings)  # a clear error before anything starts
+    database = Database.from_settings(settings)
+    try:
+        async with EmbeddedStack(
+            settings, secrets=store_secrets(settings, database), catalog=StoreCatalog(database)
+        ) as stack:
+            console.print(
+                f"worker polling task queue '{stack.task_queue}' on {stack.address} "
+                f"(executor: {settings.executor}); Ctrl-C to stop"
+            )
+            stopped = stack.worker_task
+            await until_signal(stopped)
+            if stopped is not None and stopped.done():
+                problem = stopped.exception() if not stopped.cancelled() else None
+                raise WorkerStoppedError(f"the worker stopped: {problem or 'cancelled'}")
+    finally:
+        await database.dispose()
+
+
+def store_secrets(
+    settings: Settings, database: Database, cipher: SecretCipher | None = None
+) -> SecretsProvider | None:
+    """Return where workers read ``SECRETS``: the store, unless ``KEEL_SECRETS_FILE`` is set."""
+    if settings.secrets_file:
+        return None  # the stack reads the file
+    return StoreSecrets(database, cipher or SecretCipher.from_settings(settings))
+
+
+async def until_signal(stopped: asyncio.Task[None] | None = None) -> None:
+    """Wait for SIGINT/SIGTERM (or for ``stopped`` to end, e.g. a server or worker failing)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    waiter: asyncio.Task[object] = asyncio.create_task(stop.wait())
+    waiting: set[asyncio.Task[object]] = {waiter}
+    if stopped is not None:
+        waiting.add(stopped)
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
