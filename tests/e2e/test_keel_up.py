@@ -219,3 +219,169 @@ def test_keel_up_says_when_the_port_is_taken(env: dict[str, str], tmp_path: Path
         port = taken.getsockname()[1]
         done = keel("up", "--port", str(port), env=env, cwd=tmp_path)
     assert done.returncode == 1 and "cannot serve the API" in done.stderr, done.stderr
+
+
+# ---- keel up as a supervisor of its own dev server, API and worker processes ----
+
+
+def stop(process: Process) -> int:
+    if process.popen.poll() is None:
+        process.popen.send_signal(signal.SIGTERM)
+        try:
+            process.popen.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+            raise
+    process.reader.join(timeout=5)
+    assert process.popen.stdout is not None
+    process.popen.stdout.close()
+    return process.popen.returncode
+
+
+def stack(home: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((home / "stack.json").read_text())
+    return data
+
+
+def deliver(webhook: str, n: int, attempts: int = 60) -> dict[str, Any]:
+    """POST to the webhook's /wait form until it answers 200 (Temporal may be restarting)."""
+    last = ""
+    for _ in range(attempts):
+        try:
+            answer = httpx.post(f"{webhook}/wait", json={"n": n}, timeout=30)
+        except httpx.TransportError as exc:
+            last = str(exc)
+        else:
+            if answer.status_code == 200:
+                body: dict[str, Any] = answer.json()
+                return body
+            last = f"{answer.status_code} {answer.text}"
+        time.sleep(0.5)
+    raise AssertionError(f"the webhook never answered 200: {last}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def own_env(tmp_path: Path) -> dict[str, str]:
+    """No KEEL_TEMPORAL_ADDRESS: keel up starts and supervises its own dev server."""
+    return {"KEEL_HOME": str(tmp_path / "home"), "KEEL_TASK_QUEUE": "keel-up-own"}
+
+
+def up_own(env: dict[str, str], cwd: Path, *files: str) -> tuple[Process, str]:
+    port = free_port()
+    process = Process(
+        ["up", *files, "--port", str(port), "--temporal-port", str(free_port()), "--workers", "1"],
+        env,
+        cwd,
+    )
+    process.wait_for("Keel is up", timeout=120)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def test_keel_up_restarts_a_killed_worker_and_dev_server_and_runs_complete(
+    own_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "enrich.yml").write_text(FIXED)
+    home = tmp_path / "home"
+    process, url = up_own(own_env, tmp_path, "enrich.yml")
+    try:
+        webhook = next(line for line in process.seen if "webhook:" in line).split()[-1]
+        assert deliver(webhook, 1)["result"] == {"doubled": 2, "label": "none"}
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+
+        # kill -9 of the worker: keel up says so, starts another, and runs complete.
+        worker = stack(home)["processes"]["worker-1"]["pid"]
+        os.kill(worker, signal.SIGKILL)
+        process.wait_for("worker-1 restarted")
+        assert stack(home)["processes"]["worker-1"]["pid"] != worker
+        assert deliver(webhook, 2)["result"] == {"doubled": 4, "label": "none"}
+
+        # kill -9 of the dev server: restarted on the same port and file; runs complete.
+        temporal = stack(home)["temporal_pid"]
+        os.kill(temporal, signal.SIGKILL)
+        process.wait_for("Temporal dev server is back")
+        assert deliver(webhook, 3)["result"] == {"doubled": 6, "label": "none"}
+        health = httpx.get(f"{url}/health").json()
+        assert health["temporal"] == "ok"
+        assert health["processes"]["temporal"]["restarts"] == 1
+        assert health["processes"]["worker-1"]["restarts"] == 1
+        assert health["processes"]["worker-1"]["last_exit"] == -signal.SIGKILL
+        log = (home / "logs" / "up.log").read_text()
+        assert "worker-1" in log and "killed by signal 9" in log and "dev server died" in log
+    finally:
+        assert stop(process) == 0
+    assert not (home / "stack.json").exists()
+
+
+def test_same_folder_commands_find_keel_up_and_its_local_key(
+    own_env: dict[str, str], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    process, url = up_own(own_env, tmp_path)
+    try:
+        assert stat_mode(home) == 0o700
+        for name in ("api.key", "stack.json", "keel.lock"):
+            assert stat_mode(home / name) == 0o600, name
+        assert stack(home)["api_url"] == url
+
+        # No --url, no key: `keel apply` and `keel runs` reach this folder's keel up.
+        (tmp_path / "enrich.yml").write_text(FIXED)
+        applied = keel("apply", "enrich.yml", env=own_env, cwd=tmp_path)
+        assert applied.returncode == 0, applied.stderr
+        assert "version 1" in applied.stdout and f"{url}/webhooks/" in applied.stdout
+        listed = keel("runs", "list", "--json", env=own_env, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        # The local key is for this API only: another URL gets no key.
+        elsewhere = keel("runs", "list", "--url", f"{url}/", env=own_env, cwd=tmp_path)
+        assert elsewhere.returncode == 0, elsewhere.stderr
+        remote = {**own_env, "KEEL_API_URL": f"http://localhost:{url.rsplit(':', 1)[1]}"}
+        refused = keel("runs", "list", env=remote, cwd=tmp_path)
+        assert refused.returncode == 1 and "missing API key" in refused.stderr
+
+        # A second keel up (or dev server) on the same folder refuses to start, clearly.
+        second = keel("up", "--port", str(free_port()), env=own_env, cwd=tmp_path)
+        assert second.returncode == 1
+        said = " ".join(second.stderr.split())  # rich wraps long lines
+        assert f"the state folder {home} is in use by another Keel process" in said
+        assert f"(pid {process.popen.pid})" in said
+    finally:
+        assert stop(process) == 0
+
+
+def test_a_dev_server_left_by_a_killed_keel_up_is_stopped_by_the_next(
+    own_env: dict[str, str], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    first, _ = up_own(own_env, tmp_path)
+    info = stack(home)
+    first.popen.kill()
+    first.popen.wait()
+    stop(first)
+    assert alive(info["temporal_pid"]), "the dev server runs in its own session"
+    deadline = time.monotonic() + 30
+    while any(alive(info["processes"][n]["pid"]) for n in ("api", "worker-1")):
+        assert time.monotonic() < deadline, "the children outlived keel up"
+        time.sleep(0.2)
+
+    second, url = up_own(own_env, tmp_path)
+    try:
+        assert f"stopped a Temporal dev server (pid {info['temporal_pid']}) left behind" in (
+            "\n".join(second.seen)
+        )
+        assert not alive(info["temporal_pid"])
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    finally:
+        assert stop(second) == 0
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777

@@ -71,6 +71,15 @@ def up(
         int | None,
         typer.Option("--workers", min=1, max=64, help="Worker processes (default: cores / 2)."),
     ] = None,
+    temporal_port: Annotated[
+        int | None,
+        typer.Option(
+            "--temporal-port",
+            min=1,
+            max=65535,
+            help="The dev server's port (default: 7233 when free, else any free port).",
+        ),
+    ] = None,
 ) -> None:
     """Run Keel in the foreground: Temporal, the API and workers as supervised processes."""
     settings = get_settings()
@@ -81,6 +90,7 @@ def up(
         port=settings.api_port if port is None else port,
         api_processes=processes or default_api_processes(),
         workers=workers or default_workers(),
+        temporal_port=temporal_port,
     )
 
     async def apply_files(url: str, key: str) -> None:

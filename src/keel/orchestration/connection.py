@@ -51,18 +51,22 @@ STANDARD_PORT = 7233
 STANDARD_UI_PORT = 8233
 
 
-def embedded_server(settings: Settings, *, ui: bool = False) -> TemporalDevServer:
+def embedded_server(
+    settings: Settings, *, ui: bool = False, port: int | None = None
+) -> TemporalDevServer:
     """Return (unstarted) the dev server whose state lives under ``settings.home``.
 
-    With ``ui`` (``keel up``), Temporal's standard ports are used when they are free.
+    With ``ui`` (``keel up``), Temporal's standard ports are used when they are free, unless
+    ``port`` chooses the frontend's port (the UI then gets any free port).
     """
     home = Path(settings.home)
+    standard = ui and port is None
     return TemporalDevServer(
         db_file=home / DB_FILE_NAME,
         log_file=home / "logs" / LOG_FILE_NAME,
-        port=STANDARD_PORT if ui and _free(STANDARD_PORT) else None,
+        port=port or (STANDARD_PORT if standard and _free(STANDARD_PORT) else None),
         ui=ui,
-        ui_port=STANDARD_UI_PORT if ui and _free(STANDARD_UI_PORT) else None,
+        ui_port=STANDARD_UI_PORT if standard and _free(STANDARD_UI_PORT) else None,
         namespace=settings.temporal_namespace,
     )
 

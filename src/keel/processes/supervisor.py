@@ -197,6 +197,7 @@ class Supervisor:
             except Exception as exc:  # told, and tried again at the next check
                 self.report(f"the Temporal dev server did not restart: {exc}")
             else:
+                self._publish()
                 self.report(f"the Temporal dev server is back on {self.server.address}")
         now = time.monotonic()
         for child in self.children:
@@ -218,6 +219,7 @@ class Supervisor:
             if now >= child._restart_at:
                 child.restarts += 1
                 child.start()
+                self._publish()  # before the report: whoever reads it finds the new state
                 self.report(f"{child.name} restarted (pid {child.pid}, restart {child.restarts})")
         self._publish()
 

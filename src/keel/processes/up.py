@@ -63,12 +63,14 @@ class UpOptions:
         port: The API's port (0 picks a free one).
         api_processes: uvicorn server processes behind the API port.
         workers: ``keel worker`` processes.
+        temporal_port: The dev server's port (None: 7233 when free, else any free port).
     """
 
     host: str
     port: int
     api_processes: int
     workers: int
+    temporal_port: int | None = None
 
 
 def default_workers() -> int:
@@ -100,7 +102,7 @@ async def run_up(
         if settings.temporal_address:
             address, ui_url = settings.temporal_address, None
         else:
-            server = embedded_server(settings, ui=True)
+            server = embedded_server(settings, ui=True, port=options.temporal_port)
             await server.start()
             if server.stale_stopped:
                 log(f"stopped a Temporal dev server (pid {server.stale_stopped}) left behind")
