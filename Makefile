@@ -35,13 +35,11 @@ imports: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-# The store and API tests use the machine's PostgreSQL (127.0.0.1:5432, database `test`): start
-# it if it is installed but stopped. If there is none, those tests fail (never skip) and say so.
+# The store, API and topology tests use PostgreSQL (127.0.0.1:5432, user postgres, database
+# `test`): .ci/postgres starts the installed cluster, or installs Debian's package first, and
+# creates the database when it is missing.
 postgres:
-	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
-	  (command -v pg_ctlcluster >/dev/null && \
-	   pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || \
-	  echo "warning: PostgreSQL is not running on 127.0.0.1:5432; its tests will fail"
+	@.ci/postgres
 
 # The whole suite: lint, types, import rules, then every test.
 test: install postgres lint typecheck imports
