@@ -1,8 +1,8 @@
 """The production topology, as separate processes on this machine.
 
 A Temporal dev server reached by address, a fresh PostgreSQL database, a Ray head started with
-``ray start --head``, two ``keel api`` processes and two ``keel worker`` processes (Ray
-executor). Webhooks are driven through both API processes and their results checked; every
+``ray start --head``, two ``keel api`` processes (the first with two uvicorn server processes)
+and two ``keel worker`` processes (Ray executor). Webhooks are driven through both API processes and their results checked; every
 run's workflow tasks were done by a worker process (API processes start runs without eager
 start), and a run accepted by an API process that is then killed still completes.
 """
@@ -87,8 +87,11 @@ def topology(
     processes: list[KeelProcess] = []
     try:
         ports = [free_port(), free_port()]
+        # The first API serves two uvicorn processes behind its port (--processes 2).
         apis = [
-            KeelProcess(["api", "--port", str(port)], env, tmp_path, f"api-{n}")
+            KeelProcess(
+                ["api", "--port", str(port), "--processes", str(3 - n)], env, tmp_path, f"api-{n}"
+            )
             for n, port in enumerate(ports, 1)
         ]
         processes += apis
