@@ -39,7 +39,7 @@ from temporalio.client import Client
 
 from keel.config import private_folder
 from keel.errors import ConfigError, KeelError
-from keel.orchestration.home import FolderLock, process_alive
+from keel.orchestration.home import FolderLock, process_alive, write_private
 
 #: Seconds to wait for the frontend to answer after the process starts.
 DEFAULT_START_TIMEOUT = 30.0
@@ -191,7 +191,7 @@ class TemporalDevServer:
             self.stale_stopped = stop_stale(self.db_file, self._stop_grace) or self.stale_stopped
         if self._log is not None:  # a restart after the process died
             self._log.close()
-        self._log = open(self.log_file, "ab") if self.log_file is not None else None  # noqa: SIM115
+        self._log = _open_private_log(self.log_file) if self.log_file is not None else None
         self._log_offset = self._log.tell() if self._log is not None else 0
         self._process = subprocess.Popen(
             cmd,
@@ -203,7 +203,7 @@ class TemporalDevServer:
             start_new_session=True,
         )
         if self.db_file is not None:
-            _beside(self.db_file, ".pid").write_text(f"{self._process.pid}\n")
+            write_private(_beside(self.db_file, ".pid"), f"{self._process.pid}\n")
         atexit.register(self._stop_sync)
         try:
             await self._wait_ready()
@@ -297,6 +297,11 @@ class TemporalDevServer:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"TemporalDevServer(address={self.address!r}, db_file={self.db_file!r}, {state})"
+
+
+def _open_private_log(path: Path) -> IO[bytes]:
+    """Open the server's log for appending, readable by its owner only (mode 0600)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
 def _beside(db_file: Path | None, suffix: str) -> Path:
