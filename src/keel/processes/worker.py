@@ -19,7 +19,7 @@ from keel.config import Settings
 from keel.errors import KeelError
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.stack import EmbeddedStack
-from keel.processes.temporal import temporal_address
+from keel.processes.temporal import connect_patiently, temporal_address
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
 from keel.store.secrets import StoreSecrets
@@ -36,7 +36,10 @@ async def run_worker(settings: Settings, console: Console) -> None:
         ConfigError: No Temporal is configured or running.
         WorkerStoppedError: The worker stopped by itself.
     """
-    temporal_address(settings)  # a clear error before anything starts
+    # Join this Temporal by address, waiting for it if it is (re)starting: a worker never starts
+    # a dev server of its own, even when the one of its `keel up` is briefly down.
+    await connect_patiently(settings)
+    settings = settings.model_copy(update={"temporal_address": temporal_address(settings)})
     database = Database.from_settings(settings)
     try:
         async with EmbeddedStack(
