@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from keel.actions.registry import default_registry
+from keel.api.commits import WEBHOOK_UNCHANGED
 from keel.cli.apply import alias_of, apply_text
 from keel.cli.client import ApiCallError, ApiClient
 from keel.config import get_settings
@@ -108,9 +109,11 @@ def _apply(documents: list[tuple[Path, str]], url: str, key: str, console: Conso
             except ApiCallError as exc:
                 console.print(f"[red]{escape(str(path))}: not applied: {escape(str(exc))}[/]")
                 continue
+            # The webhook URL is shown once, when it is made; a later commit keeps it unchanged.
+            webhook = entry["webhook_url"] or WEBHOOK_UNCHANGED.format(id=entry["id"])
             console.print(
                 f"applied {escape(str(path))}: {entry['alias']} ({entry['id']}) "
-                f"version {entry['version']}\n  webhook: {entry['webhook_url']}"
+                f"version {entry['version']}\n  webhook: {escape(webhook)}"
             )
 
 

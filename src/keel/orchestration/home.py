@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from keel.config import private_folder
 from keel.errors import ConfigError
 
 STACK_FILE = "stack.json"
@@ -35,12 +36,12 @@ _MAX_STACK_BYTES = 1024 * 1024
 
 
 def prepare(home: Path) -> Path:
-    """Create the state folder (mode 0700) if needed, tighten its mode, and return its path."""
-    home = home.expanduser().resolve()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # a folder of someone else's stays theirs
-        home.chmod(0o700)
-    return home
+    """Create the state folder (mode 0700) if needed, tighten its mode, and return its path.
+
+    Tightening follows :func:`keel.config.private_folder`: a shared or personal folder used as
+    the state folder (``/tmp``, the home or working folder) is left as it is.
+    """
+    return private_folder(home, tighten=True).resolve()
 
 
 def write_private(path: Path, text: str) -> None:
