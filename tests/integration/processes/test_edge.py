@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,7 @@ actions:
 """
 
 
+@contextmanager
 def start_api(
     temporal: TemporalDevServer, home: Path, task_queue: str, **settings: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
@@ -59,13 +61,14 @@ def api(
     temporal_server: TemporalDevServer, tmp_path: Path, task_queue: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """A ``keel api`` process with 1-second read timeouts and default proxy settings."""
-    yield from start_api(
+    with start_api(
         temporal_server,
         tmp_path / "home",
         task_queue,
         KEEL_API_HEADER_TIMEOUT="1",
         KEEL_API_BODY_TIMEOUT="1",
-    )
+    ) as started:
+        yield started
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -134,8 +137,9 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(
     temporal_server: TemporalDevServer, tmp_path: Path, task_queue: str
 ) -> None:
     home = tmp_path / "home"
-    for url, env in start_api(
-        temporal_server, home, task_queue, KEEL_API_TRUSTED_PROXIES="127.0.0.1"
+    with start_api(temporal_server, home, task_queue, KEEL_API_TRUSTED_PROXIES="127.0.0.1") as (
+        url,
+        env,
     ):
         webhook = apply_allowlisted(url, env, home)
         forwarded = httpx.post(webhook, json={"a": 1}, headers={"X-Forwarded-For": "192.0.2.5"})
