@@ -347,6 +347,12 @@ def test_same_folder_commands_find_keel_up_and_its_local_key(
         refused = keel("runs", "list", env=remote, cwd=tmp_path)
         assert refused.returncode == 1 and "missing API key" in refused.stderr
 
+        # keel run in the same folder runs on this keel up's Temporal (a dev server of its own
+        # on the same temporal.db would be refused by the lock).
+        ran = keel("run", "enrich.yml", "--input", '{"n": 5}', "--json", env=own_env, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout) == {"doubled": 10, "label": "none"}
+
         # A second keel up (or dev server) on the same folder refuses to start, clearly.
         second = keel("up", "--port", str(free_port()), env=own_env, cwd=tmp_path)
         assert second.returncode == 1
