@@ -34,6 +34,7 @@ from keel.errors import ConfigError
 from keel.orchestration.connection import embedded_server
 from keel.orchestration.devserver import TemporalDevServer, free_port
 from keel.orchestration.home import (
+    KEY_FILE,
     LOCK_FILE,
     FolderLock,
     StackInfo,
@@ -137,6 +138,10 @@ async def run_up(
             console.print(f"Temporal UI: {ui_url}")
         supervisor.start()
         await _wait_for_api(api_url, children[0])
+        console.print(
+            f"Console: {api_url}/ (sign in with an API key: this folder's is in "
+            f"{home / KEY_FILE}, or make one with `keel apikey create`)"
+        )
         console.print(
             f"API: {api_url} (docs: {api_url}/docs; {options.api_processes} server "
             f"process(es)); workers: {options.workers} ({settings.executor} executor); "
