@@ -11,13 +11,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from keel.expressions.limits import ITEMS_PER_UNIT
+
 if TYPE_CHECKING:
     from keel.expressions.lambda_machine import Machine
 
-#: Interpreter steps (nodes evaluated plus items iterated) allowed per call.
-MAX_STEPS = 1_000_000
-#: Characters of a created string, or items of a created collection.
-MAX_LENGTH = 10_000_000
 #: Bits of a created integer (about 30,000 decimal digits).
 MAX_INT_BITS = 100_000
 #: Nested lambda calls (a lambda calling a lambda ...).
@@ -53,8 +51,8 @@ METHODS: dict[type, frozenset[str]] = {
 #: Every method name a lambda may call on some type.
 ANY_METHOD: frozenset[str] = frozenset().union(*METHODS.values())
 
-# Width and precision of a %-format conversion, e.g. "%-10.3f" or "%*d".
-_PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+# Width and precision of a %-format conversion, e.g. "%-10.3f", "%*d" or "%(key)9s".
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _SEQUENCES = (str, bytes, list, tuple)
 
 
@@ -76,10 +74,14 @@ class Builtin:
 # -- size guards ------------------------------------------------------------------------------
 
 
-def guard_length(length: int) -> None:
+def guard_length(machine: Machine, length: int) -> None:
     """Refuse building a string or collection of ``length`` characters or items."""
-    if length > MAX_LENGTH:
-        raise Stop(f"result too large ({length:,} items or characters; limit {MAX_LENGTH:,})")
+    limit = machine.limits.max_length
+    if length > limit:
+        raise Stop(
+            f"result too large ({length:,} items or characters; limit {limit:,}, "
+            "KEEL_MAX_VALUE_LENGTH)"
+        )
 
 
 def guard_format_spec(spec: str) -> None:
@@ -98,17 +100,62 @@ def _guard_bits(bits: int) -> None:
         raise Stop(f"result too large (an integer of about {bits:,} bits; limit {MAX_INT_BITS:,})")
 
 
-def guard_binary(op: type[ast.operator], left: Any, right: Any) -> None:
+def guard_rendered(machine: Machine, value: Any, extra: int = 0) -> None:
+    """Refuse turning ``value`` into text (``str``, ``repr``, f-strings) when it would be huge.
+
+    The length is estimated by walking ``value`` (each item walked is charged as work) and the
+    walk stops as soon as the estimate passes the limit, so a refusal costs little.
+    """
+    limit = machine.limits.max_length
+    length = rendered_length(machine, value, limit - extra) + extra
+    if length > limit:
+        raise Stop(
+            f"result too large (text of more than {limit:,} characters; KEEL_MAX_VALUE_LENGTH)"
+        )
+
+
+def rendered_length(machine: Machine, value: Any, limit: int) -> int:
+    """Estimate ``len(repr(value))``, stopping once the estimate passes ``limit``.
+
+    Strings count their characters plus quotes (escapes may make the real text somewhat longer,
+    which a later size check of the result catches); containers their items and separators.
+    """
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        machine.tick()
+        if isinstance(item, str | bytes):
+            total += len(item) + 3
+        elif isinstance(item, bool) or item is None:
+            total += 5
+        elif isinstance(item, int):
+            total += item.bit_length() * 3 // 10 + 2
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        else:
+            total += 32
+        if total > limit:
+            return total
+    return total
+
+
+def guard_binary(machine: Machine, op: type[ast.operator], left: Any, right: Any) -> None:
     """Refuse an operation whose result would be too large, before building it."""
     if op is ast.Mult:
         if isinstance(left, _SEQUENCES) and isinstance(right, int):
-            guard_length(len(left) * right)
+            guard_length(machine, len(left) * right)
         elif isinstance(right, _SEQUENCES) and isinstance(left, int):
-            guard_length(len(right) * left)
+            guard_length(machine, len(right) * left)
         elif isinstance(left, int) and isinstance(right, int):
             _guard_bits(left.bit_length() + right.bit_length())
     elif op is ast.Add and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-        guard_length(len(left) + len(right))
+        guard_length(machine, len(left) + len(right))
     elif op is ast.Pow and isinstance(left, int) and isinstance(right, int):
         if right > 0 and abs(left) > 1:
             _guard_bits(left.bit_length() * right)
@@ -116,13 +163,34 @@ def guard_binary(op: type[ast.operator], left: Any, right: Any) -> None:
         if left:
             _guard_bits(left.bit_length() + right)
     elif op is ast.Mod and isinstance(left, str | bytes):
-        text = left.decode("latin-1") if isinstance(left, bytes) else left
-        for match in _PERCENT_SPEC.finditer(text):
-            for number in match.groups():
-                if number == "*":
-                    raise Stop("'*' in a %-format is not allowed")
-                if number is not None:
-                    _guard_format_number(int(number))
+        _guard_percent(machine, left, right)
+
+
+def _guard_percent(machine: Machine, template: str | bytes, args: Any) -> None:
+    """Check ``template % args``: every width, and the text all conversions may produce."""
+    text = template.decode("latin-1") if isinstance(template, bytes) else template
+    conversions, widths = 0, 0
+    for match in _PERCENT_SPEC.finditer(text):
+        conversions += 1
+        for number in match.groups():
+            if number == "*":
+                raise Stop("'*' in a %-format is not allowed")
+            if number is not None:
+                _guard_format_number(int(number))
+                widths += int(number)
+    if not conversions:
+        return
+    # Any conversion may render any argument (`%(a)s` repeats a mapping's value), so the largest
+    # one rendered once per conversion bounds the result.
+    if isinstance(args, tuple):
+        parts: list[Any] = list(args)
+    elif isinstance(args, Mapping):
+        parts = list(args.values())
+    else:
+        parts = [args]
+    limit = machine.limits.max_length
+    widest = max((rendered_length(machine, p, limit) for p in parts), default=0)
+    guard_length(machine, len(text) + widths + conversions * widest)
 
 
 def guard_str_method(machine: Machine, text: str, name: str, args: list[Any]) -> list[Any]:
@@ -130,17 +198,20 @@ def guard_str_method(machine: Machine, text: str, name: str, args: list[Any]) ->
     if name == "join" and args:
         parts = list(machine.eager(args[0]))
         strings = [p for p in parts if isinstance(p, str)]
-        guard_length(sum(map(len, strings)) + len(text) * max(len(parts) - 1, 0))
+        guard_length(machine, sum(map(len, strings)) + len(text) * max(len(parts) - 1, 0))
         return [parts, *args[1:]]
     if name in {"center", "ljust", "rjust", "zfill"} and args and isinstance(args[0], int):
-        guard_length(args[0])
+        guard_length(machine, args[0])
     if name == "replace" and len(args) >= 2 and isinstance(args[0], str):
         old, new = args[0], args[1]
         if isinstance(new, str) and len(new) > len(old):
             count = text.count(old)
             if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
                 count = min(count, args[2])
-            guard_length(len(text) + count * (len(new) - len(old)))
+            guard_length(machine, len(text) + count * (len(new) - len(old)))
+    if name in {"split", "rsplit"} and args and isinstance(args[0], str) and args[0]:
+        # Every part is a new string object (about 50 bytes even when empty): pay for each.
+        machine.afford(text.count(args[0]) + 1)
     return args
 
 
@@ -171,10 +242,6 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
     return choose
 
 
-def _sorted(machine: Machine, iterable: Iterable[Any], /, **kwargs: Any) -> list[Any]:
-    return sorted(machine.eager(iterable), **kwargs)
-
-
 def _sum(machine: Machine, iterable: Iterable[Any], /, start: Any = 0) -> Any:
     total = start
     for item in machine.eager(iterable):
@@ -196,6 +263,26 @@ def _enumerate(machine: Machine, iterable: Iterable[Any], /, start: int = 0) -> 
 
 def _zip(machine: Machine, *iterables: Iterable[Any], strict: bool = False) -> Any:
     return zip(*(machine.lazy(i) for i in iterables), strict=strict)
+
+
+def _str(machine: Machine, *args: Any, **kwargs: Any) -> str:
+    if len(args) == 1 and not kwargs:
+        guard_rendered(machine, args[0])
+    return machine.created(str(*args, **kwargs))  # type: ignore[no-any-return]
+
+
+def _round(machine: Machine, number: Any, ndigits: Any = None, /) -> Any:
+    # round(10**30000, -10**9) computes 10**(10**9) first.
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_FORMAT_NUMBER:
+        raise Stop(f"round: ndigits {ndigits:,} is out of range (limit {MAX_FORMAT_NUMBER:,})")
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+def _sorted(machine: Machine, iterable: Iterable[Any], /, **kwargs: Any) -> list[Any]:
+    items = list(machine.eager(iterable))
+    # Sorting compares about n log n pairs: pay for them beyond the one step per item.
+    machine.tick(len(items) * max(len(items).bit_length() - 1, 0) // ITEMS_PER_UNIT)
+    return sorted(items, **kwargs)
 
 
 def _plain(impl: Callable[..., Any]) -> Callable[..., Any]:
@@ -224,10 +311,10 @@ _IMPLS: dict[str, Callable[..., Any]] = {
     "ord": _plain(ord),
     "range": _plain(range),
     "reversed": _plain(reversed),
-    "round": _plain(round),
+    "round": _round,
     "set": _collect(set),
     "sorted": _sorted,
-    "str": lambda machine, *args, **kwargs: machine.created(str(*args, **kwargs)),
+    "str": _str,
     "sum": _sum,
     "tuple": _collect(tuple),
     "zip": _zip,

@@ -1,8 +1,11 @@
 """The tree-walking interpreter behind :func:`keel.expressions.lambdas.compile_lambda`.
 
-It evaluates an already checked ``ast.Lambda`` and charges every node and every iterated item to
-a step budget; :mod:`keel.expressions.lambda_builtins` holds what a lambda may call and the size
-guards applied before anything large is built.
+It evaluates an already checked ``ast.Lambda`` and charges its work to the budget of the call
+(:class:`keel.expressions.limits.Limits`): one unit per node evaluated or item iterated, and one
+per :data:`~keel.expressions.limits.ITEMS_PER_UNIT` characters or items that an operation
+compares, searches, copies or builds, so that a single step over a large value costs what it
+does. A wall-clock deadline backs the budget up. :mod:`keel.expressions.lambda_builtins` holds
+what a lambda may call and the size guards applied before anything large is built.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import ast
 import functools
 import inspect
 import operator
+import time
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Sized, ValuesView
 from typing import Any
 
 from keel.expressions.lambda_builtins import (
     BUILTINS,
     MAX_CALL_DEPTH,
-    MAX_STEPS,
     METHODS,
     SET_METHODS,
     Builtin,
@@ -25,8 +28,10 @@ from keel.expressions.lambda_builtins import (
     guard_binary,
     guard_format_spec,
     guard_length,
+    guard_rendered,
     guard_str_method,
 )
+from keel.expressions.limits import ITEMS_PER_UNIT, Limits
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -65,9 +70,9 @@ _CONVERSIONS: dict[int, Callable[[Any], str]] = {ord("r"): repr, ord("a"): ascii
 
 Env = dict[str, Any]
 
-#: Items (characters, elements) a step pays for when a value is built by copying.
-ITEMS_PER_STEP = 16
 _BUILT = (str, bytes, list, tuple, dict, set, frozenset)
+#: Work units between two looks at the wall clock (reading it costs more than a step).
+_CLOCK_EVERY = 1024
 
 
 def signature_of(
@@ -131,17 +136,35 @@ class Closure:
 
 
 class Machine:
-    """Evaluates the nodes of one call, counting steps against the budget of that call."""
+    """Evaluates the nodes of one call, charging their work against the budget of that call.
 
-    def __init__(self) -> None:
+    Attributes:
+        limits: The bounds of this call.
+        steps: Work units spent so far.
+        depth: Nested lambda calls in progress.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.steps = 0
         self.depth = 0
+        self._budget = limits.lambda_work
+        seconds = limits.lambda_seconds
+        self._deadline = time.monotonic() + seconds if seconds > 0 else None
+        self._next_clock = _CLOCK_EVERY
 
     def tick(self, count: int = 1) -> None:
-        """Charge ``count`` steps; stop the call when the budget is spent."""
+        """Charge ``count`` work units; stop the call when the budget or the time is spent."""
         self.steps += count
-        if self.steps > MAX_STEPS:
-            raise Stop(f"ran too long (more than {MAX_STEPS:,} steps)")
+        if self.steps > self._budget:
+            raise Stop(f"ran too long (more than {self._budget:,} steps of work; KEEL_LAMBDA_WORK)")
+        if self._deadline is not None and self.steps >= self._next_clock:
+            self._next_clock = self.steps + _CLOCK_EVERY
+            if time.monotonic() > self._deadline:
+                raise Stop(
+                    f"ran too long (more than {self.limits.lambda_seconds:g} seconds; "
+                    "KEEL_LAMBDA_SECONDS)"
+                )
 
     def lazy(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Iterate ``iterable`` at one step per item."""
@@ -152,17 +175,28 @@ class Machine:
     def eager(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Like :meth:`lazy`, but stop at once when a sized input cannot fit the budget."""
         if isinstance(iterable, Sized):
-            self._afford(len(iterable))
+            self.afford(len(iterable))
         return self.lazy(iterable)
 
     def charge(self, copied: Sized) -> None:
         """Charge one step per item of ``copied``, a collection about to be copied whole."""
-        self._afford(len(copied))
+        self.afford(len(copied))
         self.tick(len(copied))
 
-    def _afford(self, size: int) -> None:
-        if self.steps + size > MAX_STEPS:
-            raise Stop(f"ran too long: it would iterate over {size:,} items (limit {MAX_STEPS:,})")
+    def touch(self, *values: Any) -> None:
+        """Charge for an operation that reads ``values`` whole (compares, searches, hashes)."""
+        size = sum(len(v) for v in values if isinstance(v, _BUILT))
+        if size >= ITEMS_PER_UNIT:
+            self.afford(size // ITEMS_PER_UNIT)
+            self.tick(size // ITEMS_PER_UNIT)
+
+    def afford(self, size: int) -> None:
+        """Stop at once when ``size`` more units of work cannot fit the budget."""
+        if self.steps + size > self._budget:
+            raise Stop(
+                f"ran too long: it would take {size:,} more steps of work "
+                f"(limit {self._budget:,}, KEEL_LAMBDA_WORK)"
+            )
 
     def materialize(self, value: Any) -> Any:
         """Turn a lazy result (generator, range, zip, dict view) into a list."""
@@ -186,7 +220,8 @@ class Machine:
 
     def binary(self, op: type[ast.operator], left: Any, right: Any) -> Any:
         """Apply ``op``, refusing results too large to build."""
-        guard_binary(op, left, right)
+        guard_binary(self, op, left, right)
+        self.touch(left, right)
         return self.created(_BINARY[op](left, right))
 
     def created(self, value: Any) -> Any:
@@ -196,7 +231,8 @@ class Machine:
         ``[x.upper() for i in range(1000)]`` on a large ``x`` would build a thousand copies.
         """
         if isinstance(value, _BUILT):
-            self.tick(len(value) // ITEMS_PER_STEP)
+            guard_length(self, len(value))
+            self.tick(len(value) // ITEMS_PER_UNIT)
         return value
 
     def call(self, callee: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -220,7 +256,11 @@ class Machine:
             args = guard_str_method(self, receiver, name, args)
         elif name in SET_METHODS:
             args = [list(self.eager(a)) for a in args]
+        # Searching, counting, copying and case-mapping read the whole receiver and arguments.
+        self.touch(receiver, *args)
         result = getattr(receiver, name)(*args, **kwargs)
+        if name in {"split", "rsplit", "splitlines"} and isinstance(result, list):
+            self.tick(len(result))  # each part is a new object
         return result if name == "get" else self.created(result)  # get() builds nothing
 
     def items(self, nodes: list[ast.expr], env: Env) -> list[Any]:
@@ -280,6 +320,7 @@ def _compare(m: Machine, node: ast.Compare, env: Env) -> Any:
     left = m.eval(node.left, env)
     for op, comparator in zip(node.ops, node.comparators, strict=True):
         right = m.eval(comparator, env)
+        m.touch(left, right)  # `big == big`, `x in big` read whole values
         if not _COMPARE[type(op)](left, right):
             return False
         left = right
@@ -309,19 +350,30 @@ def _subscript(m: Machine, node: ast.Subscript, env: Env) -> Any:
 
 
 def _joinedstr(m: Machine, node: ast.JoinedStr, env: Env) -> Any:
-    parts = [str(m.eval(value, env)) for value in node.values]
-    guard_length(sum(map(len, parts)))
+    parts: list[str] = []
+    length = 0
+    for value in node.values:
+        # The parts are constants or _formatted's strings, whose size is already checked; the
+        # sum is checked before each append, so the joined text is never built too large.
+        part = m.eval(value, env)
+        text = part if isinstance(part, str) else str(part)
+        length += len(text)
+        guard_length(m, length)
+        parts.append(text)
     return m.created("".join(parts))
 
 
 def _formatted(m: Machine, node: ast.FormattedValue, env: Env) -> Any:
     value = m.eval(node.value, env)
-    convert: Callable[[Any], str] | None = _CONVERSIONS.get(node.conversion)
-    if convert is not None:
-        value = convert(value)
     spec = "" if node.format_spec is None else m.eval(node.format_spec, env)
     guard_format_spec(spec)
-    return format(value, spec)
+    convert: Callable[[Any], str] | None = _CONVERSIONS.get(node.conversion)
+    if convert is not None or not isinstance(value, str | int | float):
+        # str()/repr() of a container is built whole: check its size before building it.
+        guard_rendered(m, value)
+    if convert is not None:
+        value = convert(value)
+    return m.created(format(value, spec))
 
 
 def _call(m: Machine, node: ast.Call, env: Env) -> Any:

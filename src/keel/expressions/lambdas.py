@@ -21,11 +21,15 @@ Everything else is refused before the lambda runs: imports, attribute reads (``x
 ``x.foo``), names such as ``open``, ``getattr``, ``eval`` or ``__import__``, ``:=``, ``await``,
 ``yield``.
 
-Each call is bounded (limits in :mod:`keel.expressions.lambda_builtins`): at most ``MAX_STEPS``
-(1,000,000) interpreter steps, where evaluating a node or iterating an item costs one step and
-building a string or collection by copying costs one step per 16 items (so memory is bounded
-too); single strings and collections of at most ``MAX_LENGTH`` (10,000,000) characters or items;
-integers of at most ``MAX_INT_BITS`` bits; ``MAX_CALL_DEPTH`` nested lambda calls.
+Each call is bounded by the :class:`keel.expressions.limits.Limits` in force (the worker's come
+from ``KEEL_LAMBDA_*`` settings): a budget of work (``lambda_work``, 1,000,000 by default), where
+evaluating a node or iterating an item costs one unit and an operation that compares, searches,
+copies or builds a value pays one unit per 16 characters or items it reads or makes (so neither
+one step over a huge value nor many copies of it are free: memory is bounded too); a wall-clock
+deadline (``lambda_seconds``, 5 s); strings and collections of at most ``max_length``
+(10,000,000) characters or items, checked before they are built (``str()`` of a container,
+f-strings, ``%`` formatting, ``*``, ``join``, format widths); integers of at most ``MAX_INT_BITS``
+bits; ``MAX_CALL_DEPTH`` nested lambda calls.
 
 A result that is a lazy iterator (a generator expression, ``range``, ``zip``, ``dict.keys()``)
 is turned into a list, so that the result is plain data.
@@ -43,6 +47,7 @@ from typing import Any
 from keel.errors import LambdaError
 from keel.expressions.lambda_builtins import ANY_METHOD, BUILTINS, Stop
 from keel.expressions.lambda_machine import Closure, Machine, signature_of
+from keel.expressions.limits import current
 
 #: Longest accepted source text.
 MAX_SOURCE_LENGTH = 10_000
@@ -113,8 +118,8 @@ class CompiledLambda:
         return f"CompiledLambda({self.source!r})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the lambda on ``args`` with a fresh step budget; return plain data."""
-        machine = Machine()
+        """Run the lambda on ``args`` with a fresh work budget; return plain data."""
+        machine = Machine(current())
         try:
             result = Closure(machine, self._node, {}, self._signature)(*args, **kwargs)
             return machine.materialize(result)
@@ -122,6 +127,8 @@ class CompiledLambda:
             raise _error(self.source, str(stop)) from None
         except RecursionError:
             raise _error(self.source, "calls are nested too deeply") from None
+        except MemoryError:
+            raise _error(self.source, "ran out of memory") from None
         except LambdaError:
             raise
         except Exception as exc:

@@ -1,0 +1,79 @@
+"""The bounds on user code: what one expression or ``python_lambda`` call may spend.
+
+User code (expressions, lambdas, FN calls, YAML text handed to ``FN.deserialize_yaml``) runs in
+processes that serve other runs: a worker evaluates expressions inside workflow tasks and runs
+lambdas inside activities. One call must never take that process down, so every call is bounded:
+
+- **work**, counted deterministically: a lambda pays one unit per node evaluated or item
+  iterated, and one per :data:`ITEMS_PER_UNIT` characters or items an operation touches or builds;
+  an expression pays for the size of every value its operators and FN calls touch and build.
+  Being deterministic, a work budget may bound code that runs inside a Temporal workflow, where
+  a replay must reach the same outcome.
+- **size**: no string or collection longer than ``max_length`` is built, and the check happens
+  before building it;
+- **wall clock**, for lambdas only (they run in activities, never in workflow code) and for regular
+  expression matching, which no work count can bound.
+
+The pure core takes these as a :class:`Limits` value; the worker installs the one made from
+``keel.config.Settings`` with :func:`configure` at start (the pure core never reads settings), and
+tests use :func:`limits_set` for one block.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+#: Characters or items an operation may touch or build for one unit of work.
+ITEMS_PER_UNIT = 16
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of one call of user code.
+
+    Attributes:
+        lambda_work: Work units one ``python_lambda`` call may spend (see the module docstring).
+        lambda_seconds: Wall-clock seconds one ``python_lambda`` call may run; 0 turns it off.
+        expression_work: Work units one expression evaluation may spend.
+        max_length: Characters of a string, or items of a collection, a call may build.
+        regex_seconds: Wall-clock seconds one FN regular-expression search may run.
+        yaml_nodes: Nodes a YAML document may hold once its aliases are expanded.
+    """
+
+    lambda_work: int = 1_000_000
+    lambda_seconds: float = 5.0
+    expression_work: int = 5_000_000
+    max_length: int = 10_000_000
+    regex_seconds: float = 1.0
+    yaml_nodes: int = 100_000
+
+
+DEFAULT = Limits()
+
+_PROCESS: list[Limits] = [DEFAULT]
+_CURRENT: contextvars.ContextVar[Limits | None] = contextvars.ContextVar(
+    "keel_user_code_limits", default=None
+)
+
+
+def configure(limits: Limits) -> None:
+    """Make ``limits`` the bounds of every call in this process (the worker calls it once)."""
+    _PROCESS[0] = limits
+
+
+def current() -> Limits:
+    """Return the bounds in force: those of an enclosing :func:`limits_set`, else the process's."""
+    return _CURRENT.get() or _PROCESS[0]
+
+
+@contextmanager
+def limits_set(limits: Limits) -> Iterator[None]:
+    """Use ``limits`` for the calls made inside the block (in this context only)."""
+    token = _CURRENT.set(limits)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
