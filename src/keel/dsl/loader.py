@@ -7,6 +7,9 @@ ref and field. Graph rules, expressions and the action registry are checked late
 
 YAML timestamps (``2026-12-01T09:00:00Z`` unquoted) are read as the strings they are written as,
 so that a document's data stays JSON (it travels to Temporal) and keeps the user's spelling.
+YAML is read with :mod:`keel.dsl.yaml_safety`'s bounds: a document whose aliases expand past
+``max_alias_nodes`` nodes, that is recursive or that nests too deeply is a syntax problem naming
+its line, found before anything walks the expanded tree.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from keel.dsl.model import Workflow, unwrap_definition
 from keel.dsl.schema_errors import dotted, locate, problems_from_validation
 from keel.dsl.source import DuplicateKey, SourceMap, map_source
 from keel.dsl.values import describe_value
+from keel.dsl.yaml_safety import DEFAULT_ALIAS_NODES, BoundedLoader, YamlLimitError, compose
 from keel.errors import DefinitionError
 
 
@@ -50,8 +54,8 @@ class LoadResult:
         return self.workflow is not None and all(p.severity != "error" for p in self.problems)
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading timestamps as plain strings."""
+class _Loader(BoundedLoader):
+    """Keel's bounded safe loader, reading timestamps as plain strings."""
 
 
 def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
@@ -62,14 +66,17 @@ def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
-def load_workflow(text: str, *, file: str | None = None) -> LoadResult:
+def load_workflow(
+    text: str, *, file: str | None = None, max_alias_nodes: int = DEFAULT_ALIAS_NODES
+) -> LoadResult:
     """Load a workflow document given as YAML or JSON text.
 
     A document whose first non-blank character is ``{`` is read as JSON (so JSON syntax errors
     get JSON's messages); anything else as YAML. A wrapped Tracecat export (``definition:`` holding
-    the workflow, and no top-level ``actions``) loads its inner definition.
+    the workflow, and no top-level ``actions``) loads its inner definition. ``max_alias_nodes``
+    bounds how many nodes YAML aliases may add (see :mod:`keel.dsl.yaml_safety`).
     """
-    parsed = _parse(text, file)
+    parsed = _parse(text, file, max_alias_nodes)
     if isinstance(parsed, Problem):
         return LoadResult(None, SourceMap(), [parsed])
     data, source, duplicates = parsed
@@ -130,7 +137,9 @@ def _validate(
         return None, problems_from_validation(exc, data, source, file=file)
 
 
-def _parse(text: str, file: str | None) -> tuple[Any, SourceMap, list[DuplicateKey]] | Problem:
+def _parse(
+    text: str, file: str | None, max_alias_nodes: int
+) -> tuple[Any, SourceMap, list[DuplicateKey]] | Problem:
     """Return the document's data, source map and duplicate keys, or the syntax problem."""
     if text.lstrip().startswith("{"):
         try:
@@ -138,14 +147,16 @@ def _parse(text: str, file: str | None) -> tuple[Any, SourceMap, list[DuplicateK
         except json.JSONDecodeError as exc:
             message = f"could not parse JSON: {exc.msg} (column {exc.colno})"
             return Problem(message, file=file, line=exc.lineno)
+        except RecursionError:
+            return Problem("could not parse JSON: the document is nested too deeply", file=file)
         try:
             # JSON is (nearly always) YAML: compose it only for the lines and the duplicate keys.
-            _, source, duplicates = _parse_yaml(text)
-        except yaml.YAMLError:
+            _, source, duplicates = _parse_yaml(text, max_alias_nodes)
+        except (yaml.YAMLError, RecursionError):
             source, duplicates = SourceMap(), []
         return data, source, duplicates
     try:
-        return _parse_yaml(text)
+        return _parse_yaml(text, max_alias_nodes)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid syntax"
@@ -158,14 +169,18 @@ def _parse(text: str, file: str | None) -> tuple[Any, SourceMap, list[DuplicateK
         return Problem(f"could not parse YAML: {exc}", file=file)
 
 
-def _parse_yaml(text: str) -> tuple[Any, SourceMap, list[DuplicateKey]]:
+def _parse_yaml(text: str, max_alias_nodes: int) -> tuple[Any, SourceMap, list[DuplicateKey]]:
     loader = _Loader(text)
+    loader.max_alias_nodes = max_alias_nodes
     try:
-        node = loader.get_single_node()
+        node = compose(loader)
         if node is None:
             return None, SourceMap(), []
-        source, duplicates = map_source(node)
-        return loader.construct_document(node), source, duplicates
+        try:
+            source, duplicates = map_source(node)
+            return loader.construct_document(node), source, duplicates
+        except RecursionError:
+            raise YamlLimitError("the document is nested too deeply", node.start_mark) from None
     finally:
         loader.dispose()
 

@@ -4,6 +4,13 @@ Compiling resolves everything static (which operator, which cast, the split of e
 run only does the work the data needs; :func:`compile_expression` caches the result by text.
 Nothing here calls ``eval``, reads attributes of Python objects, or lets a result grow past
 :data:`MAX_SIZE` items.
+
+Each evaluation has a budget of work (:attr:`keel.expressions.limits.Limits.expression_work`):
+every FN call pays for the items of its arguments and of its result (one unit per list or object
+item, one per 16 characters), every operator for what it reads and builds. Counting work, not
+time, keeps the bound deterministic: expressions are evaluated inside Temporal workflow code,
+where a replay must fail (or not) exactly as the first run did, and where a workflow task that
+computes for more than 2 s is taken for a deadlock and retried forever instead of failing.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from keel.expressions import nodes as n
 from keel.expressions.analysis import call_problem, cast_problem, context_problem
 from keel.expressions.casts import cast
 from keel.expressions.functions import FUNCTIONS, Function
+from keel.expressions.limits import ITEMS_PER_UNIT, current
 from keel.expressions.parser import parse
 from keel.expressions.paths import MISSING, find, jsonpath, walk
 
@@ -26,9 +34,9 @@ MAX_SIZE = 1_000_000
 
 
 class Scope:
-    """What one evaluation runs against: the context and how to treat a path that misses."""
+    """What one evaluation runs against: the context, how to treat a miss, its work budget."""
 
-    __slots__ = ("context", "on_miss", "strict")
+    __slots__ = ("budget", "context", "on_miss", "strict", "work")
 
     def __init__(
         self, context: Mapping[str, Any], strict: bool, on_miss: Callable[[str], None] | None
@@ -36,6 +44,43 @@ class Scope:
         self.context = context
         self.strict = strict
         self.on_miss = on_miss
+        self.work = 0
+        self.budget = current().expression_work
+
+    def charge(self, *values: Any) -> None:
+        """Pay for reading or building ``values`` (their top level); refuse past the budget."""
+        for value in values:
+            if isinstance(value, str):
+                self.work += len(value) // ITEMS_PER_UNIT
+            elif isinstance(value, list | tuple | Mapping):
+                self.work += len(value)
+        if self.work > self.budget:
+            self._refuse()
+
+    def charge_deep(self, values: list[Any]) -> None:
+        """Pay for every item nested in ``values``, the arguments of a call about to read them.
+
+        The walk stops as soon as the budget is spent, so it costs at most what it bounds.
+        """
+        stack = list(values)
+        while stack:
+            value = stack.pop()
+            if isinstance(value, str):
+                self.work += len(value) // ITEMS_PER_UNIT
+            elif isinstance(value, list | tuple | Mapping):
+                self.work += len(value)
+                if self.work > self.budget:
+                    self._refuse()  # before walking the items
+                items = value.values() if isinstance(value, Mapping) else value
+                stack.extend(v for v in items if isinstance(v, list | tuple | Mapping))
+            if self.work > self.budget:
+                self._refuse()
+
+    def _refuse(self) -> None:
+        raise ExpressionError(
+            f"too much work (more than {self.budget:,} units; KEEL_EXPRESSION_WORK): "
+            "the expression reads or builds too much data"
+        )
 
     def miss(self, path: str, walked: str) -> None:
         """Report that ``path`` matched nothing (resolved up to ``walked``); its value is None."""
@@ -173,9 +218,10 @@ def _call(node: n.CallNode) -> Compiled:
         if function is None or not function.accepts(argc):
             raise ExpressionError(call_problem(node.callee, argc, True) or "bad call")
         values = [arg(scope) for arg in args]
-        if mapped:
-            return _broadcast(function, label, values)
-        return _invoke(function, label, values)
+        scope.charge_deep(values)  # before the call: a refused call does no work
+        result = _broadcast(function, label, values) if mapped else _invoke(function, label, values)
+        scope.charge(result)
+        return result
 
     return call
 
@@ -245,6 +291,7 @@ def _compare(first: Compiled, rest: tuple[tuple[str, Compiled], ...]) -> Compile
         left = first(scope)
         for op, test, item in steps:
             right = item(scope)
+            scope.charge(left, right)
             try:
                 if not test(left, right):
                     return False
@@ -260,7 +307,17 @@ def _compare(first: Compiled, rest: tuple[tuple[str, Compiled], ...]) -> Compile
 
 def _binary(op: str, left: Compiled, right: Compiled) -> Compiled:
     apply = _OPERATORS[op]
-    return lambda scope: apply(left(scope), right(scope))
+
+    def binary(scope: Scope) -> Any:
+        a, b = left(scope), right(scope)
+        if type(a) is not int or type(b) is not int:  # plain numbers cost nothing to count
+            scope.charge(a, b)
+            result = apply(a, b)
+            scope.charge(result)
+            return result
+        return apply(a, b)
+
+    return binary
 
 
 def _index(node: n.IndexNode, target: Compiled, index: Compiled) -> Compiled:

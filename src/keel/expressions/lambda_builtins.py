@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keel.expressions.limits import ITEMS_PER_UNIT
+from keel.expressions.sizes import rendered_length
 
 if TYPE_CHECKING:
     from keel.expressions.lambda_machine import Machine
@@ -107,42 +108,11 @@ def guard_rendered(machine: Machine, value: Any, extra: int = 0) -> None:
     walk stops as soon as the estimate passes the limit, so a refusal costs little.
     """
     limit = machine.limits.max_length
-    length = rendered_length(machine, value, limit - extra) + extra
+    length = rendered_length(value, limit - extra, machine.tick) + extra
     if length > limit:
         raise Stop(
             f"result too large (text of more than {limit:,} characters; KEEL_MAX_VALUE_LENGTH)"
         )
-
-
-def rendered_length(machine: Machine, value: Any, limit: int) -> int:
-    """Estimate ``len(repr(value))``, stopping once the estimate passes ``limit``.
-
-    Strings count their characters plus quotes (escapes may make the real text somewhat longer,
-    which a later size check of the result catches); containers their items and separators.
-    """
-    total = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        machine.tick()
-        if isinstance(item, str | bytes):
-            total += len(item) + 3
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            total += item.bit_length() * 3 // 10 + 2
-        elif isinstance(item, Mapping):
-            total += 2 + 4 * len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 2 + 2 * len(item)
-            stack.extend(item)
-        else:
-            total += 32
-        if total > limit:
-            return total
-    return total
 
 
 def guard_binary(machine: Machine, op: type[ast.operator], left: Any, right: Any) -> None:
@@ -189,7 +159,7 @@ def _guard_percent(machine: Machine, template: str | bytes, args: Any) -> None:
     else:
         parts = [args]
     limit = machine.limits.max_length
-    widest = max((rendered_length(machine, p, limit) for p in parts), default=0)
+    widest = max((rendered_length(p, limit, machine.tick) for p in parts), default=0)
     guard_length(machine, len(text) + widths + conversions * widest)
 
 

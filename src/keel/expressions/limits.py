@@ -45,7 +45,7 @@ class Limits:
 
     lambda_work: int = 1_000_000
     lambda_seconds: float = 5.0
-    expression_work: int = 5_000_000
+    expression_work: int = 3_000_000
     max_length: int = 10_000_000
     regex_seconds: float = 1.0
     yaml_nodes: int = 100_000

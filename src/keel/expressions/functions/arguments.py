@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from keel.expressions.limits import current
+
 
 def type_name(value: Any) -> str:
     """Name the type of ``value`` for an error message (``int``, ``list``, ``None`` ...)."""
@@ -63,3 +65,16 @@ def expect_bool(fname: str, value: Any, what: str = "a boolean") -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{fname} expects {what}, got {type_name(value)}")
     return value
+
+
+def expect_size(fname: str, length: int) -> None:
+    """Refuse building a string or list of ``length`` characters or items past the limit.
+
+    Called before building, so a refused call allocates nothing (``KEEL_MAX_VALUE_LENGTH``).
+    """
+    limit = current().max_length
+    if length > limit:
+        raise ValueError(
+            f"{fname}: the result would have {length:,} characters or items, more than "
+            f"{limit:,} (KEEL_MAX_VALUE_LENGTH)"
+        )

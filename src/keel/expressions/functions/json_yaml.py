@@ -10,8 +10,11 @@ from typing import Any
 
 import yaml
 
+from keel.dsl.yaml_safety import describe
+from keel.dsl.yaml_safety import load as load_yaml
 from keel.expressions.functions import fn
 from keel.expressions.functions.arguments import expect_str
+from keel.expressions.limits import current
 
 SERIALIZE_FORMATS = ("json", "yaml")
 
@@ -90,11 +93,16 @@ def deserialize_ndjson(x: str) -> list[Any]:
 
 @fn("deserialize_yaml")
 def deserialize_yaml(x: str) -> Any:
-    """Parse a YAML string safely (dates become ISO strings)."""
+    """Parse a YAML string safely (dates become ISO strings).
+
+    Aliases may add at most ``Limits.yaml_nodes`` nodes (``KEEL_YAML_ALIAS_NODES``), so a few
+    hundred bytes cannot expand into millions of items.
+    """
+    text = expect_str("deserialize_yaml", x, "YAML text")
     try:
-        return jsonable(yaml.safe_load(expect_str("deserialize_yaml", x, "YAML text")))
+        return jsonable(load_yaml(text, max_alias_nodes=current().yaml_nodes))
     except yaml.YAMLError as exc:
-        raise ValueError(f"deserialize_yaml: invalid YAML: {exc}") from exc
+        raise ValueError(f"deserialize_yaml: invalid YAML: {describe(exc)}") from exc
 
 
 @fn("serialize_json")

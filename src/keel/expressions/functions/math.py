@@ -13,6 +13,16 @@ Number = int | float
 
 #: Largest integer exponent ``pow`` accepts for an integer base, so a call cannot hang the run.
 MAX_EXPONENT = 10_000
+#: Bits of an integer ``pow`` and ``mul`` may build (about 30,000 decimal digits): nesting
+#: ``pow(pow(10, 10000), 10000)`` would otherwise compute for minutes.
+MAX_INT_BITS = 100_000
+
+
+def _guard_bits(fname: str, bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise ValueError(
+            f"{fname}: the result would have about {bits:,} bits, more than {MAX_INT_BITS:,}"
+        )
 
 
 @fn("add")
@@ -34,7 +44,10 @@ def sub(a: Number, b: Number) -> Number:
 @fn("mul")
 def mul(a: Number, b: Number) -> Number:
     """Multiply two numbers."""
-    return expect_number("mul", a) * expect_number("mul", b)
+    left, right = expect_number("mul", a), expect_number("mul", b)
+    if isinstance(left, int) and isinstance(right, int):
+        _guard_bits("mul", left.bit_length() + right.bit_length())
+    return left * right
 
 
 @fn("div")
@@ -59,6 +72,8 @@ def pow_(a: Number, b: Number) -> Number:
     base, exponent = expect_number("pow", a), expect_number("pow", b)
     if isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT and abs(base) > 1:
         raise ValueError(f"pow: exponent {exponent} is larger than {MAX_EXPONENT}")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
+        _guard_bits("pow", base.bit_length() * exponent)
     if base == 0 and exponent < 0:
         raise ZeroDivisionError("pow: cannot raise zero to a negative power")
     try:

@@ -10,17 +10,20 @@ import unicodedata
 import urllib.parse
 from typing import Any
 
+import regex
+
 from keel.expressions.functions import fn
 from keel.expressions.functions.arguments import (
     expect_int,
     expect_list,
+    expect_size,
     expect_str,
     scalar_text,
     type_name,
 )
+from keel.expressions.limits import current
+from keel.expressions.sizes import rendered_length
 
-#: Longest string ``format`` may build, so a template cannot exhaust memory.
-MAX_FORMAT_LENGTH = 10_000_000
 #: Largest width or precision in a ``format`` placeholder (``{:>10}``).
 MAX_FORMAT_NUMBER = 10_000
 
@@ -52,7 +55,9 @@ def uppercase(x: str) -> str:
 @fn("concat")
 def concat(*items: Any) -> str:
     """Join strings (numbers are printed) with nothing between them."""
-    return "".join(scalar_text("concat", item) for item in items)
+    parts = [scalar_text("concat", item) for item in items]
+    expect_size("concat", sum(map(len, parts)))
+    return "".join(parts)
 
 
 @fn("join")
@@ -60,7 +65,9 @@ def join(items: list[Any], sep: str = "") -> str:
     """Join the strings of a list with a separator."""
     values = expect_list("join", items, "a list of strings")
     separator = expect_str("join", sep, "a string separator")
-    return separator.join(scalar_text("join", item) for item in values)
+    parts = [scalar_text("join", item) for item in values]
+    expect_size("join", sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0))
+    return separator.join(parts)
 
 
 @fn("split")
@@ -91,7 +98,9 @@ def prefix(x: str | list[str], p: str) -> str | list[str]:
     """Put a prefix before a string, or before each string of a list."""
     expect_str("prefix", p, "a string prefix")
     if isinstance(x, list):
-        return [p + expect_str("prefix", item, "strings") for item in x]
+        items = [expect_str("prefix", item, "strings") for item in x]
+        expect_size("prefix", sum(map(len, items)) + len(p) * len(items))
+        return [p + item for item in items]
     return p + expect_str("prefix", x, "a string or a list of strings")
 
 
@@ -100,14 +109,20 @@ def suffix(x: str | list[str], s: str) -> str | list[str]:
     """Put a suffix after a string, or after each string of a list."""
     expect_str("suffix", s, "a string suffix")
     if isinstance(x, list):
-        return [expect_str("suffix", item, "strings") + s for item in x]
+        items = [expect_str("suffix", item, "strings") for item in x]
+        expect_size("suffix", sum(map(len, items)) + len(s) * len(items))
+        return [item + s for item in items]
     return expect_str("suffix", x, "a string or a list of strings") + s
 
 
 @fn("replace")
 def replace(x: str, old: str, new: str) -> str:
     """Replace every occurrence of ``old`` with ``new``."""
-    return expect_str("replace", x).replace(expect_str("replace", old), expect_str("replace", new))
+    text, before = expect_str("replace", x), expect_str("replace", old)
+    after = expect_str("replace", new)
+    if len(after) > len(before):
+        expect_size("replace", len(text) + text.count(before) * (len(after) - len(before)))
+    return text.replace(before, after)
 
 
 @fn("slice")
@@ -134,7 +149,7 @@ def strip(x: str, chars: str | None = None) -> str:
 
 
 def _check_template(template: str) -> None:
-    """Refuse placeholders that reach into attributes or items, or ask for huge widths."""
+    """Refuse placeholders that reach into attributes or items."""
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -145,9 +160,42 @@ def _check_template(template: str) -> None:
                 f"format placeholder '{{{field}}}' may not use attribute or index access"
             )
         if spec:
-            if any(int(n) > MAX_FORMAT_NUMBER for n in re.findall(r"\d+", spec)):
-                raise ValueError(f"format width or precision in '{spec}' is too large")
             _check_template(spec)
+
+
+class _BoundedFormatter(string.Formatter):
+    """``str.format`` that checks each field's width and text size before building it.
+
+    Widths may come from the values (``'{:{}}'``), so they are checked once resolved, in
+    :meth:`format_field`; ``!r`` and ``{}`` of a container build the whole text, so its size is
+    estimated first.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.left = budget
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion is not None:
+            self._spend(value, 0)
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        width = max((int(n) for n in re.findall(r"\d+", format_spec)), default=0)
+        if width > MAX_FORMAT_NUMBER:
+            raise ValueError(
+                f"format width or precision in '{format_spec}' is too large "
+                f"(limit {MAX_FORMAT_NUMBER:,})"
+            )
+        self._spend(value, width)
+        return super().format_field(value, format_spec)
+
+    def _spend(self, value: Any, width: int) -> None:
+        self.left -= rendered_length(value, self.left) + width
+        if self.left < 0:
+            limit = current().max_length
+            raise ValueError(
+                f"format result would be longer than {limit:,} characters (KEEL_MAX_VALUE_LENGTH)"
+            )
 
 
 @fn("format")
@@ -155,17 +203,18 @@ def format_(template: str, *values: Any) -> str:
     """Fill the ``{}`` placeholders of a template with the values, as ``str.format`` does."""
     text = expect_str("format", template, "a string template")
     _check_template(text)
+    limit = current().max_length
+    expect_size("format", len(text))
     try:
-        result = text.format(*values)
+        return _BoundedFormatter(limit - len(text)).format(text, *values)
     except (IndexError, KeyError) as exc:
         raise ValueError(
             f"format template '{text}' needs more values than the {len(values)} given"
         ) from exc
     except ValueError as exc:
+        if "format result" in str(exc) or "format width" in str(exc):
+            raise
         raise ValueError(f"format template '{text}' is invalid: {exc}") from exc
-    if len(result) > MAX_FORMAT_LENGTH:
-        raise ValueError(f"format result is longer than {MAX_FORMAT_LENGTH} characters")
-    return result
 
 
 @fn("slugify")
@@ -198,10 +247,10 @@ def parse_csv(x: str) -> list[dict[str, Any]]:
         raise ValueError(f"parse_csv could not parse the text: {exc}") from exc
 
 
-def _compile(fname: str, pattern: Any) -> re.Pattern[str]:
+def _compile(fname: str, pattern: Any) -> regex.Pattern[str]:
     try:
-        return re.compile(expect_str(fname, pattern, "a string pattern"))
-    except re.error as exc:
+        return regex.compile(expect_str(fname, pattern, "a string pattern"))
+    except regex.error as exc:
         raise ValueError(f"{fname}: invalid regular expression '{pattern}': {exc}") from exc
 
 
@@ -211,22 +260,39 @@ def _subject(fname: str, text: Any) -> str:
     return text
 
 
+def _search(fname: str, pattern: Any, text: Any, *, anchored: bool) -> regex.Match[str] | None:
+    """Run one search with the wall-clock bound: backtracking can take exponential time."""
+    compiled, subject = _compile(fname, pattern), _subject(fname, text)
+    seconds = current().regex_seconds
+    try:
+        if anchored:
+            return compiled.match(subject, timeout=seconds)
+        return compiled.search(subject, timeout=seconds)
+    except TimeoutError:
+        raise ValueError(
+            f"{fname}: the regular expression '{pattern}' ran longer than {seconds:g} s on a "
+            f"text of {len(subject):,} characters (KEEL_REGEX_SECONDS); simplify it (nested "
+            "repetition such as (a+)+ backtracks exponentially)"
+        ) from None
+
+
 @fn("regex_extract")
 def regex_extract(pattern: str, text: str) -> str | None:
     """Return the first group of the first match (or the whole match, or None)."""
-    match = _compile("regex_extract", pattern).search(_subject("regex_extract", text))
+    match = _search("regex_extract", pattern, text, anchored=False)
     if match is None:
         return None
-    return match.group(1) if match.groups() else match.group(0)
+    found: str | None = match.group(1) if match.groups() else match.group(0)
+    return found
 
 
 @fn("regex_match")
 def regex_match(pattern: str, text: str) -> bool:
     """Tell whether the pattern matches at the start of the text (as ``re.match``)."""
-    return _compile("regex_match", pattern).match(_subject("regex_match", text)) is not None
+    return _search("regex_match", pattern, text, anchored=True) is not None
 
 
 @fn("regex_not_match")
 def regex_not_match(pattern: str, text: str) -> bool:
     """Tell whether the pattern does not match at the start of the text."""
-    return _compile("regex_not_match", pattern).match(_subject("regex_not_match", text)) is None
+    return _search("regex_not_match", pattern, text, anchored=True) is None
