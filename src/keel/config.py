@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keel.errors import ConfigError
+from keel.expressions.limits import Limits, configure
 
 
 class Settings(BaseSettings):
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
             points; for quick local use (the module must be importable, e.g. via PYTHONPATH).
         template_paths: Folders (or files) of action templates in Tracecat's format, separated
             by ``os.pathsep`` (``:``) or commas; every ``*.yml``/``*.yaml`` below them is loaded.
+        lambda_work: Work units one ``python_lambda`` call may spend (one per node evaluated or
+            item iterated, one per 16 characters or items an operation reads or builds).
+        lambda_seconds: Wall-clock seconds one ``python_lambda`` call may run (0: no deadline).
+        expression_work: Work units one expression evaluation may spend (deterministic: it
+            bounds expressions evaluated in workflow code, where a task over 2 s is a deadlock).
+        max_value_length: Characters or items of one string or collection user code may build.
+        regex_seconds: Wall-clock seconds one ``FN.regex_*`` search may run.
+        yaml_alias_nodes: Nodes YAML aliases may add to a document once expanded (workflow
+            files, ``FN.deserialize_yaml``).
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -85,6 +95,12 @@ class Settings(BaseSettings):
     large_payload_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     action_modules: str = ""
     template_paths: str = ""
+    lambda_work: int = Field(default=1_000_000, ge=1_000)
+    lambda_seconds: float = Field(default=5.0, ge=0)
+    expression_work: int = Field(default=3_000_000, ge=1_000)
+    max_value_length: int = Field(default=10_000_000, ge=1_000)
+    regex_seconds: float = Field(default=1.0, gt=0)
+    yaml_alias_nodes: int = Field(default=100_000, ge=0)
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""
@@ -95,17 +111,31 @@ class Settings(BaseSettings):
         parts = self.template_paths.replace(",", os.pathsep).split(os.pathsep)
         return [Path(part.strip()).expanduser().absolute() for part in parts if part.strip()]
 
+    def user_code_limits(self) -> Limits:
+        """Return the bounds on user code (expressions, lambdas, YAML) these settings give."""
+        return Limits(
+            lambda_work=self.lambda_work,
+            lambda_seconds=self.lambda_seconds,
+            expression_work=self.expression_work,
+            max_length=self.max_value_length,
+            regex_seconds=self.regex_seconds,
+            yaml_nodes=self.yaml_alias_nodes,
+        )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process-wide settings, read once.
+
+    Reading them also installs their bounds on user code for the whole process
+    (:func:`keel.expressions.limits.configure`): the pure core never reads settings itself.
 
     Raises:
         ConfigError: A ``KEEL_*`` variable (or ``.env`` entry) has a value Keel cannot use; the
             message names each one and says what is expected.
     """
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = [
             f"KEEL_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
@@ -113,6 +143,8 @@ def get_settings() -> Settings:
             for error in exc.errors()
         ]
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+    configure(settings.user_code_limits())
+    return settings
 
 
 def private_folder(path: Path, *, tighten: bool = False) -> Path:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from keel.api.errors import ApiError
 from keel.dsl.model import unwrap_definition
+from keel.dsl.yaml_safety import load as load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,7 +83,7 @@ async def read_document(request: Request, model: type[M], **fields: Any) -> M:
 def document_title(text: str) -> tuple[str, str]:
     """Return the ``title`` and ``description`` of a document that may be broken ("" if absent)."""
     try:
-        data: Any = unwrap_definition(yaml.safe_load(text))
+        data: Any = unwrap_definition(load_yaml(text))
     except (yaml.YAMLError, ValueError, RecursionError):
         return "", ""
     if not isinstance(data, dict):

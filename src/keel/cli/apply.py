@@ -21,6 +21,7 @@ from rich.markup import escape
 from keel.api.commits import WEBHOOK_UNCHANGED
 from keel.cli.client import ApiCallError, ApiClient, JsonOption, KeyOption, UrlOption
 from keel.dsl.diagnostics import Problem, Severity
+from keel.dsl.yaml_safety import load as load_yaml
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
@@ -65,7 +66,7 @@ def apply(
 def alias_of(path: Path, text: str) -> str:
     """Return the alias a file is applied under (its ``alias`` key, else its stem)."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except (yaml.YAMLError, ValueError, RecursionError):
         data = None
     alias = data.get("alias") if isinstance(data, dict) else None

@@ -28,8 +28,9 @@ from keel.dsl.model import Workflow, unwrap_definition
 from keel.dsl.schema_errors import dotted, locate, problems_from_validation
 from keel.dsl.source import DuplicateKey, SourceMap, map_source
 from keel.dsl.values import describe_value
-from keel.dsl.yaml_safety import DEFAULT_ALIAS_NODES, BoundedLoader, YamlLimitError, compose
+from keel.dsl.yaml_safety import BoundedLoader, YamlLimitError, compose
 from keel.errors import DefinitionError
+from keel.expressions.limits import current
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,18 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def load_workflow(
-    text: str, *, file: str | None = None, max_alias_nodes: int = DEFAULT_ALIAS_NODES
+    text: str, *, file: str | None = None, max_alias_nodes: int | None = None
 ) -> LoadResult:
     """Load a workflow document given as YAML or JSON text.
 
     A document whose first non-blank character is ``{`` is read as JSON (so JSON syntax errors
     get JSON's messages); anything else as YAML. A wrapped Tracecat export (``definition:`` holding
     the workflow, and no top-level ``actions``) loads its inner definition. ``max_alias_nodes``
-    bounds how many nodes YAML aliases may add (see :mod:`keel.dsl.yaml_safety`).
+    bounds how many nodes YAML aliases may add (see :mod:`keel.dsl.yaml_safety`); by default,
+    the bound in force (:func:`keel.expressions.limits.current`, ``KEEL_YAML_ALIAS_NODES``).
     """
+    if max_alias_nodes is None:
+        max_alias_nodes = current().yaml_nodes
     parsed = _parse(text, file, max_alias_nodes)
     if isinstance(parsed, Problem):
         return LoadResult(None, SourceMap(), [parsed])

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from keel.dsl.yaml_safety import load as load_yaml
 from keel.errors import ConfigError
 
 
@@ -40,7 +41,7 @@ class FileSecrets:
 
     def __init__(self, path: Path) -> None:
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data: Any = load_yaml(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the secrets file {path}: {exc}") from exc
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from keel.config import Settings, private_folder
 from keel.execution.base import Executor
 from keel.execution.factory import create_executor
+from keel.expressions.limits import configure as configure_limits
 from keel.orchestration.catalog import WorkflowCatalog
 from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
@@ -103,6 +104,7 @@ class EmbeddedStack:
             address = self.server.address
         self.client = await connect(self.settings, address)
         if self.with_worker:
+            configure_limits(self.settings.user_code_limits())  # this worker's bounds on user code
             self._executor = create_executor(self.settings)
             store = LazyDatabase.from_settings(self.settings)  # opened on first use
             self._worker = build_worker(
