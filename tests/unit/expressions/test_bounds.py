@@ -79,9 +79,11 @@ def test_lambda_bombs_are_refused_before_they_allocate(
 
 def test_a_lambda_has_a_wall_clock_deadline() -> None:
     # Cheap steps that the work budget allows many of: only the deadline stops them early.
-    with limits_set(Limits(lambda_work=10**12, lambda_seconds=0.05)):
-        with pytest.raises(LambdaError, match="KEEL_LAMBDA_SECONDS"):
-            compile_lambda("lambda x: [1 for i in range(10**12)]")(None)
+    with (
+        limits_set(Limits(lambda_work=10**12, lambda_seconds=0.05)),
+        pytest.raises(LambdaError, match="KEEL_LAMBDA_SECONDS"),
+    ):
+        compile_lambda("lambda x: [1 for i in range(10**12)]")(None)
 
 
 def test_limits_set_applies_to_the_block_only() -> None:
@@ -132,9 +134,11 @@ def test_fn_format_still_formats() -> None:
 
 
 def test_a_backtracking_regex_times_out_naming_the_setting() -> None:
-    with limits_set(Limits(regex_seconds=0.05)):
-        with pytest.raises(ExpressionError, match="KEEL_REGEX_SECONDS"):
-            evaluate_expression("FN.regex_match('(a|aa)+$', TRIGGER)", {"TRIGGER": "a" * 60 + "b"})
+    with (
+        limits_set(Limits(regex_seconds=0.05)),
+        pytest.raises(ExpressionError, match="KEEL_REGEX_SECONDS"),
+    ):
+        evaluate_expression("FN.regex_match('(a|aa)+$', TRIGGER)", {"TRIGGER": "a" * 60 + "b"})
     assert evaluate_expression("FN.regex_extract('(b+)', 'abbc')", {}) == "bb"
 
 
