@@ -54,6 +54,7 @@ PASSTHROUGH_MODULES = (
     "ply",
     "yaml",
     "dateutil",
+    "regex",  # FN.regex_* (searches with a timeout); it imports parts of itself lazily
 )
 
 
