@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from keel.config import Settings
+from keel.execution.base import ActionCall
+from keel.execution.factory import create_executor
 from keel.execution.local import LocalExecutor
 from keel.expressions.limits import Limits, configure, current
 from keel.orchestration.client import RunFailedError
@@ -167,3 +170,27 @@ def test_keel_validate_refuses_an_alias_bomb_naming_file_and_line(tmp_path: Path
     assert f"{bomb}:7" in output
     assert "KEEL_YAML_ALIAS_NODES" in output
     assert "Traceback" not in output
+
+
+async def test_the_bounds_travel_with_each_call_to_a_ray_worker(
+    request: pytest.FixtureRequest,
+) -> None:
+    # A Ray worker process reads no Keel settings: the executor's bounds go with every call.
+    request.getfixturevalue("ray_cluster")
+    executor = create_executor(Settings(executor="ray", max_value_length=1_000))
+    try:
+        call = ActionCall(
+            "core.transform.apply", {"value": "a", "python_lambda": "lambda x: x * 1001"}
+        )
+        outcome = await executor.run(call)
+        fits = await executor.run(
+            ActionCall(
+                "core.transform.apply", {"value": "a", "python_lambda": "lambda x: x * 1000"}
+            )
+        )
+    finally:
+        await executor.close()
+    assert outcome.error is not None
+    assert "limit 1,000, KEEL_MAX_VALUE_LENGTH" in outcome.error.message
+    assert fits.error is None
+    assert fits.result == "a" * 1000

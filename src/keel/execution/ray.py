@@ -49,6 +49,8 @@ from ray.exceptions import RayError, RayTaskError, UnserializableException
 from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
 from keel.execution.local import LocalExecutor
+from keel.expressions.limits import DEFAULT as DEFAULT_LIMITS
+from keel.expressions.limits import Limits, limits_set
 
 if TYPE_CHECKING:
     from keel.actions.registry import Registry
@@ -60,21 +62,25 @@ def _run_action(
     args: dict[str, Any],
     hidden: tuple[str, ...] = (),
     secrets: dict[str, dict[str, str]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Any:
     """Run one action inside a Ray worker; ``target`` is an action name or the pickled function.
 
     ``hidden`` are the secret values the call read: the worker's log records written during the
     call are redacted as the activity's are (:mod:`keel.actions.redaction`). ``secrets`` are the
     values of the secrets the action declares, readable with ``keel.secret`` during the call only.
+    ``limits`` are the worker's bounds on user code (lambdas, expressions): a Ray worker process
+    reads no Keel settings, so they travel with each call.
     """
-    if hidden:
-        install_log_redaction()
-        token = CURRENT_REDACTOR.set(Redactor(hidden))
-        try:
-            return _call(target, args, secrets)
-        finally:
-            CURRENT_REDACTOR.reset(token)
-    return _call(target, args, secrets)
+    with limits_set(limits):
+        if hidden:
+            install_log_redaction()
+            token = CURRENT_REDACTOR.set(Redactor(hidden))
+            try:
+                return _call(target, args, secrets)
+            finally:
+                CURRENT_REDACTOR.reset(token)
+        return _call(target, args, secrets)
 
 
 def _call(
@@ -138,6 +144,7 @@ class RayExecutor:
         runtime_env: dict[str, Any] | None = None,
     ) -> None:
         self._settings = settings
+        self._limits = settings.user_code_limits()
         self._ship_functions = registry is not None
         if registry is None:
             from keel.actions.registry import default_registry
@@ -188,7 +195,8 @@ class RayExecutor:
         target = _pickled(spec.fn) if self._ship_functions else spec.name
         redactor = CURRENT_REDACTOR.get()
         secrets = {name: dict(keys) for name, keys in call.secrets.items()} or None
-        ref = self._task.remote(target, args, redactor.values if redactor else (), secrets)
+        hidden = redactor.values if redactor else ()
+        ref = self._task.remote(target, args, hidden, secrets, self._limits)
         deadline = asyncio.timeout(call.timeout)
         try:
             async with deadline:
