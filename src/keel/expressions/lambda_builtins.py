@@ -236,8 +236,8 @@ def _zip(machine: Machine, *iterables: Iterable[Any], strict: bool = False) -> A
 
 
 def _str(machine: Machine, *args: Any, **kwargs: Any) -> str:
-    if len(args) == 1 and not kwargs:
-        guard_rendered(machine, args[0])
+    if len(args) == 1 and not kwargs and not isinstance(args[0], str | int | float):
+        guard_rendered(machine, args[0])  # a container's text is built whole: check it first
     return machine.created(str(*args, **kwargs))  # type: ignore[no-any-return]
 
 

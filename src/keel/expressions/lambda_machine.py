@@ -71,6 +71,8 @@ _CONVERSIONS: dict[int, Callable[[Any], str]] = {ord("r"): repr, ord("a"): ascii
 Env = dict[str, Any]
 
 _BUILT = (str, bytes, list, tuple, dict, set, frozenset)
+_HASHED = (ast.In, ast.NotIn)
+_LOOKUPS = frozenset({"get", "keys", "values", "items"})
 #: Work units between two looks at the wall clock (reading it costs more than a step).
 _CLOCK_EVERY = 1024
 
@@ -256,8 +258,12 @@ class Machine:
             args = guard_str_method(self, receiver, name, args)
         elif name in SET_METHODS:
             args = [list(self.eager(a)) for a in args]
-        # Searching, counting, copying and case-mapping read the whole receiver and arguments.
-        self.touch(receiver, *args)
+        # Searching, counting, copying and case-mapping read the whole receiver and arguments
+        # (a dict's get and views do not read the dict).
+        if name in _LOOKUPS and isinstance(receiver, dict):
+            self.touch(*args)
+        else:
+            self.touch(receiver, *args)
         result = getattr(receiver, name)(*args, **kwargs)
         if name in {"split", "rsplit", "splitlines"} and isinstance(result, list):
             self.tick(len(result))  # each part is a new object
@@ -320,7 +326,10 @@ def _compare(m: Machine, node: ast.Compare, env: Env) -> Any:
     left = m.eval(node.left, env)
     for op, comparator in zip(node.ops, node.comparators, strict=True):
         right = m.eval(comparator, env)
-        m.touch(left, right)  # `big == big`, `x in big` read whole values
+        if type(op) in _HASHED and isinstance(right, dict | set | frozenset):
+            m.touch(left)  # a hash lookup reads the key, not the container
+        else:
+            m.touch(left, right)  # `big == big`, `x in big_list` read whole values
         if not _COMPARE[type(op)](left, right):
             return False
         left = right

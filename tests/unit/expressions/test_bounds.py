@@ -175,3 +175,18 @@ def test_operators_and_calls_pay_for_what_they_read(expression: str) -> None:
     context = {"TRIGGER": {"s": "a" * 20_000, "l": list(range(2_000))}}
     with pytest.raises(ExpressionError, match="KEEL_EXPRESSION_WORK"):
         evaluate_expression(expression, context)
+
+
+def test_hash_lookups_do_not_pay_for_the_container() -> None:
+    # Membership in a set or dict, and dict.get, are O(1): filtering many items against a large
+    # allowlist must stay within the budget (a list would pay for every scan).
+    allowed = {f"10.0.0.{i % 256}-{i}": True for i in range(100_000)}
+    keep = compile_lambda("lambda x: [i for i in x[0] if i in x[1] or x[1].get(i)]")
+    assert keep([["a"] * 5_000, allowed]) == []
+    with pytest.raises(LambdaError, match="KEEL_LAMBDA_WORK"):
+        compile_lambda("lambda x: [i for i in x[0] if i in x[1]]")([["a"] * 5_000, list(allowed)])
+
+
+def test_str_of_a_long_string_is_not_refused() -> None:
+    # str() of a string returns it: nothing is built, so nothing is refused.
+    assert len(compile_lambda("lambda x: str(x)")("a" * 9_999_999)) == 9_999_999
