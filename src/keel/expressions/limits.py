@@ -41,6 +41,8 @@ class Limits:
         max_length: Characters of a string, or items of a collection, a call may build.
         regex_seconds: Wall-clock seconds one FN regular-expression search may run.
         yaml_nodes: Nodes a YAML document may hold once its aliases are expanded.
+        max_depth: Levels of lists and objects a value parsed by ``FN.deserialize_*`` may nest
+            (deeper data overflows Python's stack, and Temporal's converter, later on).
     """
 
     lambda_work: int = 1_000_000
@@ -49,6 +51,7 @@ class Limits:
     max_length: int = 10_000_000
     regex_seconds: float = 1.0
     yaml_nodes: int = 100_000
+    max_depth: int = 64
 
 
 DEFAULT = Limits()

@@ -42,3 +42,23 @@ def rendered_length(value: Any, limit: int, on_item: Callable[[], None] | None =
         if total > limit:
             return total
     return total
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Tell whether lists and objects nest in ``value`` more than ``limit`` levels deep.
+
+    Iterative, so a value too deep for Python's stack is measured too.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -190,3 +190,20 @@ def test_hash_lookups_do_not_pay_for_the_container() -> None:
 def test_str_of_a_long_string_is_not_refused() -> None:
     # str() of a string returns it: nothing is built, so nothing is refused.
     assert len(compile_lambda("lambda x: str(x)")("a" * 9_999_999)) == 9_999_999
+
+
+@pytest.mark.parametrize(
+    ("expression", "text"),
+    [
+        ("FN.deserialize_json(TRIGGER)", "[" * 65 + "]" * 65),
+        ("FN.deserialize_json(TRIGGER)", "[" * 100_000 + "]" * 100_000),
+        ("FN.deserialize_ndjson(TRIGGER)", '{"a": 1}\n' + "[" * 65 + "]" * 65),
+        ("FN.deserialize_yaml(TRIGGER)", "[" * 65 + "]" * 65),
+    ],
+)
+def test_parsed_values_nest_at_most_max_depth(expression: str, text: str) -> None:
+    # Deeper data would overflow Python's stack later, in workflow code or Temporal's converter.
+    with pytest.raises(ExpressionError, match="nest") as info:
+        evaluate_expression(expression, {"TRIGGER": text})
+    assert "internal error" not in str(info.value)
+    assert evaluate_expression("FN.deserialize_json(TRIGGER)", {"TRIGGER": "[" * 64 + "]" * 64})

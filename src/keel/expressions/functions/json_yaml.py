@@ -15,6 +15,7 @@ from keel.dsl.yaml_safety import load as load_yaml
 from keel.expressions.functions import fn
 from keel.expressions.functions.arguments import expect_str
 from keel.expressions.limits import current
+from keel.expressions.sizes import deeper_than
 
 SERIALIZE_FORMATS = ("json", "yaml")
 
@@ -57,9 +58,19 @@ def _dumps(value: Any, indent: int | None = None) -> str:
 
 def _loads(fname: str, text: str) -> Any:
     try:
-        return json.loads(text)
+        return _shallow(fname, json.loads(text))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{fname}: invalid JSON: {exc}") from exc
+    except RecursionError:
+        raise ValueError(f"{fname}: the JSON is nested too deeply") from None
+
+
+def _shallow(fname: str, value: Any) -> Any:
+    """Return ``value`` unless it nests deeper than the limit (``Limits.max_depth``)."""
+    limit = current().max_depth
+    if deeper_than(value, limit):
+        raise ValueError(f"{fname}: the value nests more than {limit} levels deep")
+    return value
 
 
 @fn("is_json")
@@ -69,7 +80,7 @@ def is_json(x: Any) -> bool:
         return False
     try:
         json.loads(x)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -100,7 +111,8 @@ def deserialize_yaml(x: str) -> Any:
     """
     text = expect_str("deserialize_yaml", x, "YAML text")
     try:
-        return jsonable(load_yaml(text, max_alias_nodes=current().yaml_nodes))
+        data = load_yaml(text, max_alias_nodes=current().yaml_nodes)
+        return jsonable(_shallow("deserialize_yaml", data))
     except yaml.YAMLError as exc:
         raise ValueError(f"deserialize_yaml: invalid YAML: {describe(exc)}") from exc
 
