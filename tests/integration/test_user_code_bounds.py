@@ -150,6 +150,30 @@ async def test_a_bomb_in_workflow_code_fails_the_action_not_the_workflow_task(
     assert await asyncio.wait_for(engine.run(HEALTHY), RUN_WAIT_SECONDS) == 42
 
 
+def for_each_doc(expression: str, items: int) -> str:
+    return f"""title: many evaluations in one workflow task
+description: d
+actions:
+  - ref: bomb
+    action: core.transform.reshape
+    retry_policy: {{max_attempts: 1}}
+    for_each: "${{{{ for var.i in FN.range(0, {items}) }}}}"
+    args:
+      value: "${{{{ {expression} }}}}"
+"""
+
+
+async def test_evaluations_in_one_workflow_task_share_one_budget(engine: Engine) -> None:
+    # Each item alone is cheap (about 6,000 units of 50,000), but the items are evaluated in the
+    # same workflow task, which Temporal's deadlock detector times as one: the sum is bounded.
+    heavy = "FN.length(FN.range(0, 3000))"
+    message = await _fails(engine, for_each_doc(heavy, 10))
+    assert "action 'bomb' failed" in message
+    assert "KEEL_EXPRESSION_WORK" in message
+    document = for_each_doc(heavy, 3) + "returns: ${{ ACTIONS.bomb.result }}\n"
+    assert await asyncio.wait_for(engine.run(document), RUN_WAIT_SECONDS) == [3000] * 3
+
+
 def test_keel_validate_refuses_an_alias_bomb_naming_file_and_line(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.yml"
     bomb.write_text(

@@ -24,6 +24,7 @@ from keel.errors import ExpressionError, ExpressionSyntaxError, PathMissError
 from keel.expressions.analysis import FunctionCall, References, check, references
 from keel.expressions.evaluator import Scope, compile_expression, run
 from keel.expressions.iterators import Iterator, bindings, parse_for_each
+from keel.expressions.limits import WorkBudget
 from keel.expressions.scanner import scan
 from keel.expressions.templates import (
     clock_set,
@@ -40,6 +41,7 @@ __all__ = [
     "Iterator",
     "PathMissError",
     "References",
+    "WorkBudget",
     "check",
     "evaluate",
     "evaluate_expression",
@@ -63,6 +65,7 @@ def evaluate(
     strict: bool = False,
     on_miss: MissHandler | None = None,
     clock: Clock | None = None,
+    budget: WorkBudget | None = None,
 ) -> Any:
     """Evaluate a template string against ``context``.
 
@@ -75,11 +78,13 @@ def evaluate(
         strict: Raise :class:`PathMissError` when a path matches nothing, instead of using None.
         on_miss: Called with the path text of every path that matched nothing.
         clock: The clock ``FN.now``/``utcnow``/``today`` read during this evaluation.
+        budget: Work units this evaluation shares with others; by default it gets its own
+            ``expression_work`` (see :mod:`keel.expressions.limits`).
 
     Raises:
         ExpressionError: The template does not parse or cannot be evaluated.
     """
-    scope = Scope(context, strict, on_miss)
+    scope = Scope(context, strict, on_miss, budget)
     if clock is None:  # the common case; skip the context manager
         return evaluate_text(template, scope)
     with clock_set(clock):
@@ -93,6 +98,7 @@ def evaluate_templates(
     strict: bool = False,
     on_miss: MissHandler | None = None,
     clock: Clock | None = None,
+    budget: WorkBudget | None = None,
 ) -> Any:
     """Evaluate every string inside ``obj`` (dicts, lists, tuples); return a new structure.
 
@@ -100,7 +106,7 @@ def evaluate_templates(
     """
     with clock_set(clock):
         try:
-            return evaluate_tree(obj, Scope(context, strict, on_miss))
+            return evaluate_tree(obj, Scope(context, strict, on_miss, budget))
         except RecursionError:
             raise ExpressionError("the value is nested too deeply to evaluate") from None
 
@@ -112,13 +118,14 @@ def evaluate_expression(
     strict: bool = False,
     on_miss: MissHandler | None = None,
     clock: Clock | None = None,
+    budget: WorkBudget | None = None,
 ) -> Any:
     """Evaluate a bare expression (no ``${{ }}``), such as ``"TRIGGER.a + 1"``.
 
     Arguments as for :func:`evaluate`.
     """
     with clock_set(clock):
-        return run(compile_expression(expr), expr, Scope(context, strict, on_miss))
+        return run(compile_expression(expr), expr, Scope(context, strict, on_miss, budget))
 
 
 def iterate(
@@ -128,6 +135,7 @@ def iterate(
     strict: bool = False,
     on_miss: MissHandler | None = None,
     clock: Clock | None = None,
+    budget: WorkBudget | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate a ``for_each`` value and zip its iterators into per-item ``var`` bindings.
 
@@ -139,7 +147,7 @@ def iterate(
     """
     iterators = parse_for_each(spec)
     with clock_set(clock):
-        return bindings(iterators, Scope(context, strict, on_miss))
+        return bindings(iterators, Scope(context, strict, on_miss, budget))
 
 
 def find_expressions(text: str) -> list[str]:

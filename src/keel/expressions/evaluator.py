@@ -25,7 +25,7 @@ from keel.expressions import nodes as n
 from keel.expressions.analysis import call_problem, cast_problem, context_problem
 from keel.expressions.casts import cast
 from keel.expressions.functions import FUNCTIONS, Function
-from keel.expressions.limits import ITEMS_PER_UNIT, current
+from keel.expressions.limits import ITEMS_PER_UNIT, WorkBudget, current
 from keel.expressions.parser import parse
 from keel.expressions.paths import MISSING, find, jsonpath, walk
 
@@ -36,25 +36,29 @@ MAX_SIZE = 1_000_000
 class Scope:
     """What one evaluation runs against: the context, how to treat a miss, its work budget."""
 
-    __slots__ = ("budget", "context", "on_miss", "strict", "work")
+    __slots__ = ("budget", "context", "on_miss", "strict")
 
     def __init__(
-        self, context: Mapping[str, Any], strict: bool, on_miss: Callable[[str], None] | None
+        self,
+        context: Mapping[str, Any],
+        strict: bool,
+        on_miss: Callable[[str], None] | None,
+        budget: WorkBudget | None = None,
     ) -> None:
         self.context = context
         self.strict = strict
         self.on_miss = on_miss
-        self.work = 0
-        self.budget = current().expression_work
+        self.budget = budget if budget is not None else WorkBudget(current().expression_work)
 
     def charge(self, *values: Any) -> None:
         """Pay for reading or building ``values`` (their top level); refuse past the budget."""
+        budget = self.budget
         for value in values:
             if isinstance(value, str):
-                self.work += len(value) // ITEMS_PER_UNIT
+                budget.spent += len(value) // ITEMS_PER_UNIT
             elif isinstance(value, list | tuple | Mapping):
-                self.work += len(value)
-        if self.work > self.budget:
+                budget.spent += len(value)
+        if budget.spent > budget.limit:
             self._refuse()
 
     def charge_deep(self, values: list[Any]) -> None:
@@ -62,23 +66,24 @@ class Scope:
 
         The walk stops as soon as the budget is spent, so it costs at most what it bounds.
         """
+        budget = self.budget
         stack = list(values)
         while stack:
             value = stack.pop()
             if isinstance(value, str):
-                self.work += len(value) // ITEMS_PER_UNIT
+                budget.spent += len(value) // ITEMS_PER_UNIT
             elif isinstance(value, list | tuple | Mapping):
-                self.work += len(value)
-                if self.work > self.budget:
+                budget.spent += len(value)
+                if budget.spent > budget.limit:
                     self._refuse()  # before walking the items
                 items = value.values() if isinstance(value, Mapping) else value
                 stack.extend(v for v in items if isinstance(v, list | tuple | Mapping))
-            if self.work > self.budget:
+            if budget.spent > budget.limit:
                 self._refuse()
 
     def _refuse(self) -> None:
         raise ExpressionError(
-            f"too much work (more than {self.budget:,} units; KEEL_EXPRESSION_WORK): "
+            f"too much work (more than {self.budget.limit:,} units; KEEL_EXPRESSION_WORK): "
             "the expression reads or builds too much data"
         )
 

@@ -56,6 +56,26 @@ class Limits:
 
 DEFAULT = Limits()
 
+
+class WorkBudget:
+    """Work units that several evaluations share (by default each evaluation has its own).
+
+    Workflow code shares one per workflow task: Temporal fails a task that computes for more
+    than 2 s (its deadlock detector) and retries it forever, so what must be bounded is the sum
+    of every evaluation in one task (64 ``for_each`` items evaluate their arguments together).
+
+    Attributes:
+        limit: Units that may be spent.
+        spent: Units spent so far.
+    """
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+
 _PROCESS: list[Limits] = [DEFAULT]
 _CURRENT: contextvars.ContextVar[Limits | None] = contextvars.ContextVar(
     "keel_user_code_limits", default=None

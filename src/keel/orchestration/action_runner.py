@@ -87,6 +87,8 @@ class ActionRunner:
         stream: str = "",
     ) -> None:
         self.context = context
+        # Evaluations of one workflow task share one work budget (see RunContext.work_budget).
+        context.task_marker = _task_marker
         self.environment = environment
         self.children = children
         #: Each ``for_each`` action's items by ref, for the ``items`` query. Query state only:
@@ -147,6 +149,7 @@ class ActionRunner:
                 strict=self.context.strict,
                 on_miss=warn,
                 clock=self.context.clock,
+                budget=self.context.work_budget(),
             )
         except ExpressionError as exc:
             raise ActionFailedError(Failure("ExpressionError", f"for_each: {exc}", 0)) from exc
@@ -296,6 +299,7 @@ class ActionRunner:
                     strict=self.context.strict,
                     on_miss=warn,
                     clock=self.context.clock,
+                    budget=self.context.work_budget(),
                 )
             )
         except ExpressionError as exc:
@@ -342,6 +346,11 @@ async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
         cause = exc.cause if exc.cause is not None else exc
         return ActionResult(ok=False, error_type=type(cause).__name__, error_message=str(cause))
     return result
+
+
+def _task_marker() -> int:
+    """Name the workflow task in progress: the history length it started at (replays agree)."""
+    return workflow.info().get_current_history_length()
 
 
 def _warner(state: ActionState, ref: str) -> Callable[[str], None]:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from keel import expressions
+from keel.expressions.limits import WorkBudget, current
 from keel.orchestration.payloads import DeferredArg
 
 SECRET_CONTEXT = "SECRETS"
@@ -28,6 +29,9 @@ class RunContext:
             ``error_typename`` for a failure on an error path).
         env: ``ENV``: run metadata.
         strict: Whether a path that matches nothing is an error (``config.strict_expressions``).
+        task_marker: Names the workflow task in progress (the history length when it started,
+            the same on a replay); evaluations within one task share one work budget. None
+            gives every evaluation its own.
     """
 
     def __init__(
@@ -47,6 +51,23 @@ class RunContext:
         self.clock = clock
         self.variables = dict(variables or {})
         self.parent = dict(parent) if parent is not None else None
+        self.task_marker: Callable[[], int] | None = None
+        self._task: int | None = None
+        self._budget: WorkBudget | None = None
+
+    def work_budget(self) -> WorkBudget | None:
+        """Return the work budget of the workflow task in progress (a new one per task).
+
+        Temporal's deadlock detector fails a workflow task that computes for 2 s and retries it
+        forever; the sum of what one task evaluates is what must stay below that. Work is
+        counted, not timed, so a replay refuses exactly what the first run refused.
+        """
+        if self.task_marker is None:
+            return None
+        task = self.task_marker()
+        if self._budget is None or task != self._task:
+            self._task, self._budget = task, WorkBudget(current().expression_work)
+        return self._budget
 
     def as_dict(self, loop_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the expression context (without secrets)."""
@@ -69,7 +90,12 @@ class RunContext:
     ) -> Any:
         """Evaluate every template inside ``value`` against this context."""
         return expressions.evaluate_templates(
-            value, self.as_dict(loop_vars), strict=self.strict, on_miss=on_miss, clock=self.clock
+            value,
+            self.as_dict(loop_vars),
+            strict=self.strict,
+            on_miss=on_miss,
+            clock=self.clock,
+            budget=self.work_budget(),
         )
 
     def fork(self) -> RunContext:
