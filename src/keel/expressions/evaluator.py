@@ -25,7 +25,7 @@ from keel.expressions import nodes as n
 from keel.expressions.analysis import call_problem, cast_problem, context_problem
 from keel.expressions.casts import cast
 from keel.expressions.functions import FUNCTIONS, Function
-from keel.expressions.limits import ITEMS_PER_UNIT, WorkBudget, current
+from keel.expressions.limits import BUDGET, ITEMS_PER_UNIT, WorkBudget, current
 from keel.expressions.parser import parse
 from keel.expressions.paths import MISSING, find, jsonpath, walk
 
@@ -119,6 +119,7 @@ def compile_expression(expression: str) -> Compiled:
 
 def run(compiled: Compiled, expression: str, scope: Scope) -> Any:
     """Run a compiled expression; every failure comes out as an ExpressionError naming it."""
+    token = BUDGET.set(scope.budget)  # FN regexes share the evaluation's budget of seconds
     try:
         return compiled(scope)
     except ExpressionError as exc:
@@ -128,6 +129,8 @@ def run(compiled: Compiled, expression: str, scope: Scope) -> Any:
     except Exception as exc:  # a bug here must not crash a workflow task; say what happened
         detail = f"internal error ({type(exc).__name__}: {exc})"
         raise ExpressionError(detail, expression) from exc
+    finally:
+        BUDGET.reset(token)
 
 
 def located(exc: ExpressionError, expression: str) -> ExpressionError:

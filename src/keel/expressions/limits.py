@@ -64,21 +64,31 @@ class WorkBudget:
     than 2 s (its deadlock detector) and retries it forever, so what must be bounded is the sum
     of every evaluation in one task (64 ``for_each`` items evaluate their arguments together).
 
+    Regular expressions cannot be bounded by counting, so a budget also holds the seconds its
+    ``FN.regex_*`` searches may take together: however many searches one task runs, they stop
+    within ``regex_seconds`` in all.
+
     Attributes:
         limit: Units that may be spent.
         spent: Units spent so far.
+        regex_left: Seconds of regular-expression searching left.
     """
 
-    __slots__ = ("limit", "spent")
+    __slots__ = ("limit", "regex_left", "spent")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, regex_seconds: float | None = None) -> None:
         self.limit = limit
         self.spent = 0
+        self.regex_left = current().regex_seconds if regex_seconds is None else regex_seconds
 
 
 _PROCESS: list[Limits] = [DEFAULT]
 _CURRENT: contextvars.ContextVar[Limits | None] = contextvars.ContextVar(
     "keel_user_code_limits", default=None
+)
+#: The budget of the evaluation in progress, for FN functions that must share it (regexes).
+BUDGET: contextvars.ContextVar[WorkBudget | None] = contextvars.ContextVar(
+    "keel_expression_budget", default=None
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 from keel.errors import ExpressionError, LambdaError
 from keel.expressions import evaluate, evaluate_expression
 from keel.expressions.lambdas import compile_lambda
-from keel.expressions.limits import DEFAULT, Limits, current, limits_set
+from keel.expressions.limits import DEFAULT, Limits, WorkBudget, current, limits_set
 
 #: Peak memory a refused bomb may use; each bomb below would allocate 100 MB to several GB.
 PEAK_BYTES = 40 * 1024 * 1024
@@ -207,3 +207,15 @@ def test_parsed_values_nest_at_most_max_depth(expression: str, text: str) -> Non
         evaluate_expression(expression, {"TRIGGER": text})
     assert "internal error" not in str(info.value)
     assert evaluate_expression("FN.deserialize_json(TRIGGER)", {"TRIGGER": "[" * 64 + "]" * 64})
+
+
+def test_regex_searches_of_one_budget_share_its_seconds() -> None:
+    # Five backtracking searches must not take five timeouts: a workflow task has one allowance.
+    budget = WorkBudget(10**6, regex_seconds=0.1)
+    context = {"TRIGGER": ["a" * 60 + "b"] * 5}
+    with pytest.raises(ExpressionError, match="KEEL_REGEX_SECONDS"):
+        evaluate_expression("FN.regex_match.map('(a|aa)+$', TRIGGER)", context, budget=budget)
+    assert budget.regex_left <= 0
+    with pytest.raises(ExpressionError, match="ran out of time"):  # even an easy one, now
+        evaluate_expression("FN.regex_match('a', 'a')", {}, budget=budget)
+    assert evaluate_expression("FN.regex_match('a', 'a')", {}) is True  # a new budget

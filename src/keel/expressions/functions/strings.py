@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import string
+import time
 import unicodedata
 import urllib.parse
 from typing import Any
@@ -21,7 +22,7 @@ from keel.expressions.functions.arguments import (
     scalar_text,
     type_name,
 )
-from keel.expressions.limits import current
+from keel.expressions.limits import BUDGET, current
 from keel.expressions.sizes import rendered_length
 
 #: Largest width or precision in a ``format`` placeholder (``{:>10}``).
@@ -261,19 +262,33 @@ def _subject(fname: str, text: Any) -> str:
 
 
 def _search(fname: str, pattern: Any, text: Any, *, anchored: bool) -> regex.Match[str] | None:
-    """Run one search with the wall-clock bound: backtracking can take exponential time."""
+    """Run one search with a wall-clock bound: backtracking can take exponential time.
+
+    A search may take ``regex_seconds``, and all the searches of one budget (an evaluation, or
+    a workflow task in workflow code) that much together.
+    """
     compiled, subject = _compile(fname, pattern), _subject(fname, text)
+    budget = BUDGET.get()
     seconds = current().regex_seconds
+    if budget is not None:
+        seconds = min(seconds, budget.regex_left)
+    started = time.monotonic()
     try:
+        if seconds <= 0:
+            raise TimeoutError
         if anchored:
             return compiled.match(subject, timeout=seconds)
         return compiled.search(subject, timeout=seconds)
     except TimeoutError:
         raise ValueError(
-            f"{fname}: the regular expression '{pattern}' ran longer than {seconds:g} s on a "
-            f"text of {len(subject):,} characters (KEEL_REGEX_SECONDS); simplify it (nested "
-            "repetition such as (a+)+ backtracks exponentially)"
+            f"{fname}: the regular expression '{pattern}' ran out of time on a text of "
+            f"{len(subject):,} characters (searches may take {current().regex_seconds:g} s in "
+            "all, KEEL_REGEX_SECONDS); simplify it (nested repetition such as (a+)+ or (a|aa)+ "
+            "backtracks exponentially)"
         ) from None
+    finally:
+        if budget is not None:
+            budget.regex_left -= time.monotonic() - started
 
 
 @fn("regex_extract")
