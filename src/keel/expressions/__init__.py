@@ -11,7 +11,8 @@ Modules: ``parser`` (text to nodes), ``nodes`` (the tree), ``paths`` (path split
 ``evaluator`` (compile and run), ``casts`` (casts and printing), ``scanner`` (finding
 ``${{ }}``), ``templates`` (typed and interpolated templates), ``iterators`` (``for_each``),
 ``analysis`` (references and static checks), ``clock`` (the deterministic clock), ``functions``
-(the ``FN`` library).
+(the ``FN`` library), ``limits`` (the bounds on user code: work, size, time) and ``sizes``
+(estimates of a value's text before it is built).
 """
 
 from __future__ import annotations
