@@ -25,7 +25,7 @@ from keel.expressions import nodes as n
 from keel.expressions.analysis import call_problem, cast_problem, context_problem
 from keel.expressions.casts import cast
 from keel.expressions.functions import FUNCTIONS, Function
-from keel.expressions.limits import BUDGET, ITEMS_PER_UNIT, WorkBudget, current
+from keel.expressions.limits import BUDGET, ITEMS_PER_UNIT, UNITS_PER_RUN, WorkBudget, current
 from keel.expressions.parser import parse
 from keel.expressions.paths import MISSING, find, jsonpath, walk
 
@@ -82,9 +82,13 @@ class Scope:
                 self._refuse()
 
     def _refuse(self) -> None:
-        raise ExpressionError(
+        raise self.refusal()
+
+    def refusal(self) -> ExpressionError:
+        """Return the error of a spent budget."""
+        return ExpressionError(
             f"too much work (more than {self.budget.limit:,} units; KEEL_EXPRESSION_WORK): "
-            "the expression reads or builds too much data"
+            "the expression reads or builds too much data, or too many expressions run at once"
         )
 
     def miss(self, path: str, walked: str) -> None:
@@ -119,7 +123,11 @@ def compile_expression(expression: str) -> Compiled:
 
 def run(compiled: Compiled, expression: str, scope: Scope) -> Any:
     """Run a compiled expression; every failure comes out as an ExpressionError naming it."""
-    token = BUDGET.set(scope.budget)  # FN regexes share the evaluation's budget of seconds
+    budget = scope.budget
+    budget.spent += UNITS_PER_RUN
+    if budget.spent > budget.limit:
+        raise located(scope.refusal(), expression)
+    token = BUDGET.set(budget)  # FN regexes share the evaluation's budget of seconds
     try:
         return compiled(scope)
     except ExpressionError as exc:

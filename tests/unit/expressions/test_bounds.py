@@ -17,7 +17,14 @@ import pytest
 from keel.errors import ExpressionError, LambdaError
 from keel.expressions import evaluate, evaluate_expression
 from keel.expressions.lambdas import compile_lambda
-from keel.expressions.limits import DEFAULT, Limits, WorkBudget, current, limits_set
+from keel.expressions.limits import (
+    DEFAULT,
+    UNITS_PER_RUN,
+    Limits,
+    WorkBudget,
+    current,
+    limits_set,
+)
 
 #: Peak memory a refused bomb may use; each bomb below would allocate 100 MB to several GB.
 PEAK_BYTES = 40 * 1024 * 1024
@@ -219,3 +226,13 @@ def test_regex_searches_of_one_budget_share_its_seconds() -> None:
     with pytest.raises(ExpressionError, match="ran out of time"):  # even an easy one, now
         evaluate_expression("FN.regex_match('a', 'a')", {}, budget=budget)
     assert evaluate_expression("FN.regex_match('a', 'a')", {}) is True  # a new budget
+
+
+def test_every_run_costs_its_overhead() -> None:
+    # Cheap expressions are not free: 100,000 for_each items evaluated in one workflow task
+    # would take the task past Temporal's deadlock detector, whatever each one reads.
+    budget = WorkBudget(UNITS_PER_RUN * 100)
+    for _ in range(100):
+        evaluate_expression("1 + 1", {}, budget=budget)
+    with pytest.raises(ExpressionError, match="too many expressions run at once"):
+        evaluate_expression("1 + 1", {}, budget=budget)
