@@ -68,9 +68,11 @@ from keel.dsl.typespec import (
     mismatches,
     parse_type,
 )
+from keel.dsl.yaml_safety import BoundedLoader, compose
 from keel.errors import RegistryError
 from keel.expressions import check as check_expression
 from keel.expressions import iter_strings, references
+from keel.expressions.limits import current
 
 #: Largest template file read, in bytes (templates are small; this bounds a bad path).
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -408,9 +410,11 @@ def _expressions(definition: TemplateDefinition) -> Iterable[tuple[tuple[str | i
 
 
 def _parse_yaml(text: str) -> tuple[Any, SourceMap]:
-    loader = yaml.SafeLoader(text)
+    # Keel's bounded safe loader: an alias bomb or too deep nesting is a YAML error naming its line.
+    loader = BoundedLoader(text)
+    loader.max_alias_nodes = current().yaml_nodes
     try:
-        node = loader.get_single_node()
+        node = compose(loader)
         if node is None:
             return None, SourceMap()
         source, _ = map_source(node)
