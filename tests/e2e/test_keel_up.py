@@ -177,7 +177,7 @@ def test_keel_up_serves_the_api_and_applies_files(
         assert f"{broken}:11: action 'first', field 'args.value'" in applied.stderr
         assert f"{broken}:13: action 'second', field 'action'" in applied.stderr
         again = cli("apply", str(good), url=url, key=key)
-        assert again.exit_code == 0 and "version 2" in again.stdout
+        assert again.exit_code == 0 and "unchanged, version 1" in again.stdout
 
         # keel secrets: the worker of keel up reads them from the store.
         made = cli("secrets", "set", "intel", "api_key=abcdef", url=url, key=key)

@@ -36,6 +36,8 @@ class CommitResult:
         webhook_secret: The secret of the workflow's webhook URL when this commit created the
             webhook (the only time it is known: the store keeps its digest), else ``None``.
         warnings: Problems that did not block the commit.
+        unchanged: The document was already the latest version: nothing was committed, and
+            ``version`` is that latest version.
     """
 
     workflow_id: str
@@ -44,6 +46,7 @@ class CommitResult:
     committed_at: datetime
     webhook_secret: str | None = field(default=None, repr=False)
     warnings: list[Problem] = field(default_factory=list)
+    unchanged: bool = False
 
     def webhook_path(self) -> str | None:
         """Return the new webhook's path (``/webhooks/{workflow_id}/{secret}``), or ``None``."""
@@ -138,7 +141,9 @@ async def apply_document(
 ) -> CommitResult:
     """Create or update the workflow with ``alias`` from ``text`` and commit it (``keel up``).
 
-    The document is validated first, so a broken file changes nothing (not even the draft).
+    The document is validated first, so a broken file changes nothing (not even the draft). A
+    document identical to the latest committed version adds no version: the result says
+    ``unchanged`` and carries that version (the draft is set to the document, as always).
 
     Raises:
         DefinitionError: The document does not validate; it carries every problem.
@@ -154,5 +159,18 @@ async def apply_document(
                 session, title=title or alias, description=description, yaml=text, alias=alias
             )
         else:
-            await workflows.update_draft(session, row.id, text)
+            if row.draft_yaml != text:
+                await workflows.update_draft(session, row.id, text)
+            same = await workflows.same_as_latest(session, row.id, text)
+            if same is not None:
+                webhook = await webhooks.ensure_webhook(session, row.id)
+                return CommitResult(
+                    workflow_id=row.id,
+                    alias=row.alias,
+                    version=same.version,
+                    committed_at=same.committed_at,
+                    webhook_secret=webhook.secret,
+                    warnings=[p for p in result.problems if p.severity != "error"],
+                    unchanged=True,
+                )
         return await commit_draft(state, session, row.id)

@@ -2,8 +2,9 @@
 
 The alias of a file is the document's top-level ``alias`` key when it has one (Keel reads it;
 other tools ignore it), else the file name without its extension (``triage.yml`` -> ``triage``).
-Each file is applied on its own: a refused commit prints every problem with its file and line and
-the command exits 1, but the other files are still applied.
+A file identical to the workflow's latest version adds no version and is reported as
+``unchanged``. Each file is applied on its own: a refused commit prints every problem with its
+file and line and the command exits 1, but the other files are still applied.
 """
 
 from __future__ import annotations
@@ -53,9 +54,15 @@ def apply(
                 continue
             if not as_json:
                 entry = applied[-1]
+                what = (
+                    f"unchanged, version {entry['version']} (no version added)"
+                    if entry["unchanged"]
+                    else f"committed version {entry['version']}"
+                )
                 out.print(
-                    f"[green]{escape(str(path))}[/]: {entry['alias']} ({entry['id']}) "
-                    f"version {entry['version']}\n  webhook: {escape(_webhook(entry))}"
+                    f"[green]{escape(str(path))}[/]: {what}\n"
+                    f"  alias:   {escape(entry['alias'])}\n"
+                    f"  webhook: {escape(_webhook(entry))}"
                 )
     if as_json:
         typer.echo(json.dumps(applied, indent=2))
@@ -78,7 +85,8 @@ def alias_of(path: Path, text: str) -> str:
 def apply_text(client: ApiClient, text: str, alias: str) -> dict[str, Any]:
     """Create or update workflow ``alias`` with ``text`` and commit it; return the summary.
 
-    One request (``POST /workflows/apply``): a refused document changes nothing on the server.
+    One request (``POST /workflows/apply``): a refused document changes nothing on the server,
+    and a document identical to the latest version adds none (``unchanged`` is true).
     """
     committed = client.json("POST", "/workflows/apply", json={"yaml": text, "alias": alias})
     return {
@@ -86,6 +94,7 @@ def apply_text(client: ApiClient, text: str, alias: str) -> dict[str, Any]:
         "alias": committed["alias"],
         "version": committed["version"],
         "webhook_url": committed["webhook_url"],
+        "unchanged": bool(committed.get("unchanged", False)),
     }
 
 

@@ -13,9 +13,8 @@ from typing import Annotated
 
 import typer
 
+from keel.cli.durations import parse_cli_duration
 from keel.config import get_settings
-from keel.dsl.duration import parse_duration
-from keel.errors import ConfigError
 from keel.store.blobs import prune_blobs
 from keel.store.database import Database
 from keel.store.tables import utcnow
@@ -26,8 +25,9 @@ def prune(
         str,
         typer.Option(
             "--older-than",
-            help="Delete blobs not written for this long (e.g. 30d, 2w, 720h). Choose more "
-            "than Temporal's retention plus your longest run.",
+            help="Delete blobs not written for this long, with a unit: 30s, 30m, 12h, 30d, "
+            "2w. Choose more than Temporal's retention plus your longest run.",
+            metavar="DURATION",
         ),
     ],
     dry_run: Annotated[
@@ -35,14 +35,10 @@ def prune(
     ] = False,
 ) -> None:
     """Delete stored large values that no run wrote for --older-than."""
-    seconds = parse_duration(older_than)
-    if seconds is None or seconds <= 0:
-        raise ConfigError(
-            f"--older-than: '{older_than}' is not a duration; use e.g. 30d, 2w or 720h"
-        )
+    seconds, words = parse_cli_duration(older_than, "--older-than")
     count, size = asyncio.run(_prune(timedelta(seconds=seconds), dry_run))
     verb = "would delete" if dry_run else "deleted"
-    typer.echo(f"{verb} {count} blob(s), {size:,} bytes, not written for {older_than}")
+    typer.echo(f"{verb} {count} blob(s), {size:,} bytes, not written for {words}")
 
 
 async def _prune(age: timedelta, dry_run: bool) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from keel.cli import schedules as schedules_cmd
 from keel.cli import secrets as secrets_cmd
 from keel.cli import stack as stack_cmd
 from keel.cli import validate as validate_cmd
+from keel.cli.version import keel_version
 from keel.config import get_settings
 from keel.errors import KeelError
 
@@ -39,7 +40,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click-style) help: the rich help of this Typer prints a metavar for every flag
+    # (``--json <bool>``), which reads as if the flag took a value.
+    rich_markup_mode=None,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """Print Keel's version and stop (the eager ``--version`` option)."""
+    if wanted:
+        typer.echo(f"keel {keel_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Keel's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Keel: durable workflow automation. Validate, run and serve YAML workflows."""
 
 
 def _debugging() -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from keel.actions.registry import default_registry
+from keel.cli.recording import RunningStack, RunRecorder, cli_run_id, running_stack
+from keel.cli.variables import read_variables
 from keel.config import get_settings
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
@@ -40,10 +44,23 @@ _STYLE = {
 
 
 def run(
-    workflow: Annotated[str, typer.Argument(help="A workflow file (YAML or JSON).")],
+    workflow: Annotated[
+        str, typer.Argument(help="A workflow file (YAML or JSON).", metavar="FILE")
+    ],
     input_: Annotated[
         str | None,
-        typer.Option("--input", "-i", help="Trigger input: a JSON text, or @file.json."),
+        typer.Option(
+            "--input", "-i", help="Trigger input: a JSON text, or @file.json.", metavar="JSON"
+        ),
+    ] = None,
+    vars_: Annotated[
+        str | None,
+        typer.Option(
+            "--vars",
+            help="VARS of the run: a JSON object of variables, each an object of keys "
+            '(\'{"slack": {"channel": "#soc"}}\' is read as VARS.slack.channel), or @file.json.',
+            metavar="JSON",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the result, as JSON, on stdout.")
@@ -57,6 +74,7 @@ def run(
             "--workflows",
             "-w",
             help="Folders or files of workflows that child runs may call (alias = file stem).",
+            metavar="PATH",
         ),
     ] = None,
 ) -> None:
@@ -74,6 +92,7 @@ def run(
         raise typer.Exit(1)
     try:
         trigger = _read_input(input_)
+        variables = read_variables(vars_)
     except KeelError as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
@@ -87,7 +106,13 @@ def run(
     live = err.is_terminal and not as_json
     try:
         value, context = asyncio.run(
-            _run(result.workflow, trigger, path.stem, err if live else None, show_context, catalog)
+            _run(
+                result.workflow,
+                _Launch(trigger, variables, path.stem, show_context),
+                err,
+                live,
+                catalog,
+            )
         )
     except KeelError as exc:
         err.print(f"[bold red]run failed:[/] {escape(str(exc))}")
@@ -114,33 +139,67 @@ def _read_input(raw: str | None) -> Any:
         ) from exc
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """What one ``keel run`` starts: the checked input, VARS, the file's name, what to print."""
+
+    trigger: Any
+    variables: dict[str, Any]
+    name: str
+    want_context: bool
+
+
 async def _run(
     workflow: Workflow,
-    trigger: Any,
-    name: str,
-    console: Console | None,
-    want_context: bool,
+    launch: _Launch,
+    err: Console,
+    live: bool,
     catalog: DirectoryCatalog,
 ) -> tuple[Any, Any]:
     settings = get_settings()
-    async with EmbeddedStack(settings, catalog=catalog) as stack:
-        assert stack.client is not None
-        started = await start_run(
-            stack.client,
-            workflow,
-            task_queue=stack.task_queue,
-            trigger=trigger,
-            workflow_id=name,
-            eager=True,
-        )
-        if console is None:
-            value = await wait_result(started)
-        else:
-            value = await _watch(started, console)
-        context = None
-        if want_context:
-            context = await started.handle.query("context", result_type=dict)
-        return value, context
+    running = running_stack(settings)
+    recorder = RunRecorder.for_settings(settings, running)
+    try:
+        async with EmbeddedStack(settings, catalog=catalog) as stack:
+            assert stack.client is not None
+            at = datetime.now(UTC)
+            started = await start_run(
+                stack.client,
+                workflow,
+                task_queue=stack.task_queue,
+                trigger=launch.trigger,
+                workflow_id=launch.name,
+                execution_id=cli_run_id(launch.name),
+                eager=True,
+                variables=launch.variables,
+            )
+            if recorder is not None:
+                await recorder.started(started.execution_id, at)
+            _announce(err, started.execution_id, running)
+            try:
+                if live:
+                    value = await _watch(started, err)
+                else:
+                    value = await wait_result(started)
+            finally:
+                if recorder is not None:
+                    await recorder.ended(stack.client, started.execution_id)
+            context = None
+            if launch.want_context:
+                context = await started.handle.query("context", result_type=dict)
+            return value, context
+    finally:
+        if recorder is not None:
+            for warning in recorder.warnings:
+                err.print(f"[yellow]warning: {escape(warning)}[/]")
+            await recorder.close()
+
+
+def _announce(err: Console, execution_id: str, running: RunningStack | None) -> None:
+    """Say which run started (on stderr: ``--json`` keeps stdout to the result alone)."""
+    err.print(f"run {escape(execution_id)}")
+    if running is not None and running.api_url:
+        err.print(f"console: {escape(running.api_url)}/runs/{escape(execution_id)}")
 
 
 async def _watch(started: StartedRun, console: Console) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from keel.cli.client import ApiClient, JsonOption, KeyOption, UrlOption
+from keel.cli.client import ApiCallError, ApiClient, JsonOption, KeyOption, UrlOption
+from keel.cli.tables import (
+    WideOption,
+    cell,
+    full_time,
+    id_width,
+    short_time,
+    show_table,
+    table,
+    took,
+    workflow_aliases,
+)
+from keel.errors import KeelError
 
 _STYLE = {
     "running": "cyan",
@@ -23,46 +36,75 @@ _STYLE = {
     "pending": "dim",
 }
 
-RunId = Annotated[str, typer.Argument(help="The run's execution id.")]
+RunId = Annotated[
+    str,
+    typer.Argument(
+        help="The run's id, or a unique prefix of it (as `keel runs list` shows).", metavar="RUN"
+    ),
+]
+
+#: How many of the newest runs a run-id prefix is looked up in.
+PREFIX_SEARCH = 500
 
 
 def list_runs(
     workflow: Annotated[
-        str | None, typer.Option("--workflow", "-w", help="Only runs of this workflow.")
+        str | None,
+        typer.Option("--workflow", "-w", help="Only runs of this workflow (alias or id)."),
     ] = None,
     status: Annotated[str | None, typer.Option("--status", "-s", help="Only this status.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 20,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Show the next page.")] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
     url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (run ids as unique prefixes; --wide shows them whole)."""
     params: dict[str, Any] = {"limit": limit}
     for name, value in (("workflow", workflow), ("status", status), ("cursor", cursor)):
         if value is not None:
             params[name] = value
     with ApiClient(url, api_key) as client:
         page = client.json("GET", "/runs", params=params)
+        aliases = workflow_aliases(client) if page["items"] and not as_json else {}
     if as_json:
         typer.echo(json.dumps(page, indent=2))
         return
-    table = Table(header_style="bold", box=None)
-    table.add_column("execution id", no_wrap=True)
-    for column in ("workflow", "version", "trigger", "status", "started", "ended"):
-        table.add_column(column)
-    for run in page["items"]:
-        table.add_row(
-            escape(run["execution_id"]),
-            escape(run["workflow_id"] or ""),
-            str(run["version"] or "draft"),
-            run["trigger_type"],
-            _status(run["status"]),
-            _time(run["started_at"]),
-            _time(run["ended_at"]),
-        )
     out = Console(highlight=False)
-    out.print(table)
+    items = page["items"]
+    if wide:
+        shown = table(
+            "run", "workflow", "workflow id", "v", "trigger", "status", "started", "ended"
+        )
+    else:
+        shown = table("run", "workflow", "status", "started", "took")
+    width = id_width([run["execution_id"] for run in items])
+    for run in items:
+        alias = aliases.get(run["workflow_id"], run["workflow_id"]) if run["workflow_id"] else None
+        if wide:
+            shown.add_row(
+                escape(run["execution_id"]),
+                escape(cell(alias)),
+                escape(cell(run["workflow_id"])),
+                cell(run["version"]),
+                run["trigger_type"],
+                _status(run["status"]),
+                full_time(run["started_at"]),
+                full_time(run["ended_at"]),
+            )
+        else:
+            shown.add_row(
+                escape(run["execution_id"][:width]),
+                escape(cell(alias)),
+                _status(run["status"]),
+                short_time(run["started_at"]),
+                took(run["started_at"], run["ended_at"]),
+            )
+    if items:
+        show_table(shown, "workflow", wide=wide)
+    else:
+        out.print("no runs")
     if page["next_cursor"]:
         out.print(f"more: keel runs list --cursor {page['next_cursor']}")
 
@@ -72,7 +114,7 @@ def show(
 ) -> None:
     """Show a run: its status and each action's attempts, timing, result and error."""
     with ApiClient(url, api_key) as client:
-        detail = client.json("GET", f"/runs/{run_id}")
+        detail = by_run_id(client, run_id, lambda full: client.json("GET", f"/runs/{full}"))
     if as_json:
         typer.echo(json.dumps(detail, indent=2))
         return
@@ -119,7 +161,9 @@ def events(
 ) -> None:
     """Show a run's event timeline."""
     with ApiClient(url, api_key) as client:
-        timeline = client.json("GET", f"/runs/{run_id}/events")
+        timeline = by_run_id(
+            client, run_id, lambda full: client.json("GET", f"/runs/{full}/events")
+        )
     if as_json:
         typer.echo(json.dumps(timeline, indent=2))
         return
@@ -154,13 +198,40 @@ def rerun(
 
 def _act(run_id: str, verb: str, as_json: bool, url: str | None, api_key: str | None) -> None:
     with ApiClient(url, api_key) as client:
-        answer = client.json("POST", f"/runs/{run_id}/{verb}")
+        answer = by_run_id(client, run_id, lambda full: client.json("POST", f"/runs/{full}/{verb}"))
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
     elif answer.get("rerun_of"):
         typer.echo(f"started {answer['execution_id']} (re-run of {answer['rerun_of']})")
     else:
         typer.echo(f"{answer['execution_id']}: {answer['status']}")
+
+
+def by_run_id(client: ApiClient, given: str, call: Callable[[str], Any]) -> Any:
+    """Return ``call(id)`` for the run ``given`` names: its whole id, or a unique id prefix.
+
+    The whole id is tried first (one request when it is whole); on a 404, ``given`` is looked
+    up as a prefix among the newest :data:`PREFIX_SEARCH` runs.
+
+    Raises:
+        ApiCallError: No run has that id or prefix (the API's 404).
+        KeelError: The prefix fits several runs; the message lists some of them.
+    """
+    try:
+        return call(given)
+    except ApiCallError as exc:
+        if exc.status != 404:
+            raise
+        page = client.json("GET", "/runs", params={"limit": PREFIX_SEARCH})
+        found = [r["execution_id"] for r in page["items"] if r["execution_id"].startswith(given)]
+        if not found:
+            raise
+        if len(found) > 1:
+            listed = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+            raise KeelError(
+                f"'{given}' is the start of {len(found)} run ids ({listed}); give more of it"
+            ) from None
+        return call(found[0])
 
 
 def _status(status: str) -> str:

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from keel.cli.client import ApiClient, JsonOption, KeyOption, UrlOption
+from keel.cli.tables import WideOption, cell, show_table, table, workflow_aliases
 
 ScheduleId = Annotated[str, typer.Argument(help="The schedule's id (sch_... or sched-...).")]
 
@@ -24,30 +24,39 @@ def list_schedules(
     workflow: Annotated[
         str | None, typer.Option("--workflow", "-w", help="Only schedules of this workflow.")
     ] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
     url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
-    """List schedules."""
+    """List schedules (workflows by alias; --wide adds their ids and Temporal's)."""
     params = {"workflow": workflow} if workflow else {}
     with ApiClient(url, api_key) as client:
         rows = client.json("GET", "/schedules", params=params)
+        aliases = workflow_aliases(client) if rows and not as_json else {}
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(header_style="bold", box=None)
-    for column in ("id", "workflow", "trigger", "when", "version", "state"):
-        table.add_column(column)
+    columns = ["schedule", "workflow", "trigger", "when", "v", "state"]
+    if wide:
+        columns[2:2] = ["workflow id", "temporal id"]
+    shown = table(*columns)
     for row in rows:
-        table.add_row(
+        cells = [
             escape(row["id"]),
-            escape(row["workflow_id"]),
+            escape(aliases.get(row["workflow_id"], row["workflow_id"])),
             escape(row["ref"]),
             escape(_when(row["args"])),
-            str(row["version"] or ""),
+            cell(row["version"]),
             "[yellow]paused[/]" if row["paused"] else "[green]active[/]",
-        )
-    Console(highlight=False).print(table)
+        ]
+        if wide:
+            cells[2:2] = [escape(row["workflow_id"]), escape(cell(row.get("temporal_id")))]
+        shown.add_row(*cells)
+    if rows:
+        show_table(shown, "workflow", "when", wide=wide)
+    else:
+        typer.echo("no schedules")
 
 
 def show(

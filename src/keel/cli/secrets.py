@@ -6,11 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from keel.cli.client import ApiClient, JsonOption, KeyOption, UrlOption
+from keel.cli.tables import full_time, show_table, table
 from keel.errors import KeelError
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The secrets environment.")]
@@ -54,17 +53,18 @@ def list_secrets(
     if as_json:
         typer.echo(json.dumps(found, indent=2))
         return
-    table = Table(header_style="bold", box=None)
-    for column in ("environment", "name", "keys", "updated"):
-        table.add_column(column)
+    shown = table("environment", "name", "keys", "updated")
     for secret in found:
-        table.add_row(
+        shown.add_row(
             escape(secret["environment"]),
             escape(secret["name"]),
             escape(", ".join(secret["keys"])),
-            secret["updated_at"].replace("T", " ")[:19],
+            full_time(secret["updated_at"]),
         )
-    Console(highlight=False).print(table)
+    if found:
+        show_table(shown, "name", "keys")
+    else:
+        typer.echo("no secrets")
 
 
 def delete_secret(

@@ -213,6 +213,16 @@ async def latest_version(session: AsyncSession, ref: str) -> WorkflowVersionRow 
     return (await session.scalars(query)).one_or_none()
 
 
+async def same_as_latest(session: AsyncSession, ref: str, yaml: str) -> WorkflowVersionRow | None:
+    """Return the newest committed version if its document is exactly ``yaml``, else ``None``.
+
+    What makes a re-apply of an unchanged file add no version: the text is compared, not the
+    definition, so a change to a comment or to the layout is still a new version.
+    """
+    latest = await latest_version(session, ref)
+    return latest if latest is not None and latest.yaml == yaml else None
+
+
 async def delete_workflow(session: AsyncSession, ref: str) -> None:
     """Delete a workflow with its versions, webhook and schedules (run summaries stay).
 

@@ -69,22 +69,29 @@ async def create_workflow(
     response_model=CommitOut,
     summary="Create or update a workflow by alias and commit it, in one step",
     openapi_extra=document_body(WorkflowIn),
-    responses={422: {"description": "The document does not validate; nothing was changed."}},
+    responses={
+        200: {"description": "Unchanged: the document is the latest version; none was added."},
+        422: {"description": "The document does not validate; nothing was changed."},
+    },
 )
 async def apply_workflow(
     request: Request,
+    response: Response,
     state: State,
     alias: AliasQuery = None,
 ) -> CommitOut:
     """Set the draft of workflow ``alias`` (created if new) and commit it, or change nothing.
 
     What ``keel apply`` uses: a refused document leaves the workflow as it was, draft included
-    (a draft set and a commit refused in two requests would leave a broken draft behind).
+    (a draft set and a commit refused in two requests would leave a broken draft behind). A
+    document identical to the latest version adds none: 200 with ``unchanged: true``.
     """
     body = await read_document(request, WorkflowIn, alias=alias)
     if not body.alias:
         raise ApiError(422, "an alias is required to apply a workflow", "alias")
     result = await apply_document(state, body.yaml, body.alias)
+    if result.unchanged:
+        response.status_code = 200
     return _commit_out(result, request)
 
 
@@ -252,4 +259,5 @@ def _commit_out(result: CommitResult, request: Request) -> CommitOut:
         committed_at=result.committed_at,
         webhook_url=None if path is None else base_url(request) + path,
         warnings=[ProblemOut.model_validate(p.to_dict()) for p in result.warnings],
+        unchanged=result.unchanged,
     )

@@ -82,6 +82,11 @@ class CommitOut(BaseModel):
     warnings: list[ProblemOut] = Field(
         default_factory=list, description="Problems that did not block the commit."
     )
+    unchanged: bool = Field(
+        default=False,
+        description="Apply only: the document was already the latest version, so no version "
+        "was added (version is that one).",
+    )
 
 
 class WebhookOut(BaseModel):
