@@ -167,7 +167,7 @@ def test_a_large_result_goes_to_the_store_and_old_blobs_can_be_pruned(
     dry = keel("blobs", "prune", "--older-than", "30d", "--dry-run", env=env, cwd=tmp_path)
     assert "would delete 1 blob(s)" in dry.stdout, dry.stdout + dry.stderr
     gone = keel("blobs", "prune", "--older-than", "30d", env=env, cwd=tmp_path)
-    assert "deleted 1 blob(s)" in gone.stdout
+    assert "deleted 1 blob(s)" in gone.stdout and "not written for 30 days" in gone.stdout
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT count(*) FROM blobs").fetchone() == (0,)
 

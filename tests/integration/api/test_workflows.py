@@ -143,8 +143,22 @@ async def test_apply_creates_commits_and_changes_nothing_when_refused(
     workflow = (await api.get("/workflows/enrich")).json()
     assert workflow["draft"] == FIXED and workflow["latest_version"] == 1
 
+    # The same document again adds no version: 200, unchanged, the latest version's number.
     again = await api.post("/workflows/apply", json={"yaml": FIXED, "alias": "enrich"})
-    assert again.status_code == 201 and again.json()["version"] == 2
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == 1 and again.json()["unchanged"] is True
+    assert again.json()["webhook_url"] == first.json()["webhook_url"]
+    assert len((await api.get("/workflows/enrich/versions")).json()) == 1
+
+    # A draft edited since is set back to the applied document, still without a version.
+    await api.put("/workflows/enrich/draft", json={"yaml": FIXED + "# draft\n"})
+    reset = await api.post("/workflows/apply", json={"yaml": FIXED, "alias": "enrich"})
+    assert reset.status_code == 200 and reset.json()["unchanged"] is True
+    assert (await api.get("/workflows/enrich")).json()["draft"] == FIXED
+
+    changed = await api.post("/workflows/apply", json={"yaml": FIXED + "# v2\n", "alias": "enrich"})
+    assert changed.status_code == 201 and changed.json()["version"] == 2
+    assert changed.json()["unchanged"] is False
 
     nameless = await api.post("/workflows/apply", json={"yaml": FIXED})
     assert nameless.status_code == 422

@@ -83,8 +83,13 @@ async def served(
     task_queue: str,
     tmp_path: Path,
 ) -> AsyncIterator[Served]:
-    """The API on a free port, over a SQLite store that ``keel`` processes share."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}"
+    """The API on a free port, over a SQLite store that ``keel`` processes share.
+
+    The store is the file a ``keel up`` in ``KEEL_HOME`` would use (``<home>/keel.db``), so a
+    test may drop ``KEEL_DATABASE_URL`` and find it the way ``keel run`` does beside ``keel up``.
+    """
+    (tmp_path / "home").mkdir()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'home' / 'keel.db'}"
     async with Database(url) as database:
         await database.migrate()
         async with database.session() as session:
