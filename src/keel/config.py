@@ -69,6 +69,8 @@ class Settings(BaseSettings):
         regex_seconds: Wall-clock seconds one ``FN.regex_*`` search may run.
         yaml_alias_nodes: Nodes YAML aliases may add to a document once expanded (workflow
             files, ``FN.deserialize_yaml``).
+        script_memory_mb: Address space a ``core.script.run_python`` script may use (MiB).
+        script_max_timeout_seconds: The longest ``timeout_seconds`` a script may ask for.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -101,6 +103,8 @@ class Settings(BaseSettings):
     max_value_length: int = Field(default=10_000_000, ge=1_000)
     regex_seconds: float = Field(default=1.0, gt=0)
     yaml_alias_nodes: int = Field(default=100_000, ge=0)
+    script_memory_mb: int = Field(default=512, ge=64, le=64 * 1024)
+    script_max_timeout_seconds: int = Field(default=3600, ge=1, le=24 * 3600)
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

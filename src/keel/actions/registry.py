@@ -65,6 +65,7 @@ BUILTIN_MODULES = (
     "keel.actions.builtin.pagination",
     "keel.actions.builtin.regions",
     "keel.actions.builtin.require",
+    "keel.actions.builtin.script",
     "keel.actions.builtin.text",
     "keel.actions.builtin.transform",
     "keel.actions.builtin.workflow",
