@@ -140,6 +140,12 @@ async def test_a_fork_bomb_cannot_start_processes(home: Path) -> None:
         await run_python(script)
 
 
+async def test_a_script_cannot_signal_the_worker(home: Path) -> None:
+    script = f"import os\ndef main():\n    os.kill({os.getpid()}, 9)"
+    with pytest.raises(ScriptError, match="may not signal processes"):
+        await run_python(script)
+
+
 async def test_a_script_cannot_read_other_runs_files_or_keels_home(home: Path) -> None:
     (home / "secret.key").write_text("the store's key")
     # Another run's private folder, as run_python makes them, with a file in it.
@@ -176,6 +182,8 @@ async def test_a_script_has_its_own_folder_home_and_a_scrubbed_environment(
     assert not any(name.startswith("KEEL_") for name in done["env"])
     second = await run_python(script)
     assert second["cwd"] != done["cwd"]  # a fresh folder per call
+    with pytest.raises(ScriptError, match="env_vars: 'A=B' is not a usable variable"):
+        await run_python(script, env_vars={"A=B": "x"})
 
 
 async def test_no_network_without_allow_network(home: Path, listener: int) -> None:

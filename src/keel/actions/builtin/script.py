@@ -14,6 +14,7 @@ the action with its exception and the end of its stderr.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,9 @@ from keel.errors import KeelError
 
 #: What of stderr an error message carries.
 _ERROR_STDERR = 2000
+
+#: A name an environment variable may have.
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 #: The largest script accepted, in characters.
 MAX_SCRIPT_CHARS = 256 * 1024
@@ -73,6 +77,12 @@ async def run_python(
             f"timeout_seconds: {timeout_seconds}; give 1 to "
             f"{settings.script_max_timeout_seconds} (KEEL_SCRIPT_MAX_TIMEOUT_SECONDS)"
         )
+    for name, value in (env_vars or {}).items():
+        if not _ENV_NAME.match(name) or "\0" in value:
+            raise ScriptError(
+                f"env_vars: '{name[:60]}' is not a usable variable (a name of letters, digits "
+                "and _, not starting with a digit; a value without NUL characters)"
+            )
     packages: Path | None = None
     if dependencies:
         environment = await ensure_environment(
