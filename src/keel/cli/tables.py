@@ -80,7 +80,10 @@ def show_table(shown: Table, *flexible: str, wide: bool = False) -> None:
 
 
 def id_width(ids: Sequence[str], minimum: int = MIN_ID) -> int:
-    """Return the shortest prefix length (at least ``minimum``) that tells ``ids`` apart."""
+    """Return the shortest prefix length that tells ``ids`` apart.
+
+    It is at least ``minimum``, or the longest id's length when every id is shorter than that.
+    """
     longest = max((len(i) for i in ids), default=minimum)
     for width in range(minimum, longest + 1):
         if len({i[:width] for i in ids}) == len(set(ids)):
