@@ -22,8 +22,9 @@ from temporalio.client import Client
 from keel.actions.builtin.script import ScriptError, run_python
 from keel.actions.script.environments import DependencyError, ensure_environment, normalised
 from keel.actions.script.sandbox import MAX_OUTPUT_BYTES, interpreter, isolation
-from keel.config import get_settings
+from keel.config import Settings, get_settings
 from keel.execution.local import LocalExecutor
+from keel.execution.ray import RayExecutor
 from keel.orchestration.client import RunFailedError
 from keel.orchestration.worker import build_worker
 from tests.integration.engine import Engine
@@ -281,3 +282,31 @@ returns: ${{ ACTIONS.score.result }}
         assert await engine.run(document) == 2
         with pytest.raises(RunFailedError, match="ZeroDivisionError"):
             await engine.run(failing)
+
+
+async def test_a_workflow_runs_a_script_on_ray(
+    temporal_client: Client, task_queue: str, ray_cluster: None
+) -> None:
+    document = """\
+title: Script on Ray
+description: the sandbox works from a Ray worker process too
+actions:
+  - ref: score
+    action: core.script.run_python
+    args:
+      inputs: {n: 20}
+      script: |
+        import os
+        def main(n):
+            return {"double": n * 2, "pid": os.getpid()}
+returns: ${{ ACTIONS.score.result }}
+"""
+    executor = RayExecutor(Settings(executor="ray"))
+    try:
+        async with build_worker(temporal_client, task_queue, executor):
+            result = await Engine(temporal_client, task_queue).run(document)
+    finally:
+        await executor.close()
+    assert result["double"] == 40
+    if isolation() == "namespaces":
+        assert result["pid"] == 1  # in its own PID namespace there as well
