@@ -168,6 +168,45 @@ async def test_a_script_cannot_read_other_runs_files_or_keels_home(home: Path) -
         other.rmdir()
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "os.remove(TARGET)",
+        "os.rename(TARGET, 'stolen')",
+        "os.replace('mine.txt', TARGET)",
+        "os.chmod(TARGET, 0o777)",
+        "os.truncate(TARGET, 0)",
+        "os.mkdir(TARGET + '.d')",
+        "shutil.rmtree(os.path.dirname(TARGET))",
+        "shutil.copy('mine.txt', TARGET)",
+        # A descriptor of an outside folder would let dir_fd reach into it.
+        "os.open('planted', os.O_CREAT | os.O_WRONLY, dir_fd=os.open(PARENT, os.O_RDONLY))",
+    ],
+)
+async def test_a_script_cannot_change_files_outside_its_folder(home: Path, call: str) -> None:
+    target = home / "keel.db"
+    target.write_text("the store")
+    script = (
+        f"import os, shutil\nTARGET = {str(target)!r}\nPARENT = {str(home)!r}\n"
+        f"def main():\n    open('mine.txt', 'w').write('x')\n    {call}"
+    )
+    with pytest.raises(ScriptError, match=r"may not (change|open the folder|read)"):
+        await run_python(script)
+    assert target.read_text() == "the store" and sorted(p.name for p in home.iterdir()) == [
+        "keel.db"
+    ]
+
+
+async def test_a_script_may_manage_files_in_its_own_folder(home: Path) -> None:
+    script = (
+        "import os, shutil\ndef main():\n    os.mkdir('d')\n    open('d/a', 'w').write('1')\n"
+        "    os.rename('d/a', 'd/b')\n    shutil.copy('d/b', 'd/c')\n    os.chmod('d/c', 0o600)\n"
+        "    names = sorted(os.listdir('d'))\n    shutil.rmtree('d')\n"
+        "    return [names, os.path.exists('d')]"
+    )
+    assert await run_python(script) == [["b", "c"], False]
+
+
 async def test_a_script_has_its_own_folder_home_and_a_scrubbed_environment(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

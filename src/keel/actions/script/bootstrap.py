@@ -73,6 +73,21 @@ _PROCESS_EVENTS = frozenset(
 _SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg", "signal.pthread_kill"})
 _LINK_EVENTS = frozenset({"os.link", "os.symlink"})
 _NATIVE_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.addressof"})
+#: Events that change a path: the positions of their path arguments and of each one's dir_fd.
+_MUTATIONS: dict[str, tuple[tuple[int, ...], tuple[int | None, ...]]] = {
+    "os.remove": ((0,), (1,)),
+    "os.rmdir": ((0,), (1,)),
+    "os.mkdir": ((0,), (2,)),
+    "os.rename": ((0, 1), (2, 3)),
+    "os.chmod": ((0,), (2,)),
+    "os.chown": ((0,), (3,)),
+    "os.utime": ((0,), (3,)),
+    "os.truncate": ((0,), (None,)),
+    "os.chflags": ((0,), (None,)),
+    "os.lchflags": ((0,), (None,)),
+    "os.setxattr": ((0,), (None,)),
+    "os.removexattr": ((0,), (None,)),
+}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -102,32 +117,74 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
+def _descriptor_path(fd: int) -> str | None:
+    """Return the path an open descriptor refers to (through ``/proc``), or ``None``."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
 def _guard(workdir: str, read_roots: tuple[str, ...], allow_network: bool) -> None:
     """Install the audit hook that refuses what a script may not do (see the module doc)."""
     readable = (workdir, *read_roots, *_SYSTEM_READ, *(_NETWORK_READ if allow_network else ()))
     cwd = [workdir]
 
-    def opened(path: object, mode: object, flags: object) -> None:
+    def resolve(path: object, dir_fd: object = None) -> str:
+        """Return the absolute path an event names (a descriptor resolved through /proc).
+
+        ``dir_fd`` is ``None`` or negative (-1) when the call gave none.
+        """
         if isinstance(path, int):
-            return  # an already open descriptor
+            found = _descriptor_path(path)
+            if found is None:
+                raise SandboxViolationError(f"the script may not use descriptor {path} here")
+            return found
         text = os.fsdecode(path) if isinstance(path, bytes | str) else str(path)
-        full = os.path.normpath(os.path.join(cwd[0], text))
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and flags & _WRITE_FLAGS
-        )
+        base = cwd[0]
+        if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(text):
+            found = _descriptor_path(dir_fd)
+            if found is None:
+                raise SandboxViolationError(f"the script may not use descriptor {dir_fd} here")
+            base = found
+        return os.path.normpath(os.path.join(base, text))
+
+    def check(full: str, writing: bool) -> None:
         allowed = _under(full, (workdir,)) if writing else _under(full, readable)
         if not allowed:
-            what = "write" if writing else "read"
+            what = "change" if writing else "read"
             raise SandboxViolationError(f"the script may not {what} {full}: outside its sandbox")
+
+    def opened(path: object, mode: object, flags: object) -> None:
+        if isinstance(path, int):
+            return  # an already open descriptor, opened through this hook
+        full = resolve(path)
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+        )
+        check(full, writing)
+        if not writing and not _under(full, (workdir,)) and os.path.isdir(full):
+            # A descriptor of an outside folder would let dir_fd reach into it (the open
+            # event does not carry dir_fd): listing is allowed, opening is not.
+            raise SandboxViolationError(f"the script may not open the folder {full}")
+
+    def changed(event: str, args: tuple[Any, ...]) -> None:
+        positions, dir_fds = _MUTATIONS[event]
+        for position, dir_fd in zip(positions, dir_fds, strict=True):
+            if position < len(args):
+                fd = args[dir_fd] if dir_fd is not None and dir_fd < len(args) else None
+                check(resolve(args[position], fd), writing=True)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             opened(*args[:3])
+        elif event in _MUTATIONS:
+            changed(event, args)
         elif event in ("os.listdir", "os.scandir") and args and args[0] is not None:
-            opened(args[0], "r", 0)
+            check(resolve(args[0]), writing=False)
         elif event == "os.chdir":
-            full = os.path.normpath(os.path.join(cwd[0], os.fsdecode(args[0])))
-            opened(full, "r", 0)
+            full = resolve(args[0])
+            check(full, writing=False)
             cwd[0] = full
         elif event.startswith("socket.") and not allow_network:
             raise SandboxViolationError(
