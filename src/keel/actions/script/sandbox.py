@@ -188,7 +188,7 @@ async def _run_in(
             "processes": limits.processes,
         },
     }
-    mode = isolation()
+    mode = await asyncio.to_thread(isolation)  # probed once; never blocks the loop
     command = [python, "-I", "-S", "-c", _BOOTSTRAP]
     if mode == "namespaces":
         command = [*_namespace_prefix(allow_network=allow_network), *command]
