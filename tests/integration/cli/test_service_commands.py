@@ -44,8 +44,9 @@ async def test_reapplying_an_unchanged_file_adds_no_version(served: Served) -> N
     head = again.stdout.split("webhook:")[0]
     assert entry["id"] not in head and fits(head)  # aliases, not ids, by default
     again_json = await served.keel("apply", str(flow), "--json")
-    assert json.loads(again_json.stdout)[0] | {"unchanged": None} == entry | {"unchanged": None}
-    assert json.loads(again_json.stdout)[0]["unchanged"] is True
+    # The same workflow and version; the webhook URL was shown once, when it was made.
+    assert json.loads(again_json.stdout)[0] == entry | {"unchanged": True, "webhook_url": None}
+    assert "webhook: unchanged (its URL was shown when it was made" in again.stdout
 
     flow.write_text(FIXED + "# a comment is a change\n")
     changed = await served.keel("apply", str(flow), "--json")
