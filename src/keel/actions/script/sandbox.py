@@ -8,8 +8,8 @@ that the whole process group is killed when the wall-clock limit passes. Inside,
 script runs.
 
 Where ``unshare`` can create namespaces (Keel running as root, or unprivileged user namespaces),
-the child also runs in a new network namespace (no interface but loopback: no network at all
-unless ``allow_network``) and a new PID namespace (it cannot see or signal the worker or any
+the child also runs in a new network namespace (no interface up, not even loopback: no network
+at all unless ``allow_network``) and a new PID namespace (it cannot see or signal the worker or any
 other process). :func:`isolation` says which of the two levels this machine gives.
 """
 
