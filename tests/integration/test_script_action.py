@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,12 @@ from temporalio.client import Client
 
 from keel.actions.builtin.script import ScriptError, run_python
 from keel.actions.script.environments import DependencyError, ensure_environment, normalised
-from keel.actions.script.sandbox import MAX_OUTPUT_BYTES, interpreter, isolation
+from keel.actions.script.sandbox import (
+    MAX_OUTPUT_BYTES,
+    namespace_prefix,
+    interpreter,
+    isolation,
+)
 from keel.config import Settings, get_settings
 from keel.execution.local import LocalExecutor
 from keel.execution.ray import RayExecutor
@@ -349,3 +355,28 @@ returns: ${{ ACTIONS.score.result }}
     assert result["double"] == 40
     if isolation() == "namespaces":
         assert result["pid"] == 1  # in its own PID namespace there as well
+
+
+async def test_the_network_namespace_stops_sockets_below_the_audit_hook(listener: int) -> None:
+    # The kernel layer alone (the command Keel wraps the child in), without the Python guard:
+    # native code that gets past the audit hook still finds no network.
+    probe = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {listener}), timeout=2).close()\n"
+        "    print('connected')\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc.errno)\n"
+    )
+    plain = subprocess.run(
+        [interpreter(), "-I", "-S", "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert plain.stdout.strip() == "connected"
+    if isolation() == "namespaces":
+        wrapped = subprocess.run(
+            [*namespace_prefix(allow_network=False), interpreter(), "-I", "-S", "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert wrapped.stdout.startswith("refused")

@@ -102,7 +102,7 @@ def isolation() -> Isolation:
         return "process"
     try:
         done = subprocess.run(
-            [*_namespace_prefix(allow_network=False), "true"],
+            [*namespace_prefix(allow_network=False), "true"],
             capture_output=True,
             timeout=10,
             check=False,
@@ -112,7 +112,12 @@ def isolation() -> Isolation:
     return "namespaces" if done.returncode == 0 else "process"
 
 
-def _namespace_prefix(*, allow_network: bool) -> list[str]:
+def namespace_prefix(*, allow_network: bool) -> list[str]:
+    """Return the ``unshare`` command a child is wrapped in: new PID, mount and network namespaces.
+
+    Without ``allow_network`` the network namespace has no interface up; as a user other than
+    root, an unprivileged user namespace is created around the rest.
+    """
     flags = ["--pid", "--fork", "--kill-child", "--mount", "--mount-proc"]
     if os.getuid() != 0:
         flags.insert(0, "--map-root-user")  # an unprivileged user namespace around the rest
@@ -191,7 +196,7 @@ async def _run_in(
     mode = await asyncio.to_thread(isolation)  # probed once; never blocks the loop
     command = [python, "-I", "-S", "-c", _BOOTSTRAP]
     if mode == "namespaces":
-        command = [*_namespace_prefix(allow_network=allow_network), *command]
+        command = [*namespace_prefix(allow_network=allow_network), *command]
     environment = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
