@@ -24,9 +24,9 @@ from keel.actions.builtin.script import ScriptError, run_python
 from keel.actions.script.environments import DependencyError, ensure_environment, normalised
 from keel.actions.script.sandbox import (
     MAX_OUTPUT_BYTES,
-    namespace_prefix,
     interpreter,
     isolation,
+    namespace_prefix,
 )
 from keel.config import Settings, get_settings
 from keel.execution.local import LocalExecutor
