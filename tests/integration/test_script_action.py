@@ -380,3 +380,13 @@ async def test_the_network_namespace_stops_sockets_below_the_audit_hook(listener
             check=True,
         )
         assert wrapped.stdout.startswith("refused")
+
+
+async def test_threads_are_allowed(home: Path) -> None:
+    script = (
+        "import threading\ndef main():\n    seen = []\n"
+        "    workers = [threading.Thread(target=seen.append, args=(n,)) for n in range(4)]\n"
+        "    [w.start() for w in workers]\n    [w.join() for w in workers]\n"
+        "    return sorted(seen)"
+    )
+    assert await run_python(script) == [0, 1, 2, 3]

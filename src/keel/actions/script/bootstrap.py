@@ -95,22 +95,41 @@ class SandboxViolationError(PermissionError):
     """A script tried something the sandbox does not allow."""
 
 
+def _lower(kind: int, soft: int, hard: int | None = None) -> None:
+    """Lower one kernel limit to ``soft``/``hard``, never above the hard limit it has now."""
+    _, current = resource.getrlimit(kind)
+    wanted = soft if hard is None else hard
+    if current != resource.RLIM_INFINITY:
+        soft, wanted = min(soft, current), min(wanted, current)
+    resource.setrlimit(kind, (soft, wanted))
+
+
+def _user_tasks(uid: int) -> int:
+    """Return how many tasks (processes and threads) user ``uid`` runs now, from ``/proc``."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue  # it ended meanwhile
+    return count
+
+
 def _set_limits(limits: dict[str, int]) -> None:
     """Lower this process's kernel limits (they hold for every thread and for exec)."""
     cpu = limits["cpu_seconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, then SIGKILL
-    memory = limits["memory_bytes"]
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    size = limits["file_bytes"]
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.getuid() != 0:
-        # Per user, and not enforced for root at all: a bound on top of the audit hook below.
-        processes = limits["processes"]
-        _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        if hard == resource.RLIM_INFINITY or hard > processes:
-            resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    _lower(resource.RLIMIT_CPU, cpu, cpu + 1)  # SIGXCPU at the soft limit, SIGKILL at the hard
+    _lower(resource.RLIMIT_AS, limits["memory_bytes"])
+    _lower(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    _lower(resource.RLIMIT_NOFILE, limits["open_files"])
+    _lower(resource.RLIMIT_CORE, 0)
+    uid = os.getuid()
+    if uid != 0:
+        # RLIMIT_NPROC counts every task of the user (the worker's threads too) and is not
+        # enforced for root: this many more than the user runs now, on top of the audit hook.
+        _lower(resource.RLIMIT_NPROC, _user_tasks(uid) + limits["processes"])
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
