@@ -25,6 +25,7 @@ from keel.actions.registry import default_registry
 from keel.cli.recording import RunningStack, RunRecorder, cli_run_id, running_stack
 from keel.cli.variables import read_variables
 from keel.config import get_settings
+from keel.console.pages import PREFIX as CONSOLE_PREFIX
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.dsl.validation import validate_file
@@ -199,7 +200,7 @@ def _announce(err: Console, execution_id: str, running: RunningStack | None) -> 
     """Say which run started (on stderr: ``--json`` keeps stdout to the result alone)."""
     err.print(f"run {escape(execution_id)}")
     if running is not None and running.api_url:
-        err.print(f"console: {escape(running.api_url)}/runs/{escape(execution_id)}")
+        err.print(f"console: {escape(running.api_url)}{CONSOLE_PREFIX}/runs/{escape(execution_id)}")
 
 
 async def _watch(started: StartedRun, console: Console) -> Any:

@@ -75,7 +75,7 @@ async def test_beside_a_running_keel_up_the_run_prints_its_console_url(
     assert json.loads(ran.stdout) == "#ops in us"
     (announced,) = [line for line in ran.stderr.splitlines() if line.startswith("run ")]
     execution_id = announced.removeprefix("run ").strip()
-    assert f"console: {served.url}/runs/{execution_id}" in ran.stderr
+    assert f"console: {served.url}/ui/runs/{execution_id}" in ran.stderr
     shown = await served.keel("runs", "show", execution_id)
     assert shown.returncode == 0 and "succeeded" in shown.stdout
     (run,) = json.loads((await served.keel("runs", "list", "--json")).stdout)["items"]
