@@ -352,6 +352,14 @@ def test_same_folder_commands_find_keel_up_and_its_local_key(
         ran = keel("run", "enrich.yml", "--input", '{"n": 5}', "--json", env=own_env, cwd=tmp_path)
         assert ran.returncode == 0, ran.stderr
         assert json.loads(ran.stdout) == {"doubled": 10, "label": "none"}
+        # ... and is recorded in keel up's store, with its console page named.
+        (announced,) = [line for line in ran.stderr.splitlines() if line.startswith("run ")]
+        run_id = announced.removeprefix("run ").strip()
+        assert f"console: {url}/ui/runs/{run_id}" in ran.stderr
+        listed = keel("runs", "list", "--json", env=own_env, cwd=tmp_path)
+        recorded = {r["execution_id"]: r for r in json.loads(listed.stdout)["items"]}
+        assert recorded[run_id]["trigger_type"] == "cli"
+        assert recorded[run_id]["status"] == "succeeded"
 
         # A second keel up (or dev server) on the same folder refuses to start, clearly.
         second = keel("up", "--port", str(free_port()), env=own_env, cwd=tmp_path)
