@@ -1,9 +1,10 @@
 """Recording ``keel run``'s runs in Keel's store, so ``keel runs list`` and the console show them.
 
-A run started from a file is recorded (trigger ``cli``, no stored workflow) when there is a store
-to record it in: one is configured (``KEEL_DATABASE_URL``), or a ``keel up`` is running for this
-folder (it keeps ``<home>/stack.json``, and its store is the one these settings name). Without
-either, ``keel run`` stays what it was: a throwaway run on its own Temporal, recorded nowhere.
+A run started from a file is recorded (trigger ``cli``, no stored workflow) in the store these
+settings name: ``KEEL_DATABASE_URL``, else the embedded default (SQLite in ``KEEL_HOME``). That is
+the store a ``keel up`` of the same folder serves, and ``keel run`` without one keeps its Temporal
+state in the same folder, so every run started here shows in ``keel runs list`` and the console,
+whether ``keel up`` was running then or is started later.
 
 The summary row is written once Temporal has accepted the run, and its final status is written
 when the run ends (read from Temporal, as the API does), so it is right even when no API ever
@@ -80,10 +81,8 @@ class RunRecorder:
         self._recorded = False
 
     @classmethod
-    def for_settings(cls, settings: Settings, stack: RunningStack | None) -> RunRecorder | None:
-        """Return a recorder when there is a store to record in (configured, or ``keel up``'s)."""
-        if not settings.database_url and stack is None:
-            return None
+    def for_settings(cls, settings: Settings) -> RunRecorder:
+        """Return a recorder on the store ``settings`` name (configured, else the default)."""
         return cls(Database.from_settings(settings))
 
     async def started(self, execution_id: str, at: datetime) -> None:

@@ -24,7 +24,7 @@ from rich.table import Table
 from keel.actions.registry import default_registry
 from keel.cli.recording import RunningStack, RunRecorder, cli_run_id, running_stack
 from keel.cli.variables import read_variables
-from keel.config import get_settings
+from keel.config import Settings, get_settings
 from keel.console.pages import PREFIX as CONSOLE_PREFIX
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
@@ -159,7 +159,7 @@ async def _run(
 ) -> tuple[Any, Any]:
     settings = get_settings()
     running = running_stack(settings)
-    recorder = RunRecorder.for_settings(settings, running)
+    recorder = RunRecorder.for_settings(settings)
     try:
         async with EmbeddedStack(settings, catalog=catalog) as stack:
             assert stack.client is not None
@@ -174,33 +174,43 @@ async def _run(
                 eager=True,
                 variables=launch.variables,
             )
-            if recorder is not None:
-                await recorder.started(started.execution_id, at)
-            _announce(err, started.execution_id, running)
+            await recorder.started(started.execution_id, at)
+            _announce(err, settings, started.execution_id, running)
             try:
                 if live:
                     value = await _watch(started, err)
                 else:
                     value = await wait_result(started)
             finally:
-                if recorder is not None:
-                    await recorder.ended(stack.client, started.execution_id)
+                await recorder.ended(stack.client, started.execution_id)
             context = None
             if launch.want_context:
                 context = await started.handle.query("context", result_type=dict)
             return value, context
     finally:
-        if recorder is not None:
-            for warning in recorder.warnings:
-                err.print(f"[yellow]warning: {escape(warning)}[/]")
-            await recorder.close()
+        for warning in recorder.warnings:
+            err.print(f"[yellow]warning: {escape(warning)}[/]")
+        await recorder.close()
 
 
-def _announce(err: Console, execution_id: str, running: RunningStack | None) -> None:
-    """Say which run started (on stderr: ``--json`` keeps stdout to the result alone)."""
+def _announce(
+    err: Console, settings: Settings, execution_id: str, running: RunningStack | None
+) -> None:
+    """Say which run started and where the console shows it (stderr: keeps ``--json`` clean).
+
+    Without a ``keel up`` the run is still recorded in this folder's store, so the page exists as
+    soon as one is started here: say so rather than print a link that does not answer yet.
+    """
     err.print(f"run {escape(execution_id)}")
+    page = f"{CONSOLE_PREFIX}/runs/{escape(execution_id)}"
     if running is not None and running.api_url:
-        err.print(f"console: {escape(running.api_url)}{CONSOLE_PREFIX}/runs/{escape(execution_id)}")
+        err.print(f"console: {escape(running.api_url)}{page}", soft_wrap=True)
+    else:
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        # soft_wrap: a link cut in two by the terminal width cannot be copied.
+        err.print(
+            f"console: {escape(base)}{page} (once `keel up` runs in this folder)", soft_wrap=True
+        )
 
 
 async def _watch(started: StartedRun, console: Console) -> Any:

@@ -201,6 +201,8 @@ class TemporalDevServer:
             # Own session: terminal signals and process-group kills aimed at this process (or at
             # a worker) do not reach the server; stop() and the atexit hook end it instead.
             start_new_session=True,
+            # Temporal's SQLite files (histories: results, inputs) are the server's to read only.
+            umask=0o077,
         )
         if self.db_file is not None:
             write_private(_beside(self.db_file, ".pid"), f"{self._process.pid}\n")

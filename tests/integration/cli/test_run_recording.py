@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import stat
 
 import pytest
 
@@ -35,7 +37,8 @@ async def test_a_run_is_recorded_in_the_configured_store(served: Served) -> None
     (announced,) = [line for line in ran.stderr.splitlines() if line.startswith("run ")]
     execution_id = announced.removeprefix("run ").strip()
     assert execution_id.startswith("run-") and execution_id.endswith("-post")
-    assert "console:" not in ran.stderr  # no keel up: no console to point at
+    # No keel up: the page is named, with when it answers.
+    assert f"/ui/runs/{execution_id} (once `keel up` runs in this folder)" in ran.stderr
 
     page = json.loads((await served.keel("runs", "list", "--json")).stdout)["items"]
     (run,) = page
@@ -82,9 +85,12 @@ async def test_beside_a_running_keel_up_the_run_prints_its_console_url(
     assert run["execution_id"] == execution_id and run["trigger_type"] == "cli"
 
 
-async def test_without_a_store_or_keel_up_nothing_is_recorded(served: Served) -> None:
+async def test_without_a_store_or_keel_up_the_run_is_kept_in_the_folders_own_store(
+    served: Served,
+) -> None:
+    home = served.cwd / "elsewhere"
     served.env = {k: v for k, v in served.env.items() if k != "KEEL_DATABASE_URL"}
-    served.env["KEEL_HOME"] = str(served.cwd / "elsewhere")
+    served.env["KEEL_HOME"] = str(home)
     flow = served.cwd / "post.yml"
     flow.write_text(USES_VARS)
     ran = await served.keel(
@@ -95,8 +101,17 @@ async def test_without_a_store_or_keel_up_nothing_is_recorded(served: Served) ->
         api=False,
     )
     assert ran.returncode == 0, ran.stderr
-    assert "run run-" in ran.stderr  # the id is printed all the same
-    assert not (served.cwd / "elsewhere" / "keel.db").exists()
+    (announced,) = [line for line in ran.stderr.splitlines() if line.startswith("run ")]
+    execution_id = announced.removeprefix("run ").strip()
+    # The embedded default store (what a later `keel up` here serves) has the run, finished.
+    with sqlite3.connect(home / "keel.db") as db:
+        rows = db.execute("SELECT execution_id, trigger_type, status FROM runs").fetchall()
+    assert rows == [(execution_id, "cli", "succeeded")]
+    # The state folder and everything in it is the owner's alone (Temporal's histories too).
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for path in home.glob("*.db*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # Nothing reached the other store (the served API's).
     assert json.loads((await served.keel("runs", "list", "--json")).stdout)["items"] == []
 
 
