@@ -2,10 +2,10 @@
 
 The unit and in-process tests check each bound's answer; these check what only separate
 processes show: after a stream of abusive requests (bodies far over the size limit, with and
-without ``Content-Length``, JSON nested 900 levels deep, NDJSON bodies over the runs-per-request
-cap), the API process answered each with a clear 4xx, started no run for any of them, still
-serves a normal delivery end to end through the worker, and its memory (``VmRSS``/``VmHWM`` from
-``/proc``) stayed bounded: it never held a body much past the limit.
+without ``Content-Length``, multipart forms of 18,000 parts, JSON nested 900 levels deep, NDJSON
+bodies over the runs-per-request cap), the API process answered each with a clear 4xx, started
+no run for any of them, still serves a normal delivery end to end through the worker, and its
+memory (``VmRSS``/``VmHWM`` from ``/proc``) stayed bounded.
 """
 
 from __future__ import annotations
@@ -126,6 +126,17 @@ def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
         sent += size
 
 
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}
+
+
+def many_parts(count: int) -> bytes:
+    """A multipart form of ``count`` one-character fields (about 56 bytes each)."""
+    fields = b"".join(
+        b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % n for n in range(count)
+    )
+    return fields + b"--b--\r\n"
+
+
 def nested(depth: int) -> bytes:
     """JSON text ``depth`` arrays deep (written by hand: no recursion needed)."""
     return b"[" * depth + b"1" + b"]" * depth
@@ -144,6 +155,10 @@ def test_oversized_bodies_are_refused_and_the_api_stays_small(service: Service) 
             service.webhook, content=chunks(16 * MIB), headers={"Content-Type": "application/json"}
         )
         assert streamed is None or streamed.status_code == 413, streamed.text
+        # A multipart body under the size limit, of 18,000 tiny parts: refused by its count.
+        fields = post(service.webhook, content=many_parts(18_000), headers=MULTIPART)
+        assert fields is not None and fields.status_code == 413, fields
+        assert "parts" in fields.json()["error"]["message"]
     refused = httpx.post(service.webhook, content=b"x" * (MIB + 1), timeout=60)
     assert refused.status_code == 413 and "body" in refused.json()["error"]["message"], refused.text
 
