@@ -196,6 +196,19 @@ async def settle(
     return views
 
 
+async def all_runs(http: httpx.AsyncClient) -> set[str]:
+    """Return the execution ids of every run the API lists (a retried delivery must add none)."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    while True:
+        params = {"limit": "50", **({"cursor": cursor} if cursor else {})}
+        page = (await http.get("/runs", params=params)).json()
+        ids |= {item["execution_id"] for item in page["items"]}
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return ids
+
+
 async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
     keel_up: tuple[Process, str, Path], effects: Effects
 ) -> None:
@@ -227,6 +240,7 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
         views = await settle(http, faults.accepted, timeout=75)
+        started_runs = await all_runs(http)
 
     right = [
         run
@@ -247,6 +261,7 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
         "timer_seconds": TIMER_SECONDS,
         "killed": killed,
         "accepted": len(faults.accepted),
+        "runs_started": len(started_runs),
         "delivery_retries": faults.retries,
         "completed_right": len(right),
         "lost": len(lost),
@@ -265,6 +280,7 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
     print("\nfault suite:", json.dumps(counts, indent=2))
 
     assert len(faults.accepted) == RUNS
+    assert started_runs == set(faults.accepted.values())  # retries started no second run
     assert not lost, {run: views.get(run) for run in lost[:5]}
     assert not stuck, stuck[:5]
     assert len(right) == RUNS
