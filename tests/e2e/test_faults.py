@@ -2,11 +2,12 @@
 
 ``keel up`` runs as a user runs it (its own dev server on a file, one API process, two worker
 processes, a SQLite store in a temporary ``KEEL_HOME``), all separate processes on loopback. Each
-run waits on a durable timer, then makes one side effect (a POST carrying its own id) to a
-loopback server that counts what it receives. While runs are being delivered and are in flight,
-the test kills with SIGKILL, in turn, a worker process, the API process and the Temporal dev
-server; ``keel up`` restarts each. The sender retries a delivery that failed (connection refused
-while the API is down, 5xx while Temporal is), so the webhook is keyed by the run's id: a
+run waits on a durable timer, then makes one side effect (a POST carrying its own id, answered
+after half a second) to a loopback server that counts what it receives. While runs are being
+delivered and are in flight, the test kills with SIGKILL, in turn, a worker process, the API
+process and the Temporal dev server (once 20, 45 and 75 runs were accepted); ``keel up``
+restarts each. The sender retries a delivery that failed (connection refused while the API is
+down, 5xx while Temporal is), so the webhook is keyed by the run's id: a
 redelivery is the same run, not a second one.
 
 At the end every accepted run must have completed with its own id (none lost, none stuck); a
@@ -41,10 +42,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RUNS = 100
 #: Seconds each run's first action waits on its durable timer.
 TIMER_SECONDS = 4
+#: Seconds the side-effect server takes to answer.
+EFFECT_SECONDS = 0.5
 #: Seconds between two deliveries: 100 runs are sent over about 25 s, while the kills happen.
 SPACING = 0.25
-#: When (seconds after the first delivery) each process is killed.
-KILLS = (("worker-1", 5.0), ("api", 11.0), ("temporal", 17.0))
+#: Which process is killed once how many runs were accepted (so each kill finds runs in
+#: flight, however long the previous restart took on a loaded machine).
+KILLS = (("worker-1", 20), ("api", 45), ("temporal", 75))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 FLOW = """\
@@ -71,6 +75,13 @@ returns: ${{{{ ACTIONS.effect.result.data }}}}
 """
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a client gone mid-answer (a killed worker)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class Effects:
     """A loopback server that counts the side effects it receives, by run id."""
 
@@ -84,6 +95,9 @@ class Effects:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with effects.lock:
                     effects.counts[body["id"]] += 1
+                # A remote call takes a while: kills then land inside some side effects, whose
+                # actions run again (the counted repeats).
+                time.sleep(EFFECT_SECONDS)
                 answer = json.dumps({"id": body["id"]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -94,7 +108,7 @@ class Effects:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/effects"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -220,12 +234,22 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
     started = time.monotonic()
 
     async def killer() -> None:
-        for name, at in KILLS:
-            await asyncio.sleep(max(0.0, started + at - time.monotonic()))
+        for name, accepted in KILLS:
+            while len(faults.accepted) < accepted:
+                await asyncio.sleep(0.1)
             in_flight = faults.in_flight()
             pid = kill(home, name)
             faults.in_flight_at_kills[name] = in_flight
-            killed.append({"process": name, "pid": pid, "at_s": at, "in_flight": in_flight})
+            at = round(time.monotonic() - started, 1)
+            killed.append(
+                {
+                    "process": name,
+                    "pid": pid,
+                    "at_s": at,
+                    "accepted": accepted,
+                    "in_flight": in_flight,
+                }
+            )
 
     async with httpx.AsyncClient(timeout=30) as http:
 
@@ -259,6 +283,7 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "runs": RUNS,
         "timer_seconds": TIMER_SECONDS,
+        "side_effect_seconds": EFFECT_SECONDS,
         "killed": killed,
         "accepted": len(faults.accepted),
         "runs_started": len(started_runs),
