@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         executor: Where action code runs: ``local`` (in-process) or ``ray``.
         ray_address: A Ray cluster to join; empty starts a local Ray.
         ray_num_cpus: CPUs a local Ray may use; None lets Ray count the machine's cores.
+        ray_actors: Warm Ray actors that run async actions (each keeps an event loop and
+            keep-alive HTTP connections); 0 runs every call as a Ray task of its own.
         database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
         http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
         secret_key: Key that encrypts secrets at rest: a Fernet key or a long random passphrase.
@@ -82,6 +84,7 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = "local"
     ray_address: str = ""
     ray_num_cpus: int | None = None
+    ray_actors: int = Field(default=2, ge=0, le=64)
     database_url: str = ""
     http_allow_private: bool = False
     secret_key: str = ""

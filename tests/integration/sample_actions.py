@@ -7,7 +7,9 @@ importable there.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 from keel.actions.redaction import redact
 from keel.actions.registry import Registry, action
@@ -71,3 +73,36 @@ async def raise_timeout(message: str) -> None:
 def redacted(text: str) -> str:
     """Return ``text`` as the running call's redactor shows it (wherever the call runs)."""
     return redact(text)
+
+
+@action("test.whoami_async", registry=registry)
+async def whoami_async() -> int:
+    """Return the id of the process the call runs in (async)."""
+    return os.getpid()
+
+
+@action("test.exit_async", registry=registry)
+async def exit_async() -> None:
+    """End the process the call runs in at once, as a crash would (async)."""
+    os._exit(3)
+
+
+@action("test.block_async", registry=registry)
+async def block_async(seconds: float) -> float:
+    """Block the event loop for ``seconds`` (an async action that ignores cancellation)."""
+    time.sleep(seconds)
+    return seconds
+
+
+@action("test.rendezvous", registry=registry)
+async def rendezvous(folder: str, count: int) -> int:
+    """Leave a mark in ``folder``, then wait until ``count`` marks are there; return the count.
+
+    The calls only all finish if they run at the same time (sequential ones would wait forever,
+    so the caller gives them a timeout).
+    """
+    here = Path(folder)
+    (here / f"{os.getpid()}-{id(here)}-{time.monotonic_ns()}").touch()
+    while len(list(here.iterdir())) < count:
+        await asyncio.sleep(0.01)
+    return count

@@ -1,8 +1,16 @@
-"""The Ray executor: each action call is one Ray task, awaited from the worker's event loop.
+"""The Ray executor: action calls run in Ray workers, awaited from the worker's event loop.
 
-Arguments are validated in this process first (a bad call costs no round trip). Then the task
-resolves the action *inside the Ray worker* and runs it there (``asyncio.run`` for async actions).
-What travels to the worker depends on the registry:
+Arguments are validated in this process first (a bad call costs no round trip). Then:
+
+- **async actions** (``core.http_request``...) go to a pool of warm Ray actors
+  (:mod:`keel.execution.actor_pool`, ``KEEL_RAY_ACTORS`` of them): each keeps an event loop and
+  keep-alive HTTP connections, and Ray sends calls straight to it;
+- **sync actions** are one Ray task per call (``KEEL_RAY_ACTORS=0`` sends async ones there too,
+  run with ``asyncio.run``): a blocking call gets a worker process of its own, which a timeout
+  kills.
+
+Either way the action is resolved *inside the Ray worker*. What travels to it depends on the
+registry:
 
 - the default registry (production): only the action's **name**; the Ray worker imports Keel and
   looks the name up in its own ``default_registry()``. Nothing but names and JSON-like arguments
@@ -23,8 +31,9 @@ Actions registered ``stateful`` (they use the worker's seen-keys store, e.g.
 ``core.transform.deduplicate``) are not sent to Ray: they run in this process, next to the
 store, on an in-process executor.
 
-Timeouts cancel the task with ``ray.cancel(force=True)``, which kills the Ray worker process:
-unlike a thread, a runaway action really stops. Ray never retries a task here
+Timeouts cancel a task with ``ray.cancel(force=True)``, which kills the Ray worker process:
+unlike a thread, a runaway action really stops. On an actor, the call's coroutine is cancelled,
+and the actor is killed and replaced if the call does not stop. Ray never retries a call here
 (``max_retries=0``): retries are Keel's decision, made in the workflow, where they are recorded.
 
 Only this module imports ``ray``; ``keel.execution.factory`` imports it when the executor is
@@ -44,9 +53,10 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 from ray import cloudpickle
-from ray.exceptions import RayError, RayTaskError, UnserializableException
+from ray.exceptions import RayActorError, RayError, RayTaskError, UnserializableException
 
 from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
+from keel.execution.actor_pool import ActorPool
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
 from keel.execution.local import LocalExecutor
 from keel.expressions.limits import DEFAULT as DEFAULT_LIMITS
@@ -120,7 +130,7 @@ _remote_action = ray.remote(max_retries=0)(_run_action)
 
 
 class RayExecutor:
-    """Runs each action call as a Ray task, on a local Ray or a cluster.
+    """Runs action calls on Ray (warm actors for async actions, tasks for sync ones).
 
     Ray is started (or joined) when the executor is created, so a bad address fails a worker at
     startup rather than at its first action (a new local Ray takes about 3 s). If Ray was already
@@ -128,7 +138,8 @@ class RayExecutor:
     left running at :meth:`close`.
 
     Args:
-        settings: ``ray_address`` (empty starts a local Ray) and ``ray_num_cpus``.
+        settings: ``ray_address`` (empty starts a local Ray), ``ray_num_cpus`` and
+            ``ray_actors`` (how many warm actors run async actions; 0 runs them as tasks).
         registry: Where actions are looked up; None uses the default registry and ships names.
         num_cpus_per_task: Ray CPU resources each action call reserves; fractions let more
             I/O-bound calls run at once than there are cores.
@@ -163,6 +174,13 @@ class RayExecutor:
         self._started_ray = False
         self._local: LocalExecutor | None = None
         self.start()
+        # Created now, so their processes start (and import Keel) before the first call.
+        actor_env = dict(runtime_env or {})
+        if extension_env:
+            actor_env["env_vars"] = {**actor_env.get("env_vars", {}), **extension_env}
+        self._actors = (
+            ActorPool(settings.ray_actors, actor_env or None) if settings.ray_actors > 0 else None
+        )
 
     def start(self) -> None:
         """Start or join Ray now, blocking (a few seconds for a new local Ray)."""
@@ -196,6 +214,8 @@ class RayExecutor:
         redactor = CURRENT_REDACTOR.get()
         secrets = {name: dict(keys) for name, keys in call.secrets.items()} or None
         hidden = redactor.values if redactor else ()
+        if spec.is_async and self._actors is not None:
+            return await self._run_on_actor(self._actors, call, target, args, hidden, secrets)
         ref = self._task.remote(target, args, hidden, secrets, self._limits)
         deadline = asyncio.timeout(call.timeout)
         try:
@@ -215,8 +235,45 @@ class RayExecutor:
             raise
         return ActionOutcome(result=result)
 
+    async def _run_on_actor(
+        self,
+        actors: ActorPool,
+        call: ActionCall,
+        target: str | bytes,
+        args: dict[str, Any],
+        hidden: tuple[str, ...],
+        secrets: dict[str, dict[str, str]] | None,
+    ) -> ActionOutcome:
+        """Run an async action on the least busy warm actor."""
+        slot = actors.acquire()
+        try:
+            ref = slot.actor.run.remote(target, args, hidden, secrets, self._limits)
+            deadline = asyncio.timeout(call.timeout)
+            try:
+                async with deadline:
+                    result = await ref
+            except RayActorError as exc:  # the actor's process died (perhaps by this call)
+                actors.replace(slot)
+                return ActionOutcome(error=_actor_died(call.action, exc))
+            except RayError as exc:
+                return ActionOutcome(error=_unwrap(exc))
+            except TimeoutError as exc:
+                if deadline.expired() and call.timeout is not None:
+                    actors.stop_call(slot, ref)
+                    return timed_out(call.action, call.timeout)
+                return failed(exc)
+            except asyncio.CancelledError:
+                actors.stop_call(slot, ref)
+                raise
+            return ActionOutcome(result=result)
+        finally:
+            actors.release(slot)
+
     async def close(self) -> None:
         """Shut Ray down if this executor started it (and close the in-process executor)."""
+        if self._actors is not None:
+            self._actors.close()
+            self._actors = None
         if self._local is not None:
             await self._local.close()
             self._local = None
@@ -235,6 +292,13 @@ def _extension_env(settings: Settings) -> dict[str, str]:
     if paths:
         env["KEEL_TEMPLATE_PATHS"] = ",".join(str(p) for p in paths)
     return env
+
+
+def _actor_died(action: str, exc: RayActorError) -> ActionFailure:
+    """Return the failure of a call whose actor died; Ray's long explanation is cut to a line."""
+    detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
+    message = f"the Ray worker running action {action} stopped before it answered"
+    return ActionFailure(type(exc).__name__, f"{message}: {detail}" if detail else message)
 
 
 def _unwrap(exc: RayError) -> ActionFailure:
