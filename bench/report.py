@@ -52,6 +52,15 @@ TARGETS = [
     Target(
         "I/O chain, Ray (2b) vs 1b", "keel.http_chain_ray", "raw.local_chain", "total_ms", 1.5, 3.0
     ),
+    # Ray's own cost: at most 3 ms per step more than the in-process executor, same run.
+    Target(
+        "I/O chain, Ray vs local executor (2b)",
+        "keel.http_chain_ray",
+        "keel.http_chain_local",
+        "total_ms",
+        1.0,
+        3.0,
+    ),
     Target("concurrent runs (2d) vs 1d", "keel.concurrent", "raw.concurrent", "runs_per_s", 1.0),
     Target(
         "concurrent runs (2d) vs 1d' (not eager)",
