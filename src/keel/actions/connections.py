@@ -6,6 +6,9 @@ that lives for a whole worker (the in-process one) installs a :class:`ClientPool
 :data:`CURRENT_POOL` around each call, so HTTP actions reuse keep-alive connections; the pool is
 closed when the executor closes. Where no pool is installed (a Ray task runs on a short-lived
 event loop), actions open and close their own client per call.
+
+A pooled client serves every run of the worker, so it keeps no cookies: a session cookie that one
+run's server set must never be sent on another run's request.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
+from http.cookiejar import Cookie, DefaultCookiePolicy
+from urllib.request import Request
 
 import httpcore
 import httpx
@@ -20,8 +25,16 @@ import httpx
 from keel.actions.egress import GuardedBackend, Resolver
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """A cookie policy that stores no cookie (see the module docstring)."""
+
+    def set_ok(self, cookie: Cookie, request: Request) -> bool:
+        """Refuse every cookie a response sets."""
+        return False
+
+
 class ClientPool:
-    """Long-lived ``httpx.AsyncClient`` objects, one per configuration key."""
+    """Long-lived ``httpx.AsyncClient`` objects, one per configuration key; they keep no cookies."""
 
     def __init__(self) -> None:
         self._clients: dict[Hashable, httpx.AsyncClient] = {}
@@ -31,6 +44,7 @@ class ClientPool:
         client = self._clients.get(key)
         if client is None or client.is_closed:
             client = self._clients[key] = factory()
+            client.cookies.jar.set_policy(_NoCookies())
         return client
 
     async def aclose(self) -> None:
