@@ -73,6 +73,16 @@ class Settings(BaseSettings):
             files, ``FN.deserialize_yaml``).
         script_memory_mb: Address space a ``core.script.run_python`` script may use (MiB).
         script_max_timeout_seconds: The longest ``timeout_seconds`` a script may ask for.
+        max_json_depth: The deepest nesting of objects and arrays accepted in any input (webhook
+            bodies, API ``inputs``, ``keel run --input``); at most 200, well under the ~490 levels
+            where Temporal's JSON converter overflows (see ``keel.triggers.bounds``).
+        max_body_bytes: The largest webhook or API request body, in bytes (a webhook's own
+            ``max_body_bytes`` may only lower it).
+        max_runs_per_request: The most runs one webhook request may start (NDJSON lines); a body
+            with more is refused whole, nothing started.
+        variables_cache_seconds: How long the API reuses an environment's ``VARS`` read from the
+            store before reading them again (0 reads on every run). A change made through this
+            process's API is seen at once; one made through another process within this time.
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -108,6 +118,10 @@ class Settings(BaseSettings):
     yaml_alias_nodes: int = Field(default=100_000, ge=0)
     script_memory_mb: int = Field(default=512, ge=64, le=64 * 1024)
     script_max_timeout_seconds: int = Field(default=3600, ge=1, le=24 * 3600)
+    max_json_depth: int = Field(default=64, ge=1, le=200)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_runs_per_request: int = Field(default=100, ge=1, le=10_000)
+    variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

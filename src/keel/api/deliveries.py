@@ -27,10 +27,11 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from keel import expressions
-from keel.api.launcher import launch
+from keel.api.launcher import Runnable, RunOrder, runnable
+from keel.api.launcher import start_runs as launch_runs
 from keel.api.state import ServiceState
 from keel.dsl.model import Workflow
-from keel.errors import ConflictError, ExpressionError, TriggerError, WebhookError
+from keel.errors import ExpressionError, TriggerError, WebhookError
 from keel.orchestration.client import RunFailedError, StartedRun, wait_result
 from keel.store import workflows
 from keel.store.secrets import find_secret
@@ -52,7 +53,7 @@ _TARGET = select(
 )
 
 #: Parsed definitions and settings by (workflow id, version, webhook ``updated_at``).
-_PARSED: OrderedDict[tuple[str, int, datetime], tuple[Workflow, WebhookSettings]] = OrderedDict()
+_PARSED: OrderedDict[tuple[str, int, datetime], tuple[Runnable, WebhookSettings]] = OrderedDict()
 _CACHE_SIZE = 256
 
 #: The answer to any address that is not a live webhook (unknown workflow, wrong secret, no
@@ -67,7 +68,7 @@ class WebhookTarget:
     Attributes:
         workflow_id: The workflow's id.
         version: The committed version its runs use (the latest).
-        workflow: That version's definition.
+        runnable: That version's definition, parsed and in JSON form.
         secret: The digest of the webhook's URL secret (never the secret itself).
         settings: The webhook's settings (from the workflow's ``webhook`` trigger).
         signing_secrets: The HMAC secrets, resolved (empty without ``signature``).
@@ -75,10 +76,15 @@ class WebhookTarget:
 
     workflow_id: str
     version: int
-    workflow: Workflow
+    runnable: Runnable
     secret: str
     settings: WebhookSettings
     signing_secrets: tuple[str, ...]
+
+    @property
+    def workflow(self) -> Workflow:
+        """Return the definition its runs use."""
+        return self.runnable.workflow
 
 
 @dataclass(frozen=True)
@@ -125,19 +131,22 @@ async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarg
         parsed = _PARSED.get(key)
         if parsed is None:
             definition = (await workflows.get_version(session, workflow_id, version)).definition
-            parsed = (Workflow.model_validate(definition), _settings(workflow_id, stored))
+            parsed = (
+                runnable(workflow_id, version, dict(definition)),
+                _settings(workflow_id, stored),
+            )
             _remember(key, parsed)
-        workflow, settings = parsed
+        target, settings = parsed
         signing: tuple[str, ...] = ()
         if settings.signature is not None:
-            environment = _environment(workflow)
+            environment = _environment(target.workflow)
             signing = tuple(
                 [
                     await _resolve(state, session, template, environment, workflow_id)
                     for template in settings.signature.secrets
                 ]
             )
-    return WebhookTarget(workflow_id, version, workflow, hook_secret, settings, signing)
+    return WebhookTarget(workflow_id, version, target, hook_secret, settings, signing)
 
 
 def _settings(workflow_id: str, stored: Any) -> WebhookSettings:
@@ -149,7 +158,7 @@ def _settings(workflow_id: str, stored: Any) -> WebhookSettings:
     return settings
 
 
-def _remember(key: tuple[str, int, datetime], parsed: tuple[Workflow, WebhookSettings]) -> None:
+def _remember(key: tuple[str, int, datetime], parsed: tuple[Runnable, WebhookSettings]) -> None:
     _PARSED[key] = parsed
     while len(_PARSED) > _CACHE_SIZE:
         _PARSED.popitem(last=False)
@@ -160,9 +169,21 @@ async def start_runs(
 ) -> list[str]:
     """Start one run per payload, in order; return their execution ids.
 
-    A keyed payload whose key already started a run gives that run's id and starts nothing.
+    The payloads were checked by :func:`~keel.triggers.webhook.receive` (bounds and ``expects``,
+    every one before any run starts), so they go straight to the launcher. A keyed payload whose
+    key already started a run gives that run's id and starts nothing (Temporal refuses the
+    duplicate id, and the summary row already there is kept).
     """
-    return [await _start(state, target, run) for run in runs]
+    orders = [
+        RunOrder(
+            run.payload,
+            execution_id=run.run_id,
+            idempotency_key=run.idempotency_key,
+            deduplicate=run.run_id is not None,
+        )
+        for run in runs
+    ]
+    return await launch_runs(state, target.runnable, orders, trigger_type="webhook")
 
 
 async def wait_outcomes(
@@ -174,27 +195,6 @@ async def wait_outcomes(
             return list(await asyncio.gather(*(_outcome(state, one) for one in execution_ids)))
     except TimeoutError:
         return None
-
-
-async def _start(state: ServiceState, target: WebhookTarget, run: WebhookRun) -> str:
-    try:
-        launched = await launch(
-            state,
-            target.workflow_id,
-            inputs=run.payload,
-            version=target.version,
-            trigger_type="webhook",
-            idempotency_key=run.idempotency_key,
-            execution_id=run.run_id,
-            deduplicate=run.run_id is not None,
-        )
-    except ConflictError:
-        # The store already has this key (or this run id): a redelivery. The run id is derived
-        # from the key, so it is the first delivery's run.
-        if run.run_id is None:
-            raise
-        return run.run_id
-    return launched.execution_id
 
 
 async def _outcome(state: ServiceState, execution_id: str) -> RunOutcome:

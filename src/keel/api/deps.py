@@ -27,13 +27,17 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_state(request: Request) -> ServiceState:
-    """Return the service state of the app serving ``request``."""
+async def get_state(request: Request) -> ServiceState:
+    """Return the service state of the app serving ``request``.
+
+    Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, which would
+    cost every request (webhooks included) a thread hand-off for one attribute read.
+    """
     state: ServiceState = request.app.state.keel
     return state
 
 
-def get_registry(state: Annotated[ServiceState, Depends(get_state)]) -> Registry:
+async def get_registry(state: Annotated[ServiceState, Depends(get_state)]) -> Registry:
     """Return the action registry."""
     return state.registry
 

@@ -1,16 +1,23 @@
 """Starting a run of a stored workflow: pick the version, check the input, resolve VARS, record it.
 
-Used by ``POST /workflows/{id}/runs`` and meant for the other ways in too (webhooks, schedules),
-so every run is checked and recorded the same way: the input is checked against
-``entrypoint.expects`` (every bad field named, no run started), ``VARS`` are read from the store
-for the run's environment and travel in the run request (they are not secret), and a summary row
-is written in the same transaction as the start.
+Used by ``POST /workflows/{id}/runs`` and by webhook deliveries, so every run is checked and
+recorded the same way: the input is bounded (``KEEL_MAX_JSON_DEPTH``) and checked against
+``entrypoint.expects`` (every bad field named, no run started), ``VARS`` come from the store for
+the run's environment (through :class:`~keel.api.run_variables.VariablesCache`) and travel in the
+run request (they are not secret), and a summary row is written after the start.
+
+A committed version is parsed once per process (:func:`runnable`): versions never change, so the
+parsed model and its JSON form are kept by ``(workflow id, version)`` and every later run of it
+skips the read, the validation and the dump. Runs of a committed version also carry
+``definition_key``, so the worker reuses its own parse too.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +31,36 @@ from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
 from keel.orchestration.client import start_run
-from keel.store import runs, variables, workflows
+from keel.store import runs, workflows
 from keel.store.runs import TriggerType
 
 _FIELD = re.compile(r"field '([^']+)'")
+
+#: Parsed committed versions by (workflow id, version); versions are immutable.
+_RUNNABLES: OrderedDict[tuple[str, int], Runnable] = OrderedDict()
+_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """A definition ready to start runs of: parsed, and in the JSON form runs carry.
+
+    Attributes:
+        workflow_id: The workflow's id.
+        version: The committed version (``None`` for the draft).
+        workflow: The parsed definition.
+        document: Its JSON form (``model_dump(mode="json", exclude_none=True)``, as stored).
+    """
+
+    workflow_id: str
+    version: int | None
+    workflow: Workflow
+    document: dict[str, Any]
+
+    @property
+    def key(self) -> str | None:
+        """Return the id of this exact definition (``wf_x@3``), or ``None`` for a draft."""
+        return None if self.version is None else f"{self.workflow_id}@{self.version}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +78,35 @@ class Launched:
     version: int | None
 
 
+@dataclass(frozen=True)
+class RunOrder:
+    """One run to start of a :class:`Runnable` whose input is already checked.
+
+    Attributes:
+        trigger: ``TRIGGER``, checked against ``expects`` and bounded.
+        execution_id: The run's id; a fresh one when ``None``.
+        idempotency_key: The delivery's key, recorded with the run.
+        deduplicate: Start only if Temporal never saw ``execution_id`` (a keyed delivery).
+    """
+
+    trigger: Any
+    execution_id: str | None = None
+    idempotency_key: str | None = None
+    deduplicate: bool = False
+
+
+def runnable(workflow_id: str, version: int, document: dict[str, Any]) -> Runnable:
+    """Return committed version ``version`` of ``workflow_id`` parsed, from the cache if there."""
+    key = (workflow_id, version)
+    found = _RUNNABLES.get(key)
+    if found is None:
+        found = Runnable(workflow_id, version, Workflow.model_validate(document), document)
+        _RUNNABLES[key] = found
+        while len(_RUNNABLES) > _CACHE_SIZE:
+            _RUNNABLES.popitem(last=False)
+    return found
+
+
 async def launch(
     state: ServiceState,
     ref: str,
@@ -54,54 +116,80 @@ async def launch(
     draft: bool = False,
     environment: str | None = None,
     trigger_type: TriggerType = "api",
-    idempotency_key: str | None = None,
-    execution_id: str | None = None,
-    deduplicate: bool = False,
 ) -> Launched:
     """Start a run of workflow ``ref`` (id or alias) and record its summary.
 
-    ``execution_id`` fixes the run's id (a webhook derives it from the delivery's idempotency
-    key); with ``deduplicate`` a run Temporal already knows under that id is not started again
-    (see :func:`keel.orchestration.client.start_run`).
-
     Raises:
         NotFoundError: No such workflow or version.
-        ApiError: 409 when there is no committed version to run; 422 when the draft does not
-            validate or the input does not match ``entrypoint.expects`` (one problem per field).
-        ConflictError: The idempotency key already started a run.
+        ApiError: 400 when ``inputs`` nest deeper than ``KEEL_MAX_JSON_DEPTH``; 409 when there
+            is no committed version to run; 422 when the draft does not validate or the input
+            does not match ``entrypoint.expects`` (one problem per field).
     """
+    problem = state.bounds.depth_problem(inputs, "inputs")
+    if problem is not None:
+        raise ApiError(400, problem, "inputs")
     async with state.database.session() as session:
         row = await workflows.get_workflow(session, ref)
-        workflow, number = await _definition(state, session, row.id, version, draft)
-        trigger, messages = check_inputs(workflow.entrypoint.expects, inputs)
-        if messages:
-            raise input_refusal(messages)
-        env = environment or _environment(workflow, trigger)
-        run_vars = await variables.variables_mapping(session, env)
-        execution_id = execution_id or f"run-{uuid.uuid4().hex}"
+        target = await _definition(state, session, row.id, version, draft)
+    trigger, messages = check_inputs(target.workflow.entrypoint.expects, inputs)
+    if messages:
+        raise input_refusal(messages)
+    (execution_id,) = await start_runs(
+        state, target, [RunOrder(trigger)], trigger_type=trigger_type, environment=environment
+    )
+    return Launched(execution_id, target.workflow_id, target.version)
+
+
+async def start_runs(
+    state: ServiceState,
+    target: Runnable,
+    orders: Sequence[RunOrder],
+    *,
+    trigger_type: TriggerType,
+    environment: str | None = None,
+) -> list[str]:
+    """Start one run per order, in order, then record their summaries in one session.
+
+    No store connection is held while Temporal answers, and none before the starts unless
+    ``VARS`` must be read. A summary row is written without reading first; a row that is already
+    there (a redelivery of a keyed delivery) is left as it is.
+
+    Returns:
+        The runs' execution ids, in order.
+    """
+    started: list[tuple[str, RunOrder]] = []
+    for order in orders:
+        env = environment or _environment(target.workflow, order.trigger)
+        execution_id = order.execution_id or f"run-{uuid.uuid4().hex}"
         await start_run(
             state.temporal,
-            workflow,
+            target.workflow,
+            document=target.document,
+            definition_key=target.key,
             task_queue=state.task_queue,
-            trigger=trigger,
-            workflow_id=row.id,
+            trigger=order.trigger,
+            workflow_id=target.workflow_id,
             execution_id=execution_id,
             eager=state.eager,
-            variables=run_vars,
+            variables=await state.variables.get(state.database, env),
             environment=environment,
-            deduplicate=deduplicate,
+            deduplicate=order.deduplicate,
         )
-        # Written after the start, so no write lock is held while Temporal answers (SQLite
-        # has one writer: holding it across the start serialises every concurrent start).
-        await runs.record_run_start(
-            session,
-            execution_id,
-            workflow_id=row.id,
-            version=number,
-            trigger_type=trigger_type,
-            idempotency_key=idempotency_key,
-        )
-    return Launched(execution_id, row.id, number)
+        started.append((execution_id, order))
+    # Written after the starts, so no write lock is held while Temporal answers (SQLite has one
+    # writer: holding it across a start serialises every concurrent start).
+    async with state.database.session() as session:
+        for execution_id, order in started:
+            await runs.record_run_start(
+                session,
+                execution_id,
+                workflow_id=target.workflow_id,
+                version=target.version,
+                trigger_type=trigger_type,
+                idempotency_key=order.idempotency_key,
+                exists_ok=order.deduplicate,
+            )
+    return [execution_id for execution_id, _ in started]
 
 
 def input_refusal(messages: list[str]) -> ApiError:
@@ -122,12 +210,15 @@ def input_refusal(messages: list[str]) -> ApiError:
 
 async def _definition(
     state: ServiceState, session: AsyncSession, workflow_id: str, version: int | None, draft: bool
-) -> tuple[Workflow, int | None]:
+) -> Runnable:
     if draft:
         if version is not None:
             raise ApiError(422, "give either a version or draft: true, not both", "version")
         row = await workflows.get_workflow(session, workflow_id)
-        return validated(state, row.draft_yaml), None
+        workflow = validated(state, row.draft_yaml)
+        return Runnable(
+            workflow_id, None, workflow, workflow.model_dump(mode="json", exclude_none=True)
+        )
     if version is None:
         latest = await workflows.latest_version(session, workflow_id)
         if latest is None:
@@ -140,7 +231,7 @@ async def _definition(
         stored = latest
     else:
         stored = await workflows.get_version(session, workflow_id, version)
-    return Workflow.model_validate(stored.definition), stored.version
+    return runnable(workflow_id, stored.version, dict(stored.definition))
 
 
 def _environment(workflow: Workflow, trigger: Any) -> str:

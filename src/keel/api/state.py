@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from keel.actions.registry import Registry, default_registry
+from keel.api.run_variables import VariablesCache
+from keel.config import get_settings
 from keel.dsl.diagnostics import Problem
 from keel.dsl.model import Workflow
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
+from keel.triggers.bounds import InputBounds
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class ServiceState:
         eager: Start runs eagerly (only when this process runs a worker on ``task_queue``).
         on_commit: Hooks run for each commit (webhook and schedule triggers register here).
         on_delete: Hooks run for each workflow deletion.
+        bounds: The limits every input is checked against (``KEEL_MAX_JSON_DEPTH``...); from
+            the process settings unless given.
+        variables: The runs' ``VARS`` by environment, read from the store at most once per
+            ``KEEL_VARIABLES_CACHE_SECONDS`` (cleared by every variable write through this API).
     """
 
     database: Database
@@ -85,3 +92,7 @@ class ServiceState:
     eager: bool = False
     on_commit: list[CommitHook] = field(default_factory=list)
     on_delete: list[DeleteHook] = field(default_factory=list)
+    bounds: InputBounds = field(default_factory=lambda: InputBounds.from_settings(get_settings()))
+    variables: VariablesCache = field(
+        default_factory=lambda: VariablesCache(get_settings().variables_cache_seconds)
+    )

@@ -34,6 +34,7 @@ from keel.orchestration.catalog import DirectoryCatalog
 from keel.orchestration.client import StartedRun, progress, start_run, wait_result
 from keel.orchestration.payloads import RunProgress
 from keel.orchestration.stack import EmbeddedStack
+from keel.triggers.bounds import InputBounds
 
 _STYLE = {
     "pending": "dim",
@@ -132,12 +133,27 @@ def _read_input(raw: str | None) -> Any:
             text = Path(raw[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise KeelError(f"--input: cannot read {raw[1:]}: {exc.strerror}") from exc
+    bounds = InputBounds.from_settings(get_settings())
+    if len(text.encode("utf-8")) > bounds.max_body_bytes:
+        raise KeelError(
+            f"--input is larger than the limit of {bounds.max_body_bytes} bytes "
+            "(KEEL_MAX_BODY_BYTES)"
+        )
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KeelError(
             f"--input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise KeelError(
+            f"--input is nested more than {bounds.max_json_depth} levels deep "
+            "(the limit is KEEL_MAX_JSON_DEPTH)"
+        ) from None
+    problem = bounds.depth_problem(value, "--input")
+    if problem is not None:
+        raise KeelError(problem)
+    return value
 
 
 @dataclass(frozen=True)

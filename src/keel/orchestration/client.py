@@ -61,6 +61,8 @@ async def start_run(
     variables: dict[str, Any] | None = None,
     environment: str | None = None,
     deduplicate: bool = False,
+    document: dict[str, Any] | None = None,
+    definition_key: str | None = None,
 ) -> StartedRun:
     """Start a run of ``workflow`` (already validated, with ``trigger`` already checked).
 
@@ -79,10 +81,20 @@ async def start_run(
             Temporal has never seen that id (``REJECT_DUPLICATE``, open or closed runs), and
             otherwise return the earlier run with ``started=False``. This holds across API
             restarts and between several API processes, because Temporal decides.
+        document: ``workflow`` in JSON form, when the caller already has it (a stored version):
+            saves dumping the model on every run.
+        definition_key: Names this exact definition for good (``wf_x@3``: a committed version,
+            which never changes), so workers parse it once and reuse it (see
+            ``RunRequest.definition_key``); ``None`` for drafts and files.
     """
     execution_id = execution_id or f"run-{uuid.uuid4().hex}"
     request = RunRequest(
-        definition=workflow.model_dump(mode="json", exclude_none=True),
+        definition=(
+            document
+            if document is not None
+            else workflow.model_dump(mode="json", exclude_none=True)
+        ),
+        definition_key=definition_key,
         trigger=trigger,
         workflow_id=workflow_id,
         completed=dict(completed or {}),

@@ -95,6 +95,9 @@ class RunRequest:
         load_variables: Ignore ``variables`` and load ``VARS`` of the run's environment when
             the run starts (scheduled runs: their request is written long before they fire).
         streams: Set for a relay run of a large scatter: the slice of streams it walks.
+        definition_key: A name for ``definition`` that never names another one (a committed
+            version, ``wf_x@3``): workers keep the parsed definition by it and skip validating
+            it again. ``None`` (drafts, files, children) validates every time.
     """
 
     definition: dict[str, Any]
@@ -109,6 +112,7 @@ class RunRequest:
     variables: dict[str, Any] = field(default_factory=dict)
     load_variables: bool = False
     streams: StreamRelaySpec | None = None
+    definition_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ from keel.orchestration.scheduler import Decision, Outcome, Scheduler
 #: The failure type of a run that failed because of an action (or a broken join).
 RUN_FAILED = "KeelRunFailed"
 
+#: Parsed definitions by ``RunRequest.definition_key`` (committed versions, which never change).
+#: This module is passed through the sandbox, so the cache outlives one run; reusing a parse
+#: changes no command a run issues, so replays are unaffected.
+_DEFINITIONS: dict[str, Workflow] = {}
+_DEFINITIONS_SIZE = 256
+
 
 @workflow.defn(name=WORKFLOW_NAME)
 class KeelRun:
@@ -91,7 +97,7 @@ class KeelRun:
             return await self._relay(request, request.relay)
         if request.streams is not None:
             return await self._relay_streams(request, request.streams)
-        definition = Workflow.model_validate(request.definition)
+        definition = _parsed(request)
         info = workflow.info()
         context = RunContext(
             request.trigger,
@@ -316,3 +322,19 @@ class KeelRun:
                 )
                 return
             self._apply(self._scheduler.finish(ref, Outcome.FAILED))
+
+
+def _parsed(request: RunRequest) -> Workflow:
+    """Return the request's definition parsed, reusing the parse of a committed version."""
+    key = request.definition_key
+    if key is None:
+        return Workflow.model_validate(request.definition)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        found = Workflow.model_validate(request.definition)
+        if len(_DEFINITIONS) >= _DEFINITIONS_SIZE:
+            # Workflow tasks may run on several threads: clearing is safe where evicting one
+            # entry while another thread adds one is not.
+            _DEFINITIONS.clear()
+        _DEFINITIONS[key] = found
+    return found

@@ -105,7 +105,11 @@ class Database:
         self.url: URL = make_url(url)
         if self.is_sqlite:
             self._create_sqlite_folder()
-        pool: dict[str, Any] = {"pool_pre_ping": True} if pooled else {"poolclass": NullPool}
+        pool: dict[str, Any] = {"poolclass": NullPool}
+        if pooled:
+            # A server connection can die between uses (a restart, an idle timeout): ping it on
+            # checkout. A SQLite file cannot, so its ping would be a wasted SELECT 1 per session.
+            pool = {"pool_pre_ping": not self.is_sqlite}
         self.engine: AsyncEngine = create_async_engine(
             self.url, connect_args=dict(connect_args or {}), echo=echo, **pool
         )
@@ -249,11 +253,19 @@ def _upgrade(connection: Connection) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Turn on foreign keys (for cascades), WAL (readers beside a writer) and a busy timeout."""
+    """Turn on foreign keys (for cascades), WAL (readers beside a writer) and a busy timeout.
+
+    ``synchronous=NORMAL`` is the setting WAL is meant to run with: a commit no longer waits for
+    an fsync of the log (only checkpoints do). The database stays consistent after any crash,
+    and a crash of Keel loses nothing; only a power loss or OS crash may forget the last
+    commits before it (runs themselves live in Temporal, and their summaries are refreshed
+    from it). Use PostgreSQL where that matters.
+    """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()

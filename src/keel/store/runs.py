@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Literal, get_args
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.errors import ConflictError, InvalidCursorError, NotFoundError
+from keel.store.database import upsert_insert
 from keel.store.tables import RunRow, as_utc, utcnow
 
 TriggerType = Literal["api", "webhook", "schedule", "cli", "child", "error_handler"]
@@ -50,8 +50,13 @@ async def record_run_start(
     parent_execution_id: str | None = None,
     parent_action: str | None = None,
     idempotency_key: str | None = None,
+    exists_ok: bool = False,
 ) -> RunRow:
-    """Record that a run started (status ``running``).
+    """Record that a run started (status ``running``), in one ``INSERT`` without a prior read.
+
+    The insert skips a row that conflicts (``ON CONFLICT DO NOTHING``) instead of failing, so a
+    conflict never aborts the caller's transaction (PostgreSQL would), and only then is the
+    store read, to say which run was there first.
 
     Args:
         session: An open session.
@@ -63,38 +68,53 @@ async def record_run_start(
         parent_execution_id: The parent run of a child workflow.
         parent_action: The action ref in the parent that started this child.
         idempotency_key: A key that must start at most one run of this workflow.
+        exists_ok: A row with this id already there is fine (a redelivery of a keyed delivery,
+            whose run id is derived from its key): keep it and raise nothing.
+
+    Returns:
+        The row as written (not attached to the session; read it again to change it).
 
     Raises:
-        ConflictError: A run with this id, or this workflow and idempotency key, exists.
+        ConflictError: A run with this id (unless ``exists_ok``), or this workflow and
+            idempotency key, exists.
     """
     _check_choice("trigger type", trigger_type, TRIGGER_TYPES)
-    if await session.get(RunRow, execution_id) is not None:
-        raise ConflictError("run", execution_id, "was already recorded")
+    values = {
+        "execution_id": execution_id,
+        "workflow_id": workflow_id,
+        "version": version,
+        "trigger_type": trigger_type,
+        "status": "running",
+        "started_at": as_utc(started_at) if started_at else utcnow(),
+        "parent_execution_id": parent_execution_id,
+        "parent_action": parent_action,
+        "idempotency_key": idempotency_key,
+    }
+    statement = upsert_insert(session)(RunRow).values(**values).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    if getattr(result, "rowcount", 1) == 0:
+        await _explain_conflict(session, execution_id, workflow_id, idempotency_key, exists_ok)
+    return RunRow(**values)
+
+
+async def _explain_conflict(
+    session: AsyncSession,
+    execution_id: str,
+    workflow_id: str | None,
+    idempotency_key: str | None,
+    exists_ok: bool,
+) -> None:
+    """Raise the :class:`ConflictError` of an insert that found its row taken (or accept it)."""
     if idempotency_key is not None:
         earlier = await find_run_by_idempotency_key(session, workflow_id, idempotency_key)
-        if earlier is not None:
+        if earlier is not None and earlier.execution_id != execution_id:
             raise ConflictError(
                 "run idempotency key",
                 idempotency_key,
                 f"already started run {earlier.execution_id}",
             )
-    row = RunRow(
-        execution_id=execution_id,
-        workflow_id=workflow_id,
-        version=version,
-        trigger_type=trigger_type,
-        status="running",
-        started_at=as_utc(started_at) if started_at else utcnow(),
-        parent_execution_id=parent_execution_id,
-        parent_action=parent_action,
-        idempotency_key=idempotency_key,
-    )
-    session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise ConflictError("run", execution_id, "was recorded concurrently") from exc
-    return row
+    if not exists_ok:
+        raise ConflictError("run", execution_id, "was already recorded")
 
 
 async def update_run_status(

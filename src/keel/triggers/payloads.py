@@ -7,7 +7,8 @@ Content type                                  Payloads
 ============================================  =================================================
 ``application/json``, ``*/*+json``            ``[value]``
 ``application/x-ndjson``, ``application/      one per non-blank line; a bad line is a 400
-jsonl`` (and ``json-lines`` variants)         naming its line number
+jsonl`` (and ``json-lines`` variants)         naming its line number; more lines than
+                                              ``max_runs_per_request`` is a 413
 ``application/x-www-form-urlencoded``         ``[{name: value}]``; a repeated name gives a list
 ``multipart/form-data``                       as a form; a file part gives ``{"filename",
                                               "content_type", "size", "content_base64"}``
@@ -18,7 +19,10 @@ no ``Content-Type``                           ``[value]`` if the body is JSON, e
 
 An empty (or all-whitespace) body gives ``[{}]`` whatever the type: a ping starts one run whose
 ``TRIGGER`` is an empty object, which ``expects`` defaults can fill. A body that cannot be read
-as its type is a :class:`~keel.errors.WebhookError` with status 400 saying why.
+as its type is a :class:`~keel.errors.WebhookError` with status 400 saying why, and so is JSON
+nested deeper than ``KEEL_MAX_JSON_DEPTH`` (see :mod:`keel.triggers.bounds`). Every line of an
+NDJSON body is read and checked before the payloads are returned, so a bad line anywhere starts
+no run at all.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
 from keel.errors import WebhookError
+from keel.triggers.bounds import DEFAULT_BOUNDS, InputBounds
 
 _NDJSON_TYPES = frozenset(
     {
@@ -91,18 +96,22 @@ def check_content_length(value: str | None, limit: int) -> None:
         raise _too_large(limit)
 
 
-def parse_payload(body: bytes, content_type: str | None) -> list[Any]:
+def parse_payload(
+    body: bytes, content_type: str | None, bounds: InputBounds = DEFAULT_BOUNDS
+) -> list[Any]:
     """Turn a raw body into the payloads to start runs with (see the module docstring).
 
     Args:
         body: The raw body.
         content_type: The ``Content-Type`` header, parameters included, or ``None``.
+        bounds: The JSON depth and runs-per-request limits.
 
     Returns:
         One payload per run; never empty.
 
     Raises:
-        WebhookError: 400 when the body cannot be read as its content type.
+        WebhookError: 400 when the body cannot be read as its content type or nests too deep;
+            413 when an NDJSON body has more lines than ``bounds.max_runs_per_request``.
     """
     if not body.strip():
         return [{}]
@@ -110,13 +119,14 @@ def parse_payload(body: bytes, content_type: str | None) -> list[Any]:
     if media is None:
         text = _decode(body, params.get("charset"))
         try:
-            return [_loads(text)]
+            value = _loads(text)
         except (ValueError, RecursionError):
             return [text]
+        return [_bounded(value, "body", bounds)]
     if media == "application/json" or media.endswith("+json"):
-        return [_parse_json(_decode(body, params.get("charset")))]
+        return [_bounded(_parse_json(_decode(body, params.get("charset"))), "body", bounds)]
     if media in _NDJSON_TYPES:
-        return _parse_ndjson(_decode(body, params.get("charset")))
+        return _parse_ndjson(_decode(body, params.get("charset")), bounds)
     if media == _FORM_TYPE:
         return [parse_form(body)]
     if media == _MULTIPART_TYPE:
@@ -149,13 +159,20 @@ def _parse_json(text: str) -> Any:
         _refuse("body is not valid JSON: it is nested too deeply")
 
 
-def _parse_ndjson(text: str) -> list[Any]:
+def _parse_ndjson(text: str, bounds: InputBounds) -> list[Any]:
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if len(lines) > bounds.max_runs_per_request:
+        # Counted before anything is parsed: a body of a million tiny lines costs no parsing.
+        raise WebhookError(
+            413,
+            f"body has {len(lines)} NDJSON lines, more than the limit of "
+            f"{bounds.max_runs_per_request} runs per request (KEEL_MAX_RUNS_PER_REQUEST); "
+            "no run was started",
+        )
     payloads: list[Any] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         try:
-            payloads.append(_loads(line))
+            payloads.append(_bounded(_loads(line), f"line {number}", bounds))
         except json.JSONDecodeError as exc:
             _refuse(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}")
         except ValueError as exc:
@@ -163,6 +180,14 @@ def _parse_ndjson(text: str) -> list[Any]:
         except RecursionError:
             _refuse(f"line {number} is not valid JSON: it is nested too deeply")
     return payloads
+
+
+def _bounded(value: Any, what: str, bounds: InputBounds) -> Any:
+    """Return ``value``, or refuse it (400) when it nests deeper than the bounds allow."""
+    problem = bounds.depth_problem(value, what)
+    if problem is not None:
+        _refuse(problem)
+    return value
 
 
 def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:

@@ -10,9 +10,12 @@ Order of the checks (each status is what the error carries):
    wrong secret and an unknown workflow look the same);
 2. the method (405);
 3. the client address against the allowlist (403);
-4. the declared ``Content-Length``, then the streamed body, against ``max_body_bytes`` (413);
+4. the declared ``Content-Length``, then the streamed body, against ``max_body_bytes`` (413),
+   itself at most ``KEEL_MAX_BODY_BYTES``;
 5. the HMAC signature over the raw body (401);
-6. the body parsed by content type (400); a ``GET`` without a body takes its query string;
+6. the body parsed by content type (400; JSON deeper than ``KEEL_MAX_JSON_DEPTH`` too, and 413
+   for an NDJSON body of more than ``KEEL_MAX_RUNS_PER_REQUEST`` lines); a ``GET`` without a
+   body takes its query string;
 7. each payload against ``entrypoint.expects``, with defaults applied (422, naming each field);
 8. each payload's idempotency key (400 only when a required key is missing); a signed webhook
    is keyed by the digest of what its signature covers, so a replayed delivery is the same run
@@ -34,6 +37,7 @@ from typing import Any
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import ExpectedField
 from keel.errors import WebhookError
+from keel.triggers.bounds import DEFAULT_BOUNDS, InputBounds
 from keel.triggers.idempotency import idempotency_key, idempotency_keys, run_id_for
 from keel.triggers.payloads import check_content_length, parse_form, parse_payload, read_body
 from keel.triggers.signatures import verify_signature
@@ -106,6 +110,7 @@ async def receive(
     signing_secrets: Sequence[str] = (),
     expects: Mapping[str, ExpectedField] | None = None,
     now: float,
+    bounds: InputBounds = DEFAULT_BOUNDS,
 ) -> list[WebhookRun]:
     """Check a webhook request and return the runs it asks for (see the module docstring).
 
@@ -117,6 +122,7 @@ async def receive(
         signing_secrets: The resolved HMAC secrets, when ``settings.signature`` is set.
         expects: The workflow's ``entrypoint.expects``.
         now: The current Unix time, for signature timestamps.
+        bounds: The service-wide limits (body size, JSON depth, runs per request).
 
     Returns:
         One run per payload (NDJSON gives several), in body order; never empty.
@@ -129,13 +135,14 @@ async def receive(
     check_method(request.method, settings)
     check_client(request.client, settings)
     lowered = {name.lower(): value for name, value in request.headers.items()}
-    check_content_length(lowered.get("content-length"), settings.max_body_bytes)
-    body = await read_body(request.body, settings.max_body_bytes)
+    limit = min(settings.max_body_bytes, bounds.max_body_bytes)
+    check_content_length(lowered.get("content-length"), limit)
+    body = await read_body(request.body, limit)
     verify_signature(settings, lowered, body, now, signing_secrets)
     if request.method.upper() == "GET" and not body.strip() and request.query:
         payloads: list[Any] = [parse_form(request.query.encode())]
     else:
-        payloads = parse_payload(body, lowered.get("content-type"))
+        payloads = parse_payload(body, lowered.get("content-type"), bounds)
     checked = [
         check_payload(expects or {}, payload, item=n if len(payloads) > 1 else None)
         for n, payload in enumerate(payloads, start=1)

@@ -33,6 +33,7 @@ async def create_variable(
     body: VariableIn, state: State, environment: Environment = "default"
 ) -> VariableOut:
     """Create a variable (409 when the environment already has one of that name)."""
+    created: VariableOut | None = None
     async with state.database.session() as session:
         try:
             await variable_store.get_variable(session, body.name, environment=environment)
@@ -40,7 +41,10 @@ async def create_variable(
             row = await variable_store.set_variable(
                 session, body.name, body.values, environment=environment
             )
-            return _out(row)
+            created = _out(row)
+    if created is not None:
+        state.variables.clear()  # after the commit, so no run caches the old values again
+        return created
     raise ConflictError(
         "variable", f"{environment}/{body.name}", "already exists; update it with PUT"
     )
@@ -75,9 +79,10 @@ async def put_variable(
 ) -> VariableOut:
     """Set the variable's values (all of them: keys not sent are removed)."""
     async with state.database.session() as session:
-        return _out(
-            await variable_store.set_variable(session, name, body.values, environment=environment)
-        )
+        row = await variable_store.set_variable(session, name, body.values, environment=environment)
+        out = _out(row)
+    state.variables.clear()
+    return out
 
 
 @router.delete("/{name}", status_code=204, summary="Delete a variable")
@@ -87,6 +92,7 @@ async def delete_variable(
     """Delete the variable (404 when there is none)."""
     async with state.database.session() as session:
         await variable_store.delete_variable(session, name, environment=environment)
+    state.variables.clear()
     return Response(status_code=204)
 
 

@@ -55,12 +55,19 @@ _ITEM = re.compile(r"^item (\d+) of the body")
 _OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
 
 _ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "The body cannot be read as its content type, or a key is missing."},
+    400: {
+        "description": "The body cannot be read as its content type, nests deeper than "
+        "KEEL_MAX_JSON_DEPTH (the line is named for NDJSON), or a key is missing; no run was "
+        "started."
+    },
     401: {"description": "The HMAC signature is missing, wrong or stale."},
     403: {"description": "The client address is not in the allowlist."},
     404: {"description": "No webhook at this address (unknown workflow or wrong secret)."},
     405: {"description": "The webhook does not accept this method (see Allow)."},
-    413: {"description": "The body is larger than max_body_bytes."},
+    413: {
+        "description": "The body is larger than max_body_bytes (or KEEL_MAX_BODY_BYTES), or an "
+        "NDJSON body has more lines than KEEL_MAX_RUNS_PER_REQUEST; no run was started."
+    },
     422: {"description": "The payload does not match entrypoint.expects (each field named)."},
 }
 
@@ -154,6 +161,7 @@ async def _accept(
             signing_secrets=target.signing_secrets,
             expects=target.workflow.entrypoint.expects,
             now=time.time(),
+            bounds=state.bounds,
         )
     except WebhookError as exc:
         raise _refusal(exc, target) from None
