@@ -92,6 +92,31 @@ def test_bad_input_starts_no_run_and_names_each_field(env: dict[str, str], tmp_p
     assert "field 'alerts': required field missing" in done.stderr
 
 
+def test_input_deeper_than_the_bound_is_refused_clearly(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 900 + "1" + "]" * 900)
+    for given in (f"@{deep}", '{"a": ' * 70 + "1" + "}" * 70):
+        done = keel("run", str(EXAMPLE), "--input", given, env=env, cwd=tmp_path)
+        assert done.returncode == 1
+        assert "--input is nested more than 64 levels deep" in done.stderr
+        assert "KEEL_MAX_JSON_DEPTH" in done.stderr
+        assert "Traceback" not in done.stderr
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"text": "x" * 4096}))
+    done = keel(
+        "run",
+        str(EXAMPLE),
+        "--input",
+        f"@{big}",
+        env={**env, "KEEL_MAX_BODY_BYTES": "2048"},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "--input is larger than the limit of 2048 bytes (KEEL_MAX_BODY_BYTES)" in done.stderr
+
+
 def test_an_invalid_workflow_starts_no_run(env: dict[str, str], tmp_path: Path) -> None:
     workflow = tmp_path / "bad.yml"
     workflow.write_text("title: t\ndescription: d\nactions:\n  - ref: a\n    action: core.nope\n")

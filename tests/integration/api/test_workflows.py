@@ -123,6 +123,23 @@ async def test_vars_reach_the_run(api: httpx.AsyncClient) -> None:
     assert detail["actions"][1]["result"] == {"doubled": 2, "label": "blue"}
 
 
+async def test_a_variable_change_reaches_the_next_run_at_once(api: httpx.AsyncClient) -> None:
+    # The API caches VARS briefly (KEEL_VARIABLES_CACHE_SECONDS); its own writes clear the cache.
+    document = FIXED.replace('"${{ TRIGGER.label }}"', '"${{ VARS.team.name }}"')
+    await committed(api, document, "withvars")
+    made = await api.post("/variables", json={"name": "team", "values": {"name": "blue"}})
+    assert made.status_code == 201, made.text
+    first = await finished(api, await start(api, "withvars", {"n": 1}))
+    assert first["actions"][1]["result"]["label"] == "blue"
+    changed = await api.put("/variables/team", json={"values": {"name": "red"}})
+    assert changed.status_code == 200, changed.text
+    second = await finished(api, await start(api, "withvars", {"n": 1}))
+    assert second["actions"][1]["result"]["label"] == "red"
+    assert (await api.delete("/variables/team")).status_code == 204
+    third = await finished(api, await start(api, "withvars", {"n": 1}))
+    assert third["actions"][1]["result"]["label"] is None
+
+
 async def test_apply_creates_commits_and_changes_nothing_when_refused(
     api: httpx.AsyncClient,
 ) -> None:
