@@ -162,3 +162,29 @@ async def test_run_inputs_through_the_api_are_bounded(
     )
     assert 400 <= answer.status_code < 500, answer.text
     await started_nothing(api, temporal_client, task_queue)
+
+
+async def test_api_bodies_over_the_size_setting_are_a_413(
+    api: httpx.AsyncClient, service: ServiceState, temporal_client: Client, task_queue: str
+) -> None:
+    await commit(api, ECHO, "echo")
+    service.bounds = InputBounds(max_body_bytes=4096)
+    big = {"inputs": {"text": "x" * 8192}}
+    answer = await api.post("/workflows/echo/runs", json=big)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"] == {
+        "message": "the request body is larger than the limit of 4096 bytes (KEEL_MAX_BODY_BYTES)",
+        "field": "body",
+    }
+
+    async def chunks() -> Any:  # no Content-Length: the streamed body is counted
+        for _ in range(8):
+            yield b" " * 1024
+
+    streamed = await api.post(
+        "/workflows/echo/runs", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413, streamed.text
+    await started_nothing(api, temporal_client, task_queue)
+    small = await api.post("/workflows/echo/runs", json={"inputs": {"text": "x" * 100}})
+    assert small.status_code == 202, small.text

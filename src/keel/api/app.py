@@ -2,8 +2,9 @@
 
 Every management route needs an API key (``Authorization: Bearer``); ``/health``, ``/docs`` and
 ``/openapi.json`` are open, and webhooks authenticate by the secret in their URL. Errors are JSON
-everywhere (see :mod:`keel.api.errors`). The web console (:mod:`keel.console`) is served at ``/``
-(pages under ``/ui``); it signs in with an API key and reads everything through this same API.
+everywhere (see :mod:`keel.api.errors`); a body over ``KEEL_MAX_BODY_BYTES`` is a 413 before any
+route reads it (:mod:`keel.api.body_limit`). The web console (:mod:`keel.console`) is served at
+``/`` (pages under ``/ui``); it signs in with an API key and reads everything through this same API.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 import keel
 from keel import console
+from keel.api.body_limit import BodyLimit
 from keel.api.child_checks import install_commit_checks
 from keel.api.deps import require_api_key
 from keel.api.errors import install_error_handlers
@@ -31,6 +33,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.state.keel = state
     install_commit_checks(state)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=lambda: state.bounds.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(require_api_key)])
     for router in OPEN_ROUTERS:
