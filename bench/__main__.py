@@ -12,10 +12,14 @@ import contextlib
 import logging
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -111,18 +115,17 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 measurements += await RawBench(client, options).run_all(progress)
             if "keel" in options.parts:
                 log.print("[bold]Keel[/]")
-                loopback = sync_stack.enter_context(LoopbackServer())
-                try:
-                    from bench.keel_runs import KeelBench
-                except Exception as exc:  # the pure core may not have landed yet
-                    log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
-                else:
-                    measurements += await KeelBench(
-                        keel_client, options, loopback.url, ray_session=ray_session
-                    ).run_all(progress)
-                    from bench.webhook import WebhookBench
-
-                    measurements += await WebhookBench(keel_client, options).run_all(progress)
+                if not options.only_webhook:
+                    loopback = sync_stack.enter_context(LoopbackServer())
+                    try:
+                        from bench.keel_runs import KeelBench
+                    except Exception as exc:  # the pure core may not have landed yet
+                        log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
+                    else:
+                        measurements += await KeelBench(
+                            keel_client, options, loopback.url, ray_session=ray_session
+                        ).run_all(progress)
+                measurements += await _webhooks(keel_client, options, server.address, progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
         if raw:
@@ -131,13 +134,55 @@ async def _main(options: Options, out: Console, log: Console) -> int:
             )
         if keel:
             out.print(report.results_table("Keel (eager start)", keel))
-        if raw and keel:
+        if raw and keel and not options.only_webhook:
             out.print(report.ratios_table(measurements))
         if any(m.key.startswith("keel.webhook") for m in measurements):
             from bench.webhook import targets_table
 
-            out.print(targets_table(measurements))
+            for label in _labels(options):
+                out.print(targets_table(measurements, label))
         return 1 if any(m.error for m in measurements) else 0
+
+
+def _labels(options: Options) -> list[str]:
+    """Return the key suffix of each Keel source the webhook scenarios ran (``""``: this one)."""
+    if len(options.webhook_src) < 2:
+        return [""]
+    return [f"@{n}" for n in range(1, len(options.webhook_src) + 1)]
+
+
+async def _webhooks(
+    client: Any, options: Options, address: str, progress: Callable[[Measurement], None]
+) -> list[Measurement]:
+    """Run the webhook scenarios: once, or alternating the given Keel sources for some rounds.
+
+    With several ``--webhook-src``, each round runs every source in turn (in the opposite order
+    on odd rounds, so neither always goes first); a source's figures are the median of its rounds.
+    """
+    from bench.webhook import WebhookBench
+
+    sources: list[str | None] = list(options.webhook_src) or [None]
+    labels = _labels(options)
+    found: dict[str, list[list[Measurement]]] = {label: [] for label in labels}
+    for round_ in range(options.webhook_rounds):
+        order = list(zip(sources, labels, strict=True))
+        for src, label in order if round_ % 2 == 0 else reversed(order):
+            bench = WebhookBench(client, options, address, src=src, label=label)
+            found[label].append(await bench.run_all(progress))
+    return [merged for rounds in found.values() for merged in _merge_rounds(rounds)]
+
+
+def _merge_rounds(rounds: list[list[Measurement]]) -> list[Measurement]:
+    """Return each scenario's measurement with the median of its numbers over the rounds."""
+    merged = []
+    for same in zip(*rounds, strict=True):
+        errors = [m.error for m in same if m.error]
+        numbers = {}
+        for metric in ("runs_per_s", "p50_ms", "p99_ms", "cpu_ms_per_run", "drain_ms"):
+            values = [getattr(m, metric) for m in same if getattr(m, metric) is not None]
+            numbers[metric] = statistics.median(values) if values else None
+        merged.append(replace(same[0], error=errors[0] if errors else None, **numbers))
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:

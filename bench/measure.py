@@ -40,6 +40,9 @@ class Measurement:
         p99_ms: 99th percentile latency of one run.
         reps: Recorded repetitions (or runs, for sequential latency).
         error: Why the scenario failed, if it did.
+        cpu_ms_per_run: CPU time of the system under test per run (webhook scenarios).
+        cpu_is_alone: Whether that CPU time excludes the benchmark's own clients.
+        drain_ms: Time from the last 202 until the last accepted run had completed.
         samples: The raw numbers behind the medians (seconds, or runs/s for throughput).
     """
 
@@ -53,6 +56,9 @@ class Measurement:
     p99_ms: float | None = None
     reps: int = 0
     error: str | None = None
+    cpu_ms_per_run: float | None = None
+    cpu_is_alone: bool = True
+    drain_ms: float | None = None
     samples: list[float] = field(default_factory=list, repr=False)
 
 

@@ -17,12 +17,17 @@ class Options:
     concurrent: int = 100
     seq_runs: int = 50
     clients: int = 8
+    clients_high: int = 32
     per_client: int = 25
     parts: tuple[str, ...] = ("raw", "keel")
     ray: bool = True
     memory_db: bool = False
     quick: bool = False
     run_timeout: float = 60.0
+    webhook_topology: str = "process"
+    webhook_src: tuple[str, ...] = ()
+    webhook_rounds: int = 1
+    only_webhook: bool = False
 
 
 QUICK = Options(
@@ -52,6 +57,28 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--concurrent", type=int, help="runs started at once")
     parser.add_argument("--seq-runs", type=int, help="runs for sequential p50/p99")
     parser.add_argument("--clients", type=int, help="concurrent clients for throughput")
+    parser.add_argument("--clients-high", type=int, help="the higher client count (no collapse)")
+    parser.add_argument(
+        "--webhook-topology",
+        choices=["process", "in-process"],
+        help="serve the webhook scenarios from a child process (API + worker, as `keel up` "
+        "does; its CPU is measured) or inside the benchmark's own process",
+    )
+    parser.add_argument(
+        "--webhook-src",
+        action="append",
+        metavar="SRC",
+        help="a src/ folder of Keel for the webhook service process; give two (old and new) "
+        "to alternate them in one run against the same raw floor",
+    )
+    parser.add_argument(
+        "--webhook-rounds",
+        type=int,
+        help="rounds of the webhook scenarios (sources alternate)",
+    )
+    parser.add_argument(
+        "--only-webhook", action="store_true", help="raw transforms and the webhook scenarios only"
+    )
     parser.add_argument("--per-client", type=int, help="runs per client per repetition")
     parser.add_argument("--run-timeout", type=float, help="seconds before a run counts as stuck")
     parser.add_argument(
@@ -73,7 +100,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
             "concurrent",
             "seq_runs",
             "clients",
+            "clients_high",
             "per_client",
+            "webhook_rounds",
             "run_timeout",
         )
         if getattr(args, name) is not None
@@ -84,4 +113,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parts=(args.only,) if args.only else base.parts,
         ray=not args.no_ray,
         memory_db=args.memory_db,
+        webhook_topology=args.webhook_topology or base.webhook_topology,
+        webhook_src=tuple(args.webhook_src or ()),
+        only_webhook=args.only_webhook,
     )

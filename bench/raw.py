@@ -114,7 +114,17 @@ class RawBench:
                 ),
                 self.transform_clients,
             ),
+            (
+                Measurement(
+                    "raw.transform_clients_high",
+                    "1e 3 in-workflow transforms, more clients",
+                    f"{o.clients_high} clients",
+                ),
+                self.transform_clients_high,
+            ),
         ]
+        if o.only_webhook:  # the floor of the webhook scenarios only
+            plan = [(m, body) for m, body in plan if m.key.startswith("raw.transform")]
         results = []
         for m, body in plan:
             results.append(await guarded(m, body))
@@ -167,7 +177,7 @@ class RawBench:
                 m, run, runs=self.o.seq_runs, warmup=max(self.o.warmup, 3)
             )
 
-    async def transform_clients(self, m: Measurement) -> Measurement:
+    async def transform_clients(self, m: Measurement, clients: int | None = None) -> Measurement:
         tq = _queue("transform-clients")
         data = TransformInput(20, "keel")
         async with self._worker(tq):
@@ -175,8 +185,11 @@ class RawBench:
             return await measure.clients(
                 m,
                 run,
-                clients=self.o.clients,
+                clients=clients or self.o.clients,
                 per_client=self.o.per_client,
                 reps=self.o.reps,
                 warmup=self.o.warmup,
             )
+
+    async def transform_clients_high(self, m: Measurement) -> Measurement:
+        return await self.transform_clients(m, self.o.clients_high)
