@@ -116,12 +116,15 @@ async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarg
         WebhookError: 404 when there is no live webhook at this address.
     """
     async with state.database.session() as session:
-        found = (await session.execute(_TARGET.where(WebhookRow.workflow_id == ref))).first()
+        # Through the session's connection: a plain Core query, without the ORM's compilation
+        # layer (this runs for every delivery).
+        connection = await session.connection()
+        found = (await connection.execute(_TARGET.where(WebhookRow.workflow_id == ref))).first()
         if found is None and not ref.startswith("wf_"):  # an alias
             row = await workflows.find_workflow(session, ref)
             if row is not None:
                 query = _TARGET.where(WebhookRow.workflow_id == row.id)
-                found = (await session.execute(query)).first()
+                found = (await connection.execute(query)).first()
         if found is None:
             raise WebhookError(404, NOT_FOUND)
         workflow_id, hook_secret, stored, enabled, changed, version = found
