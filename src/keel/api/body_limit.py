@@ -6,6 +6,10 @@ limit at once, and otherwise reads the body as it arrives, refusing it with 413 
 grows past the limit; a body within the limit is handed to the app unchanged. Webhooks are left
 alone: they stream their body against their own ``max_body_bytes`` (itself capped by the same
 setting, see :func:`keel.triggers.webhook.receive`), after their secret check.
+
+FastAPI's own ``max_body_size`` is not used: its 413 says only "Content Too Large" (this one
+names the limit and its setting), and a route cannot opt out of it, while a webhook must check
+its secret (a 404 for a wrong URL, whatever the body) before judging the body.
 """
 
 from __future__ import annotations
