@@ -13,7 +13,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from keel.api.errors import ApiError
+from keel.api.launcher import RunOrder, runnable, start_runs
 from keel.api.state import ServiceState
+from keel.store import workflows
 from keel.triggers.bounds import InputBounds
 from tests.e2e.conftest import commit, path_of
 
@@ -188,3 +191,27 @@ async def test_api_bodies_over_the_size_setting_are_a_413(
     await started_nothing(api, temporal_client, task_queue)
     small = await api.post("/workflows/echo/runs", json={"inputs": {"text": "x" * 100}})
     assert small.status_code == 202, small.text
+
+
+async def test_a_batch_temporal_refuses_midway_records_and_names_what_started(
+    api: httpx.AsyncClient, service: ServiceState, temporal_client: Client, task_queue: str
+) -> None:
+    # Every input is checked before the first start, so only Temporal can fail mid-batch; here
+    # it refuses run 2's id (longer than the server's limit on ids).
+    await commit(api, ECHO, "echo")
+    workflow_id = (await api.get("/workflows/echo")).json()["id"]
+    async with service.database.session() as session:
+        stored = await workflows.get_version(session, workflow_id, 1)
+    target = runnable(workflow_id, 1, dict(stored.definition))
+    orders = [RunOrder({"n": 1}), RunOrder({"n": 2}, execution_id="x" * 1500), RunOrder({"n": 3})]
+    with pytest.raises(ApiError) as raised:
+        await start_runs(service, target, orders, trigger_type="webhook")
+    error = raised.value
+    assert error.status == 503
+    (first,) = error.extra["execution_ids"]
+    assert error.message.startswith("Temporal refused run 2 of 3")
+    assert f"runs 1 to 1 started ({first}), the rest did not" in error.message
+    rows = (await api.get("/runs", params={"workflow": "echo"})).json()["items"]
+    assert [row["execution_id"] for row in rows] == [first]
+    started = [e.id async for e in temporal_client.list_workflows(f"TaskQueue = '{task_queue}'")]
+    assert started == [first]

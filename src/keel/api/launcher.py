@@ -158,26 +158,55 @@ async def start_runs(
         The runs' execution ids, in order.
     """
     started: list[tuple[str, RunOrder]] = []
-    for order in orders:
-        env = environment or _environment(target.workflow, order.trigger)
-        execution_id = order.execution_id or f"run-{uuid.uuid4().hex}"
-        await start_run(
-            state.temporal,
-            target.workflow,
-            document=target.document,
-            definition_key=target.key,
-            task_queue=state.task_queue,
-            trigger=order.trigger,
-            workflow_id=target.workflow_id,
-            execution_id=execution_id,
-            eager=state.eager,
-            variables=await state.variables.get(state.database, env),
-            environment=environment,
-            deduplicate=order.deduplicate,
-        )
-        started.append((execution_id, order))
-    # Written after the starts, so no write lock is held while Temporal answers (SQLite has one
-    # writer: holding it across a start serialises every concurrent start).
+    try:
+        for order in orders:
+            env = environment or _environment(target.workflow, order.trigger)
+            execution_id = order.execution_id or f"run-{uuid.uuid4().hex}"
+            await start_run(
+                state.temporal,
+                target.workflow,
+                document=target.document,
+                definition_key=target.key,
+                task_queue=state.task_queue,
+                trigger=order.trigger,
+                workflow_id=target.workflow_id,
+                execution_id=execution_id,
+                eager=state.eager,
+                variables=await state.variables.get(state.database, env),
+                environment=environment,
+                deduplicate=order.deduplicate,
+            )
+            started.append((execution_id, order))
+    except Exception as exc:
+        if not started:
+            raise  # nothing started: the error is the whole answer
+        # Every input was checked before the first start, so only Temporal can fail here, after
+        # some runs of the batch started. Those are recorded and named, so a caller retries only
+        # the rest instead of starting them twice.
+        await _record(state, target, started, trigger_type)
+        ids = [execution_id for execution_id, _ in started]
+        raise ApiError(
+            503,
+            f"Temporal refused run {len(started) + 1} of {len(orders)} ({type(exc).__name__}); "
+            f"runs 1 to {len(started)} started ({', '.join(ids)}), the rest did not",
+            None,
+            execution_ids=ids,
+        ) from exc
+    await _record(state, target, started, trigger_type)
+    return [execution_id for execution_id, _ in started]
+
+
+async def _record(
+    state: ServiceState,
+    target: Runnable,
+    started: Sequence[tuple[str, RunOrder]],
+    trigger_type: TriggerType,
+) -> None:
+    """Write the summary rows of runs that started, in one session.
+
+    Written after the starts, so no write lock is held while Temporal answers (SQLite has one
+    writer: holding it across a start serialises every concurrent start).
+    """
     async with state.database.session() as session:
         for execution_id, order in started:
             await runs.record_run_start(
@@ -189,7 +218,6 @@ async def start_runs(
                 idempotency_key=order.idempotency_key,
                 exists_ok=order.deduplicate,
             )
-    return [execution_id for execution_id, _ in started]
 
 
 def input_refusal(messages: list[str]) -> ApiError:
