@@ -26,12 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from keel import expressions
 from keel.api.commits import validated
 from keel.api.errors import ApiError
+from keel.api.run_records import RunStart
 from keel.api.state import ServiceState
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
 from keel.orchestration.client import start_run
-from keel.store import runs, workflows
+from keel.store import workflows
 from keel.store.runs import TriggerType
 
 _FIELD = re.compile(r"field '([^']+)'")
@@ -202,22 +203,25 @@ async def _record(
     started: Sequence[tuple[str, RunOrder]],
     trigger_type: TriggerType,
 ) -> None:
-    """Write the summary rows of runs that started, in one session.
+    """Write the summary rows of runs that started, with concurrent starts' rows.
 
-    Written after the starts, so no write lock is held while Temporal answers (SQLite has one
-    writer: holding it across a start serialises every concurrent start).
+    See :class:`~keel.api.run_records.RunRecorder`. Written after the starts, so no write lock
+    is held while Temporal answers (SQLite has one writer: holding it across a start serialises
+    every concurrent start).
     """
-    async with state.database.session() as session:
-        for execution_id, order in started:
-            await runs.record_run_start(
-                session,
+    await state.recorder.record(
+        [
+            RunStart(
                 execution_id,
-                workflow_id=target.workflow_id,
-                version=target.version,
-                trigger_type=trigger_type,
+                target.workflow_id,
+                target.version,
+                trigger_type,
                 idempotency_key=order.idempotency_key,
                 exists_ok=order.deduplicate,
             )
+            for execution_id, order in started
+        ]
+    )
 
 
 def input_refusal(messages: list[str]) -> ApiError:

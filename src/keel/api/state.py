@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from keel.actions.registry import Registry, default_registry
+from keel.api.run_records import RunRecorder
 from keel.api.run_variables import VariablesCache
 from keel.config import get_settings
 from keel.dsl.diagnostics import Problem
@@ -82,6 +83,7 @@ class ServiceState:
             the process settings unless given.
         variables: The runs' ``VARS`` by environment, read from the store at most once per
             ``KEEL_VARIABLES_CACHE_SECONDS`` (cleared by every variable write through this API).
+        recorder: Writes the run-summary rows of concurrent starts together (group commit).
     """
 
     database: Database
@@ -96,3 +98,7 @@ class ServiceState:
     variables: VariablesCache = field(
         default_factory=lambda: VariablesCache(get_settings().variables_cache_seconds)
     )
+    recorder: RunRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recorder = RunRecorder(self.database)
