@@ -43,6 +43,7 @@ from keel.orchestration.payloads import (
     ResolvedWorkflow,
     ResolveRequest,
     RunRequest,
+    run_result,
 )
 
 CHILD_ACTION = "core.workflow.execute"
@@ -266,11 +267,14 @@ class ChildLauncher:
             # Each attempt is its own child run; later ones are named after their attempt.
             child_id = first_id if attempt == 1 else f"{first_id}-attempt{attempt}"
             try:
-                return await workflow.execute_child_workflow(
-                    WORKFLOW_NAME,
-                    request,
-                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                    **{**options, "id": child_id},
+                # A child run returns its result with its final state: the parent wants the result.
+                return run_result(
+                    await workflow.execute_child_workflow(
+                        WORKFLOW_NAME,
+                        request,
+                        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                        **{**options, "id": child_id},
+                    )
                 )
             except ChildWorkflowError as exc:
                 if policy.max_attempts != 0 and attempt >= policy.max_attempts:

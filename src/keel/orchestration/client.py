@@ -25,7 +25,8 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
-from keel.orchestration.payloads import WORKFLOW_NAME, RunProgress, RunRequest
+from keel.orchestration.final_state import read_closed
+from keel.orchestration.payloads import WORKFLOW_NAME, RunProgress, RunRequest, run_result
 
 
 class RunFailedError(KeelError):
@@ -138,7 +139,10 @@ async def rerun_from_failure(
         status = description.status.name.lower() if description.status else "unknown"
         raise KeelError(f"run {execution_id} is {status}; only a failed run can be re-run")
     request = await original_request(client, execution_id)
-    context = await handle.query("context", result_type=dict)
+    # A failed run's failure carries its context; older runs are asked (a worker replays them).
+    context = (await read_closed(handle)).context
+    if context is None:
+        context = await handle.query("context", result_type=dict)
     completed = {
         ref: entry.get("result")
         for ref, entry in context.get("ACTIONS", {}).items()
@@ -171,7 +175,7 @@ async def original_request(client: Client, execution_id: str) -> RunRequest:
 async def wait_result(run: StartedRun) -> Any:
     """Wait for the run to end; return its result or raise :class:`RunFailedError`."""
     try:
-        return await run.handle.result()
+        return run_result(await run.handle.result())
     except WorkflowFailureError as exc:
         raise RunFailedError(_failure_message(exc)) from exc
 

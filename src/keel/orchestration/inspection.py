@@ -1,11 +1,14 @@
 """Reading a run back: its status, each action's attempts, timing, result and error, its timeline.
 
-Temporal's history is the source of truth. The per-action view comes from the run's ``progress``
-and ``context`` queries, and a ``for_each`` action's items from its ``items`` query, which
-Temporal answers for finished runs too, by replaying the history on a worker; the timeline is read
-straight from the history events. Results of actions marked ``mask_output`` are replaced by
-:data:`MASK` here, and so is any value computed from them (a ``for_each`` item's input, the run's
-result), so no API, CLI or console view shows them.
+Temporal's history is the source of truth. A running run's per-action view comes from its
+``progress`` and ``context`` queries, and a ``for_each`` action's items from its ``items`` query.
+A closed run is read from its close event instead (:mod:`keel.orchestration.final_state`): no
+replay, no worker needed; only runs whose close event carries no state (cancelled, terminated,
+timed out, or closed by an older Keel) are asked through the queries, which a worker answers by
+replaying the history. The timeline is read straight from the history events. Results of
+actions marked ``mask_output`` are replaced by :data:`MASK` here, and so is any value computed
+from them (a ``for_each`` item's input, the run's result), so no API, CLI or console view shows
+them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from temporalio.service import RPCError
 from keel import expressions
 from keel.dsl.model import Workflow
 from keel.orchestration.client import original_request
+from keel.orchestration.final_state import ClosedRun, read_closed
 from keel.orchestration.payloads import (
     MAX_ITEMS_PER_QUERY,
     ActionState,
@@ -211,15 +215,21 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     if closed and (cached := _CLOSED.get(key)) is not None:
         return cast(RunDetail, cached)
     # Independent reads, asked at once: a page polling a run waits for the slowest, not the sum.
-    request, children, answers = await asyncio.gather(
+    request, children, answers, ending = await asyncio.gather(
         original_request(client, execution_id),
         child_runs(client, execution_id),
-        _progress_and_context(handle),
+        _live_answers(handle, closed),
+        _ending(handle, closed),
     )
+    if ending.state is not None:
+        progress, context = RunProgress(ending.state.actions), ending.context or {}
+    elif answers is not None:
+        progress, context = answers
+    else:  # closed, but its close event carries no state: ask (a worker replays the run)
+        progress, context = await _progress_and_context(handle)
     workflow = Workflow.model_validate(request.definition)
     status = STATUS.get(description.status, "unknown") if description.status else "unknown"
-    states: dict[str, Any] = {a.ref: a for a in answers[0].actions}
-    context = answers[1]
+    states: dict[str, Any] = {a.ref: a for a in progress.actions}
     actions = []
     for stmt in workflow.actions:
         state = states.get(stmt.ref)
@@ -248,7 +258,7 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     error = next((a.error for a in actions if a.status == "failed" and a.error), None)
     final = None
     if description.status == WorkflowExecutionStatus.COMPLETED:
-        final = _masked_result(workflow, await handle.result())
+        final = _masked_result(workflow, ending.result)
     detail = RunDetail(
         input=request.trigger,
         result=final,
@@ -270,6 +280,18 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
     if closed and all(c.status not in ("running", "starting") for c in children):
         _CLOSED.put(key, detail)
     return detail
+
+
+async def _ending(handle: WorkflowHandle[Any, Any], closed: bool) -> ClosedRun:
+    """Return what a closed run's close event says (nothing for a run still running)."""
+    return await read_closed(handle) if closed else ClosedRun(None)
+
+
+async def _live_answers(
+    handle: WorkflowHandle[Any, Any], closed: bool
+) -> tuple[RunProgress, dict[str, Any]] | None:
+    """Ask a running run's queries; None for a closed run (its close event is read first)."""
+    return None if closed else await _progress_and_context(handle)
 
 
 async def _progress_and_context(
@@ -348,13 +370,23 @@ MAX_KEPT_ITEMS = 5000
 async def _closed_items(
     handle: WorkflowHandle[Any, Any], run_id: str | None, ref: str
 ) -> list[ItemState] | None:
-    """Return every item of ``ref`` of a closed run (each query of it costs a whole replay).
+    """Return every item of ``ref`` of a closed run: from its close event, else by its queries.
+
+    Each query of a closed run costs a whole replay, so what they answer is kept.
 
     Returns None when the action has more than :data:`MAX_KEPT_ITEMS` items.
     """
     key = ("items", handle.id, run_id, ref)
     if isinstance(kept := _CLOSED.get(key), list):
         return cast(list[ItemState], kept)
+    ending = await read_closed(handle)
+    if ending.state is not None:
+        if ref in ending.state.omitted:
+            return None  # too many to carry: page through the query
+        # Absent: the run ended before the action started.
+        kept = ending.state.items.get(ref, [])
+        _CLOSED.put(key, kept)
+        return kept
     step = MAX_ITEMS_PER_QUERY
     first = await handle.query("items", ItemsQuery(ref, None, 0, step), result_type=ItemPage)
     if first.total > MAX_KEPT_ITEMS:

@@ -312,6 +312,57 @@ class ItemPage:
     items: list[ItemState] = field(default_factory=list)
 
 
+#: The most items of one ``for_each`` action a run's :class:`FinalState` keeps; an action with
+#: more is left out (read through the ``items`` query instead), so the state stays bounded.
+MAX_FINAL_ITEMS = 5000
+#: The keys of the value a Keel run returns to Temporal (see :func:`final_payload`).
+FINAL_RESULT = "keel_result"
+FINAL_STATE = "keel_state"
+
+
+@dataclass
+class FinalState:
+    """Keel's view of a run as it ended, carried by its last history event.
+
+    A closed run answers queries only by a worker replaying its whole history (seconds for a
+    large fan-out, never without a worker). So a run that completes returns this next to its
+    result (:func:`final_payload`) and a run that fails carries it as its failure's details;
+    readers take it from the close event. Large states leave the history through external
+    storage like any other payload.
+
+    Attributes:
+        actions: Every action's state, in document order (as the ``progress`` query answers).
+        items: Each ``for_each`` action's items (as the ``items`` query answers), for actions
+            with at most :data:`MAX_FINAL_ITEMS` items.
+        omitted: ``for_each`` actions whose items were too many to keep here.
+        context: ``ACTIONS`` and ``TRIGGER`` as the ``context`` query answers; None when the
+            run's result is that context already (a workflow without ``returns``).
+    """
+
+    actions: list[ActionState] = field(default_factory=list)
+    items: dict[str, list[ItemState]] = field(default_factory=dict)
+    omitted: list[str] = field(default_factory=list)
+    context: dict[str, Any] | None = None
+
+
+def final_payload(result: Any, state: FinalState) -> dict[str, Any]:
+    """Return what a completed run hands to Temporal: its result and its :class:`FinalState`."""
+    return {FINAL_RESULT: result, FINAL_STATE: state}
+
+
+def is_final_payload(value: Any) -> bool:
+    """Return whether ``value`` is a run's completion as :func:`final_payload` builds it."""
+    return isinstance(value, dict) and value.keys() == {FINAL_RESULT, FINAL_STATE}
+
+
+def run_result(value: Any) -> Any:
+    """Return a Keel run's result from what Temporal returns for it.
+
+    Runs completed by older versions of Keel returned their result alone; it is returned as is.
+    """
+    return value[FINAL_RESULT] if is_final_payload(value) else value
+
+
 @dataclass(frozen=True)
 class ResolveRequest:
     """Input of ``keel.resolve_workflow``: which committed workflow a child run should run.

@@ -26,10 +26,12 @@ from keel.orchestration.context import RunContext
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     LOAD_VARIABLES,
+    MAX_FINAL_ITEMS,
     MAX_ITEMS_PER_QUERY,
     WORKFLOW_NAME,
     ActionEvent,
     ActionState,
+    FinalState,
     ItemPage,
     ItemsQuery,
     ItemState,
@@ -38,6 +40,7 @@ from keel.orchestration.payloads import (
     RunRequest,
     StreamRelaySpec,
     StreamReport,
+    final_payload,
 )
 from keel.orchestration.regions import RegionRunner
 from keel.orchestration.scheduler import Decision, Outcome, Scheduler
@@ -150,13 +153,34 @@ class KeelRun:
             for task in self._tasks:
                 task.cancel()
             await self._hand_off(definition, request)
-            raise ApplicationError(self._fatal, type=RUN_FAILED, non_retryable=True)
+            raise ApplicationError(
+                self._fatal, self._final_state(True), type=RUN_FAILED, non_retryable=True
+            )
         if definition.returns is None:
-            return context.result_context()
+            return final_payload(context.result_context(), self._final_state(False))
         try:
-            return context.evaluate(definition.returns)
+            result = context.evaluate(definition.returns)
         except ExpressionError as exc:
-            raise ApplicationError(f"returns: {exc}", type=RUN_FAILED, non_retryable=True) from exc
+            raise ApplicationError(
+                f"returns: {exc}", self._final_state(True), type=RUN_FAILED, non_retryable=True
+            ) from exc
+        return final_payload(result, self._final_state(True))
+
+    def _final_state(self, with_context: bool) -> FinalState:
+        """Return the run's state as it ends, for readers of its close event (no replay).
+
+        Args:
+            with_context: Include ``ACTIONS``/``TRIGGER`` (not when the result is them).
+        """
+        items: dict[str, list[ItemState]] = {}
+        omitted: list[str] = []
+        for ref, entries in self._items.items():
+            if len(entries) > MAX_FINAL_ITEMS:
+                omitted.append(ref)  # bounded: the items query still pages through them
+            else:
+                items[ref] = entries
+        context = self._context.result_context() if with_context and self._context else None
+        return FinalState([self._states[ref] for ref in self._order], items, omitted, context)
 
     async def _relay(self, request: RunRequest, relay: RelaySpec) -> list[Any]:
         """Run one slice of a large child fan-out for the parent that started this relay."""
