@@ -14,6 +14,7 @@ from keel.config import Settings
 from keel.execution.local import LocalExecutor
 from keel.orchestration.catalog import DirectoryCatalog
 from keel.orchestration.client import RunFailedError, original_request, wait_result
+from keel.orchestration.payloads import run_result
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
 from keel.store.database import LazyDatabase
@@ -182,7 +183,7 @@ returns: ${{ ACTIONS.kid.result }}
     assert result["status"] == "STARTED" and result["wf_id"] == "sleepy"
     child = engine.client.get_workflow_handle(result["wf_exec_id"])
     assert (await child.describe()).status.name == "RUNNING"  # the parent is already done
-    assert await child.result() == "done"
+    assert run_result(await child.result()) == "done"
 
 
 async def test_inheritance_passes_context_and_secrets_stay_out_of_history(engine: Engine) -> None:
@@ -274,7 +275,7 @@ actions:
     with pytest.raises(RunFailedError):
         await wait_result(run)
     handler = engine.client.get_workflow_handle(f"{run.execution_id}--error-handler")
-    trigger = await asyncio.wait_for(handler.result(), timeout=30)
+    trigger = run_result(await asyncio.wait_for(handler.result(), timeout=30))
     assert trigger["execution_id"] == run.execution_id
     assert trigger["trigger"] == {"source": "test"}
     (error,) = trigger["errors"]
@@ -485,7 +486,7 @@ async def test_a_failed_child_is_run_again_per_retry_policy(engine: Engine) -> N
     run = await engine.start(RETRIED.format(attempts=2, child="flaky", fail="all"))
     assert await wait_result(run) == [1, 2]
     second = engine.client.get_workflow_handle(f"{run.handle.id}--kids-0-attempt2")
-    assert await second.result() == 1
+    assert run_result(await second.result()) == 1
     first = engine.client.get_workflow_handle(f"{run.handle.id}--kids-0")
     with pytest.raises(WorkflowFailureError):
         await first.result()

@@ -24,6 +24,7 @@ from keel.orchestration.catalog import DirectoryCatalog
 from keel.orchestration.connection import connect, data_converter
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.payload_storage import MissingPayloadError
+from keel.orchestration.payloads import run_result
 from keel.orchestration.worker import build_worker, sandbox_runner
 from keel.orchestration.workflow import KeelRun
 from keel.store.blobs import get_blob
@@ -150,7 +151,7 @@ async def test_a_large_result_is_read_back_by_later_actions_and_returned(
     engine: Engine, settings: Settings
 ) -> None:
     run = await engine.start(BIG)
-    result = await run.handle.result()
+    result = run_result(await run.handle.result())
     assert result["measured"] == SIZE  # an activity received the whole value as its argument
     assert result["counted"] == SIZE  # an expression in the workflow read it
     assert result["tail"] == "x" * SIZE  # and the run's result carries it back to the caller
@@ -181,7 +182,7 @@ async def test_a_replay_with_a_fresh_converter_reads_the_values_from_the_store(
 
 async def test_a_child_gets_a_large_input_and_returns_it(engine: Engine) -> None:
     run = await engine.start(PARENT)
-    assert await run.handle.result() == {"length": SIZE, "same": True}
+    assert run_result(await run.handle.result()) == {"length": SIZE, "same": True}
     assert assert_small(await run.handle.fetch_history()) >= 1
     child = engine.client.get_workflow_handle(f"{run.handle.id}--child")
     child_history = await child.fetch_history()
@@ -216,7 +217,7 @@ actions:
 returns: ${{ ACTIONS.records.result }}
 """
     run = await engine.start(document)
-    records = await run.handle.result()
+    records = run_result(await run.handle.result())
     assert len(records) == 10_000
     assert records[9_999] == {"id": 9_999, "name": "host-9999.example.internal"}
     history = await run.handle.fetch_history()

@@ -22,6 +22,7 @@ from temporalio.client import Client
 from keel.config import Settings
 from keel.orchestration.connection import connect
 from keel.orchestration.devserver import TemporalDevServer
+from keel.orchestration.payloads import run_result
 from tests.integration.processes.procs import KeelProcess, create_key, free_port, wait_healthy
 from tests.integration.processes.ray_head import LOOPBACK_ENV, ray_head
 from tests.integration.store.conftest import pg_connect
@@ -177,4 +178,4 @@ async def test_two_apis_two_workers_postgres_and_ray(
     execution_id = accepted.json()["execution_id"]
     detail = wait_succeeded(urls[0], key, execution_id)
     assert detail["status"] == "succeeded", detail
-    assert await client.get_workflow_handle(execution_id).result() == {"sum": 42}
+    assert run_result(await client.get_workflow_handle(execution_id).result()) == {"sum": 42}
