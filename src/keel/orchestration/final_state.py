@@ -56,12 +56,12 @@ async def read_closed(handle: WorkflowHandle[Any, Any]) -> ClosedRun:
     except WorkflowFailureError as failed:
         cause = failed.cause
         if isinstance(cause, ApplicationError) and cause.details:
-            state = _state(cause.details[0])
+            state = state_from_json(cause.details[0])
             return ClosedRun(state, None, state.context if state else None)
         return ClosedRun(None)  # cancelled, terminated, timed out: nothing recorded
     if not is_final_payload(value):
         return ClosedRun(None, value)  # closed by an older Keel: the result alone
-    state = _state(value[FINAL_STATE])
+    state = state_from_json(value[FINAL_STATE])
     result = value[FINAL_RESULT]
     if state is None:
         return ClosedRun(None, result)
@@ -70,7 +70,7 @@ async def read_closed(handle: WorkflowHandle[Any, Any]) -> ClosedRun:
     return ClosedRun(state, result, context if isinstance(context, dict) else None)
 
 
-def _state(data: Any) -> FinalState | None:
+def state_from_json(data: Any) -> FinalState | None:
     """Return ``data`` (decoded JSON) as a :class:`FinalState`, or None when it is not one.
 
     Built by hand rather than with the SDK's generic ``value_to_type``, which resolves the

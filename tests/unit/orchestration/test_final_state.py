@@ -1,0 +1,66 @@
+"""A run's final state: wrapped with its result, unwrapped for callers, read back from JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from keel.orchestration.final_state import state_from_json
+from keel.orchestration.payloads import (
+    ActionEvent,
+    ActionState,
+    FinalState,
+    ItemState,
+    StreamState,
+    final_payload,
+    is_final_payload,
+    run_result,
+)
+
+
+def as_json(value: Any) -> Any:
+    """Return ``value`` as Temporal's JSON converter would hand it back (dataclasses as dicts)."""
+
+    def default(obj: Any) -> Any:
+        return dataclasses.asdict(obj)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+def test_run_result_unwraps_only_the_final_payload() -> None:
+    state = FinalState()
+    assert run_result(final_payload({"a": 1}, state)) == {"a": 1}
+    assert run_result(final_payload(None, state)) is None
+    # A run closed by an older Keel returned its result alone, whatever its shape.
+    assert run_result({"keel_result": 1}) == {"keel_result": 1}
+    assert run_result([1, 2]) == [1, 2]
+    assert not is_final_payload({"keel_result": 1, "keel_state": {}, "more": 2})
+
+
+def test_a_state_round_trips_through_json() -> None:
+    action = ActionState(
+        "each",
+        status="failed",
+        attempts=2,
+        started_at="2026-01-01T00:00:00+00:00",
+        ended_at="2026-01-01T00:00:01+00:00",
+        error="ZeroDivisionError: division by zero",
+        events=[ActionEvent("warning", "a path matched nothing")],
+        streams=[StreamState("s[0]", "succeeded", 1, result=3, events=[ActionEvent("info", "i")])],
+    )
+    items = [ItemState(0, "succeeded", {"n": 1}, 1, result=10), ItemState(1, "failed", {"n": 0})]
+    state = FinalState([action], {"each": items}, ["huge"], {"ACTIONS": {}, "TRIGGER": None})
+    payload = as_json(final_payload(1, state))
+    assert is_final_payload(payload)
+    assert state_from_json(payload["keel_state"]) == state
+
+
+def test_fields_of_a_newer_keel_are_ignored_and_garbage_is_no_state() -> None:
+    data = as_json(FinalState([ActionState("a")], {}))
+    data["actions"][0]["added_later"] = True
+    data["added_later"] = 1
+    assert state_from_json(data) == FinalState([ActionState("a")], {})
+    assert state_from_json("not a state") is None
+    assert state_from_json({"actions": "nope", "items": {}}) is None
+    assert state_from_json({"actions": []}) is None  # no items: not a state this Keel wrote
