@@ -65,6 +65,8 @@ class Settings(BaseSettings):
         lambda_work: Work units one ``python_lambda`` call may spend (one per node evaluated or
             item iterated, one per 16 characters or items an operation reads or builds).
         lambda_seconds: Wall-clock seconds one ``python_lambda`` call may run (0: no deadline).
+        lambda_action_seconds: Wall-clock seconds all calls of one lambda in one action (one
+            per item of ``core.transform.filter``/``map``) may run together (0: no deadline).
         expression_work: Work units one expression evaluation may spend (deterministic: it
             bounds expressions evaluated in workflow code, where a task over 2 s is a deadlock).
         max_value_length: Characters or items of one string or collection user code may build.
@@ -112,6 +114,7 @@ class Settings(BaseSettings):
     template_paths: str = ""
     lambda_work: int = Field(default=1_000_000, ge=1_000)
     lambda_seconds: float = Field(default=5.0, ge=0)
+    lambda_action_seconds: float = Field(default=60.0, ge=0)
     expression_work: int = Field(default=3_000_000, ge=1_000)
     max_value_length: int = Field(default=10_000_000, ge=1_000)
     regex_seconds: float = Field(default=1.0, gt=0)
@@ -137,6 +140,7 @@ class Settings(BaseSettings):
         return Limits(
             lambda_work=self.lambda_work,
             lambda_seconds=self.lambda_seconds,
+            lambda_action_seconds=self.lambda_action_seconds,
             expression_work=self.expression_work,
             max_length=self.max_value_length,
             regex_seconds=self.regex_seconds,

@@ -146,13 +146,24 @@ class Machine:
         depth: Nested lambda calls in progress.
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, shared_deadline: float | None = None) -> None:
         self.limits = limits
         self.steps = 0
         self.depth = 0
         self._budget = limits.lambda_work
         seconds = limits.lambda_seconds
         self._deadline = time.monotonic() + seconds if seconds > 0 else None
+        self._too_long = f"more than {seconds:g} seconds; KEEL_LAMBDA_SECONDS"
+        # A lambda called once per item is also bounded as a whole (see ItemLambda): whichever
+        # deadline comes first stops the call, and the error names that one.
+        if shared_deadline is not None and (
+            self._deadline is None or shared_deadline < self._deadline
+        ):
+            self._deadline = shared_deadline
+            self._too_long = (
+                f"its calls in this action took more than {limits.lambda_action_seconds:g} "
+                "seconds together; KEEL_LAMBDA_ACTION_SECONDS"
+            )
         self._next_clock = _CLOCK_EVERY
 
     def tick(self, count: int = 1) -> None:
@@ -163,10 +174,7 @@ class Machine:
         if self._deadline is not None and self.steps >= self._next_clock:
             self._next_clock = self.steps + _CLOCK_EVERY
             if time.monotonic() > self._deadline:
-                raise Stop(
-                    f"ran too long (more than {self.limits.lambda_seconds:g} seconds; "
-                    "KEEL_LAMBDA_SECONDS)"
-                )
+                raise Stop(f"ran too long ({self._too_long})")
 
     def lazy(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Iterate ``iterable`` at one step per item."""

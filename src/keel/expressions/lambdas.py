@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -119,7 +120,11 @@ class CompiledLambda:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the lambda on ``args`` with a fresh work budget; return plain data."""
-        machine = Machine(current())
+        return self.call(None, *args, **kwargs)
+
+    def call(self, shared_deadline: float | None, *args: Any, **kwargs: Any) -> Any:
+        """Run the lambda on ``args``, stopping at ``shared_deadline`` (monotonic) at the latest."""
+        machine = Machine(current(), shared_deadline)
         try:
             result = Closure(machine, self._node, {}, self._signature)(*args, **kwargs)
             return machine.materialize(result)
@@ -133,6 +138,35 @@ class CompiledLambda:
             raise
         except Exception as exc:
             raise _error(self.source, f"failed with {type(exc).__name__}: {exc}") from exc
+
+
+class ItemLambda:
+    """A lambda that one action calls once per item, bounded as a whole as well as per call.
+
+    Each call has its own work budget and deadline (``KEEL_LAMBDA_WORK``/``_SECONDS``), but
+    10,000 items could each spend all of theirs: the calls share one more deadline,
+    ``lambda_action_seconds`` from when this was made, so the action's thread stops by itself
+    (a thread that runs Python cannot be stopped from outside when the action times out).
+    """
+
+    def __init__(self, source: str) -> None:
+        self._compiled = _compile(source)
+        seconds = current().lambda_action_seconds
+        self._deadline = time.monotonic() + seconds if seconds > 0 else None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the lambda on one item."""
+        return self._compiled.call(self._deadline, *args, **kwargs)
+
+
+def lambda_for_items(source: str) -> Callable[..., Any]:
+    """Check ``source`` and return a function for one action to call once per item.
+
+    Raises:
+        LambdaError: As :func:`compile_lambda`; calls also raise it once all of them together
+            have run for ``lambda_action_seconds``.
+    """
+    return ItemLambda(source)
 
 
 def _error(source: str, detail: str) -> LambdaError:

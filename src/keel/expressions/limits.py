@@ -41,6 +41,9 @@ class Limits:
     Attributes:
         lambda_work: Work units one ``python_lambda`` call may spend (see the module docstring).
         lambda_seconds: Wall-clock seconds one ``python_lambda`` call may run; 0 turns it off.
+        lambda_action_seconds: Wall-clock seconds all the calls of one lambda in one action
+            (``core.transform.filter``/``map`` call it once per item) may run together; 0 turns
+            it off.
         expression_work: Work units one expression evaluation may spend.
         max_length: Characters of a string, or items of a collection, a call may build.
         regex_seconds: Wall-clock seconds one FN regular-expression search may run.
@@ -51,6 +54,7 @@ class Limits:
 
     lambda_work: int = 1_000_000
     lambda_seconds: float = 5.0
+    lambda_action_seconds: float = 60.0
     expression_work: int = 3_000_000
     max_length: int = 10_000_000
     regex_seconds: float = 1.0

@@ -219,3 +219,26 @@ def test_eval_jsonpaths() -> None:
 def test_eval_jsonpaths_names_a_bad_path() -> None:
     with pytest.raises(ValueError, match=r"JSONPath 'a\[\[' does not parse"):
         transform.eval_jsonpaths({}, ["a[["])
+
+
+@pytest.mark.parametrize("name", ["core.transform.filter", "core.transform.map"])
+def test_a_lambda_called_per_item_is_bounded_as_a_whole(name: str) -> None:
+    from keel.expressions.limits import Limits, limits_set
+
+    # Each call stays far inside its own budget and deadline; 10,000 of them would not.
+    slow = "lambda x: sum(range(20000)) > x"
+    with (
+        limits_set(Limits(lambda_work=10**9, lambda_seconds=30, lambda_action_seconds=0.2)),
+        pytest.raises(LambdaError, match=r"took more than 0\.2 seconds together") as raised,
+    ):
+        call(name, items=list(range(10_000)), python_lambda=slow)
+    assert "KEEL_LAMBDA_ACTION_SECONDS" in str(raised.value)
+    # The same lambda on a few items is fine: the bound is on the action's calls together.
+    with limits_set(Limits(lambda_work=10**9, lambda_seconds=30, lambda_action_seconds=5)):
+        assert len(call(name, items=[1, 2, 3], python_lambda=slow)) in {0, 3}
+
+
+def test_the_per_action_lambda_deadline_is_a_setting() -> None:
+    from keel.config import Settings
+
+    assert Settings(lambda_action_seconds=7).user_code_limits().lambda_action_seconds == 7

@@ -16,7 +16,7 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from keel.actions import seen_keys
 from keel.actions.registry import action
 from keel.actions.schema import Doc
-from keel.expressions.lambdas import compile_lambda
+from keel.expressions.lambdas import compile_lambda, lambda_for_items
 
 Lambda = Annotated[str, Doc("A lambda as a string, e.g. \"lambda x: x['score'] > 5\".")]
 #: The longest a seen key is remembered (ten years); beyond it dates overflow.
@@ -38,7 +38,7 @@ def filter_items(
     items: Annotated[list[Any], Doc("The items to filter.")], python_lambda: Lambda
 ) -> list[Any]:
     """Keep the items for which the lambda returns a truthy value."""
-    keep = compile_lambda(python_lambda)
+    keep = lambda_for_items(python_lambda)
     return [item for item in items if keep(item)]
 
 
@@ -47,7 +47,7 @@ def map_items(
     items: Annotated[list[Any], Doc("The items to transform.")], python_lambda: Lambda
 ) -> list[Any]:
     """Apply the lambda to each item; return the results in order."""
-    transform = compile_lambda(python_lambda)
+    transform = lambda_for_items(python_lambda)
     return [transform(item) for item in items]
 
 
@@ -203,7 +203,7 @@ def _membership(collection: Iterable[Any]) -> Callable[[Any], bool]:
 def _key_function(python_lambda: str | None) -> Callable[[Any], Any]:
     if python_lambda is None:
         return lambda item: item
-    return compile_lambda(python_lambda)
+    return lambda_for_items(python_lambda)
 
 
 def _seen_scope(action: str, expire_seconds: int) -> seen_keys.SeenScope:
