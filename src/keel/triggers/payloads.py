@@ -20,15 +20,27 @@ no ``Content-Type``                           ``[value]`` if the body is JSON, e
 An empty (or all-whitespace) body gives ``[{}]`` whatever the type: a ping starts one run whose
 ``TRIGGER`` is an empty object, which ``expects`` defaults can fill. A body that cannot be read
 as its type is a :class:`~keel.errors.WebhookError` with status 400 saying why, and so is JSON
-nested deeper than ``KEEL_MAX_JSON_DEPTH`` (see :mod:`keel.triggers.bounds`). Every line of an
-NDJSON body is read and checked before the payloads are returned, so a bad line anywhere starts
-no run at all.
+nested deeper than ``KEEL_MAX_JSON_DEPTH`` (see :mod:`keel.triggers.bounds`), and so is a number
+JSON cannot carry (``NaN``, ``Infinity``, or one too large for a float, such as ``1e999999``). A
+``charset`` that is unknown, not a text encoding (``base64``, ``rot13``...) or not a name at all
+is a 400 naming it. Every line of an NDJSON body is read and checked before the payloads are
+returned, so a bad line anywhere starts no run at all. Lines end at a line feed only (NDJSON's
+separator; a carriage return before it is whitespace), never at the other characters
+:meth:`str.splitlines` knows, which a JSON string may hold raw (U+2028, U+0085). Counts are
+bounded before anything is parsed: NDJSON lines by ``max_runs_per_request`` and form fields by
+:data:`MAX_FORM_FIELDS` (413 naming the limit), multipart parts by :data:`MAX_MULTIPART_PARTS`.
+
+Parsing is synchronous and costs up to ~1 s for a large body; the caller runs it in a worker
+thread above :data:`INLINE_PARSE_BYTES` (see :func:`keel.triggers.webhook.receive`).
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import json
+import math
+import re
 from collections.abc import AsyncIterable
 from email import policy
 from email.message import EmailMessage
@@ -56,6 +68,16 @@ _MULTIPART_TYPE = "multipart/form-data"
 #: standard library's parser costs about half a millisecond per part, in the API's event loop:
 #: a 1 MiB body of 18,000 tiny parts held an API process for 7 seconds before this bound.
 MAX_MULTIPART_PARTS = 1000
+#: The most fields a URL-encoded form (or a ``GET`` query string) may have, Starlette's default
+#: too. Unbounded, 340,000 repeated keys in 1 MiB cost half a second and 43 MB to collect.
+MAX_FORM_FIELDS = 1000
+#: Bodies up to this size are parsed in the event loop (a typical webhook: a thread hop would
+#: cost more than the parse); larger ones in a worker thread, so one big body stalls no one.
+INLINE_PARSE_BYTES = 64 * 1024
+#: The longest charset name accepted (the longest Python codec alias is under 30 characters).
+_MAX_CHARSET_CHARS = 40
+#: A non-blank NDJSON line: its first non-space character and the rest of the line.
+_NONBLANK_LINE = re.compile(r"\S[^\n]*")
 
 
 async def read_body(chunks: AsyncIterable[bytes], limit: int) -> bytes:
@@ -90,9 +112,12 @@ def check_content_length(value: str | None, limit: int) -> None:
     if value is None:
         return
     text = value.strip()
-    if not text.isdigit():
-        raise WebhookError(400, f"Content-Length '{value}' is not a number of bytes")
-    if int(text) > limit:
+    # ASCII only: str.isdigit() also accepts '²' and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()):
+        raise WebhookError(400, f"Content-Length {_shown(value)} is not a number of bytes")
+    # Compared by length first: int() refuses strings of more than 4,300 digits.
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(limit)) or int(digits) > limit:
         raise _too_large(limit)
 
 
@@ -138,8 +163,15 @@ def parse_form(data: bytes) -> dict[str, str | list[str]]:
     """Read URL-encoded form data (a body, or a query string for ``GET`` deliveries).
 
     Raises:
-        WebhookError: 400 when the data is not UTF-8.
+        WebhookError: 400 when the data is not UTF-8; 413 when it has more than
+            :data:`MAX_FORM_FIELDS` fields.
     """
+    # Counted before parsing, cheaply: fields are separated by '&' (parse_qsl splits on it only).
+    fields = data.count(b"&") + 1
+    if fields > MAX_FORM_FIELDS:
+        raise WebhookError(
+            413, f"form data has {fields} fields, more than the limit of {MAX_FORM_FIELDS}"
+        )
     text = _decode(data, None)
     try:
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
@@ -160,15 +192,17 @@ def _parse_json(text: str) -> Any:
 
 
 def _parse_ndjson(text: str, bounds: InputBounds) -> list[Any]:
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    if len(lines) > bounds.max_runs_per_request:
-        # Counted before anything is parsed: a body of a million tiny lines costs no parsing.
-        raise WebhookError(
-            413,
-            f"body has {len(lines)} NDJSON lines, more than the limit of "
-            f"{bounds.max_runs_per_request} runs per request (KEEL_MAX_RUNS_PER_REQUEST); "
-            "no run was started",
-        )
+    cap = bounds.max_runs_per_request
+    # Counted before anything is split or parsed: a body of a million tiny lines must cost
+    # neither a million-item list (~50 MB for 1 MiB) nor any parsing. The separators bound the
+    # lines from above; only past the cap are the non-blank ones counted (lazily) to name them.
+    if text.count("\n") + 1 > cap:
+        count = sum(1 for _ in _NONBLANK_LINE.finditer(text))
+        if count > cap:
+            raise _too_many_lines(count, cap)
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    if len(lines) > cap:
+        raise _too_many_lines(len(lines), cap)
     payloads: list[Any] = []
     for number, line in lines:
         try:
@@ -180,6 +214,14 @@ def _parse_ndjson(text: str, bounds: InputBounds) -> list[Any]:
         except RecursionError:
             _refuse(f"line {number} is not valid JSON: it is nested too deeply")
     return payloads
+
+
+def _too_many_lines(count: int, cap: int) -> WebhookError:
+    return WebhookError(
+        413,
+        f"body has {count} NDJSON lines, more than the limit of {cap} runs per request "
+        "(KEEL_MAX_RUNS_PER_REQUEST); no run was started",
+    )
 
 
 def _bounded(value: Any, what: str, bounds: InputBounds) -> Any:
@@ -245,7 +287,7 @@ def _collect(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_no_constant)
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -253,17 +295,41 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999999 is valid JSON syntax that Python reads as inf, which JSON cannot carry onward.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {_shown(text)} is too large for a float")
+    return value
+
+
 def _decode(body: bytes, charset: str | None) -> str:
     encoding = (charset or "utf-8").strip().lower()
+    # Checked before the codec lookup, which raises a bare ValueError on a NUL byte.
+    if not encoding.isascii() or not encoding.isprintable() or len(encoding) > _MAX_CHARSET_CHARS:
+        _refuse(f"charset {_shown(charset or '')} is not a charset name")
     if encoding in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # tolerate a byte-order mark
     try:
         return body.decode(encoding)
     except LookupError:
-        _refuse(f"unknown charset '{charset}'")
+        # bytes.decode raises it for unknown names and for bytes-to-bytes codecs (base64...).
+        _refuse(_charset_problem(encoding, charset or ""))
     except UnicodeDecodeError as exc:
-        name = "UTF-8" if encoding == "utf-8-sig" else charset
+        name = "UTF-8" if encoding == "utf-8-sig" else _shown(charset or "")
         _refuse(f"body is not valid {name} text: {exc.reason} at byte {exc.start}")
+    except UnicodeError as exc:
+        # idna, punycode and undefined raise the bare base class, with no position.
+        _refuse(f"body cannot be decoded as charset {_shown(charset or '')}: {_shown(str(exc))}")
+
+
+def _charset_problem(encoding: str, charset: str) -> str:
+    """Say why a charset ``bytes.decode`` refused is no use: unknown, or not bytes to text."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return f"unknown charset {_shown(charset)}"
+    return f"charset {_shown(charset)} is not a text encoding"
 
 
 def _media_type(content_type: str | None) -> tuple[str | None, dict[str, str]]:
@@ -276,6 +342,12 @@ def _media_type(content_type: str | None) -> tuple[str | None, dict[str, str]]:
         if sep:
             params[key.strip().lower()] = value.strip().strip('"')
     return media.strip().lower() or None, params
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """Return ``text`` quoted for an error message: escaped, and cut after ``limit`` characters."""
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return repr(cut)
 
 
 def _too_large(limit: int) -> WebhookError:

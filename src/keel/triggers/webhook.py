@@ -15,7 +15,9 @@ Order of the checks (each status is what the error carries):
 5. the HMAC signature over the raw body (401);
 6. the body parsed by content type (400; JSON deeper than ``KEEL_MAX_JSON_DEPTH`` too, and 413
    for an NDJSON body of more than ``KEEL_MAX_RUNS_PER_REQUEST`` lines); a ``GET`` without a
-   body takes its query string;
+   body takes its query string; a body over
+   :data:`~keel.triggers.payloads.INLINE_PARSE_BYTES` is parsed in a worker thread, so the
+   event loop goes on serving other requests meanwhile;
 7. each payload against ``entrypoint.expects``, with defaults applied (422, naming each field);
 8. each payload's idempotency key (400 only when a required key is missing); a signed webhook
    is keyed by the digest of what its signature covers, so a replayed delivery is the same run
@@ -27,6 +29,7 @@ need only some of them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -39,7 +42,13 @@ from keel.dsl.model import ExpectedField
 from keel.errors import WebhookError
 from keel.triggers.bounds import DEFAULT_BOUNDS, InputBounds
 from keel.triggers.idempotency import idempotency_key, idempotency_keys, run_id_for
-from keel.triggers.payloads import check_content_length, parse_form, parse_payload, read_body
+from keel.triggers.payloads import (
+    INLINE_PARSE_BYTES,
+    check_content_length,
+    parse_form,
+    parse_payload,
+    read_body,
+)
 from keel.triggers.signatures import verify_signature
 from keel.triggers.webhook_settings import WebhookSettings, load_webhook_settings
 
@@ -141,8 +150,12 @@ async def receive(
     verify_signature(settings, lowered, body, now, signing_secrets)
     if request.method.upper() == "GET" and not body.strip() and request.query:
         payloads: list[Any] = [parse_form(request.query.encode())]
-    else:
+    elif len(body) <= INLINE_PARSE_BYTES:
         payloads = parse_payload(body, lowered.get("content-type"), bounds)
+    else:
+        # Up to ~1 s of CPU for a large body: off the event loop (the GIL is released often
+        # enough for the loop to go on serving meanwhile).
+        payloads = await asyncio.to_thread(parse_payload, body, lowered.get("content-type"), bounds)
     checked = [
         check_payload(expects or {}, payload, item=n if len(payloads) > 1 else None)
         for n, payload in enumerate(payloads, start=1)
