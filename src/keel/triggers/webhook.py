@@ -153,8 +153,8 @@ async def receive(
     elif len(body) <= INLINE_PARSE_BYTES:
         payloads = parse_payload(body, lowered.get("content-type"), bounds)
     else:
-        # Up to ~1 s of CPU for a large body: off the event loop (the GIL is released often
-        # enough for the loop to go on serving meanwhile).
+        # Up to ~1 s of CPU for a large body (the email and form parsers are pure Python): off
+        # the event loop, which the interpreter switches back to every few milliseconds.
         payloads = await asyncio.to_thread(parse_payload, body, lowered.get("content-type"), bounds)
     checked = [
         check_payload(expects or {}, payload, item=n if len(payloads) > 1 else None)
