@@ -14,7 +14,8 @@ Order of the checks (each status is what the error carries):
    itself at most ``KEEL_MAX_BODY_BYTES``;
 5. the HMAC signature over the raw body (401);
 6. the body parsed by content type (400; JSON deeper than ``KEEL_MAX_JSON_DEPTH`` too, and 413
-   for an NDJSON body of more than ``KEEL_MAX_RUNS_PER_REQUEST`` lines); a ``GET`` without a
+   for an NDJSON body of more than ``KEEL_MAX_RUNS_PER_REQUEST`` lines or a form of more than
+   :data:`~keel.triggers.payloads.MAX_FORM_FIELDS` fields); a ``GET`` without a
    body takes its query string; a body over
    :data:`~keel.triggers.payloads.INLINE_PARSE_BYTES` is parsed in a worker thread, so the
    event loop goes on serving other requests meanwhile;
