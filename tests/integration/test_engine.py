@@ -451,3 +451,27 @@ async def test_a_bug_in_keel_fails_the_action_instead_of_vanishing(
     )
     with pytest.raises(RunFailedError, match=r"action 'b' failed.*internal error in Keel: Runtime"):
         await engine.run(document)
+
+
+async def test_fn_uuid4_in_workflow_code_is_the_same_on_replay(
+    temporal_client: Client, task_queue: str
+) -> None:
+    # A reshape runs in workflow code: its FN.uuid4() must come from the run's deterministic
+    # generator, or a replay (here: a query answered by a fresh worker, which replays the whole
+    # history) sees another value than the run returned, and a run_if on it could flip.
+    document = """
+title: t
+description: d
+actions:
+  - ref: stamp
+    action: core.transform.reshape
+    args: {value: "${{ FN.uuid4() }}"}
+returns: ${{ ACTIONS.stamp.result }}
+"""
+    async with build_worker(temporal_client, task_queue, LocalExecutor()):
+        started = await Engine(temporal_client, task_queue).start(document)
+        returned = await wait_result(started)
+    assert isinstance(returned, str) and len(returned) == 36
+    async with build_worker(temporal_client, task_queue, LocalExecutor()):  # nothing cached
+        replayed = await started.handle.query("context", result_type=dict)
+    assert replayed["ACTIONS"]["stamp"]["result"] == returned

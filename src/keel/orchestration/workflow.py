@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.regions import analyze_regions
 from keel.errors import ExpressionError
+from keel.expressions.clock import UUIDS
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
@@ -96,6 +97,9 @@ class KeelRun:
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
         """Walk the workflow's DAG and return its ``returns`` value (or the whole context)."""
+        # FN.uuid4 in this run (and the tasks it starts, which copy this context) takes Temporal's
+        # replay-stable UUIDs: a random one would differ on replay and could change a branch.
+        UUIDS.set(workflow.uuid4)
         if request.relay is not None:
             return await self._relay(request, request.relay)
         if request.streams is not None:

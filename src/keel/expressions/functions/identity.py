@@ -5,15 +5,15 @@
 are the same singleton (``None``, ``true``, ``false``), or equal values of the same type (two
 equal strings are "the same" text; ``1`` is not ``true`` and ``1`` is not ``1.0``).
 
-``FN.uuid4()`` is random: inside a workflow it is not replay-stable (like ``FN.wall_clock``), so
-use it in arguments of actions that run in an activity, or to stamp, never to decide a branch.
+``FN.uuid4()`` is random, and replay-stable inside a run: there it comes from the run's own
+deterministic generator (:data:`keel.expressions.clock.UUIDS`), so a replay sees the same UUIDs.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from keel.expressions.clock import new_uuid
 from keel.expressions.functions import fn
 from keel.expressions.functions.collections import contains
 
@@ -21,7 +21,7 @@ from keel.expressions.functions.collections import contains
 @fn("uuid4")
 def uuid4() -> str:
     """Return a new random UUID (version 4) as text."""
-    return str(uuid.uuid4())
+    return str(new_uuid())
 
 
 @fn("in")
