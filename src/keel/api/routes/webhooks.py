@@ -66,7 +66,8 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     405: {"description": "The webhook does not accept this method (see Allow)."},
     413: {
         "description": "The body is larger than max_body_bytes (or KEEL_MAX_BODY_BYTES), or an "
-        "NDJSON body has more lines than KEEL_MAX_RUNS_PER_REQUEST; no run was started."
+        "NDJSON body has more lines than KEEL_MAX_RUNS_PER_REQUEST, or a form or multipart body "
+        "has more fields or parts than Keel reads (1,000); no run was started."
     },
     422: {"description": "The payload does not match entrypoint.expects (each field named)."},
 }
