@@ -169,6 +169,18 @@ class TestGuard:
         with pytest.raises(ForbiddenDestinationError, match=r"127\.0\.0\.1.*loopback"):
             await http_request(f"{base_url}/json")
 
+    @pytest.mark.usefixtures("deny_private")
+    async def test_a_refusal_names_the_url_without_its_query_or_user_info(
+        self, base_url: str
+    ) -> None:
+        # The display URL is built only when a request is refused: check what it says then.
+        url = base_url.replace("http://", "http://user:pw@") + "/json?api_key=k3y"
+        with pytest.raises(ForbiddenDestinationError) as info:
+            await http_request(url)
+        message = str(info.value)
+        assert message.startswith(f"refused to request {base_url}/json: 127.0.0.1 is")
+        assert "k3y" not in message and "pw" not in message
+
     @pytest.mark.usefixtures("allow_private")
     @pytest.mark.parametrize(
         "url",

@@ -16,8 +16,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
-from http.cookiejar import Cookie, DefaultCookiePolicy
-from urllib.request import Request
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
 
 import httpcore
 import httpx
@@ -25,12 +25,20 @@ import httpx
 from keel.actions.egress import GuardedBackend, Resolver
 
 
-class _NoCookies(DefaultCookiePolicy):
-    """A cookie policy that stores no cookie (see the module docstring)."""
+class _NoCookieJar(CookieJar):
+    """A cookie jar that stores no cookie (see the module docstring).
 
-    def set_ok(self, cookie: Cookie, request: Request) -> bool:
-        """Refuse every cookie a response sets."""
-        return False
+    httpx hands every response to its client's jar; a jar that refuses by policy still parses
+    each response's headers and builds urllib request objects first (measured ~7% of a
+    loopback call's CPU), so this one does nothing at all: nothing is ever stored, so nothing
+    is ever sent.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        """Ignore the cookies a response sets."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        """Store nothing, whoever asks."""
 
 
 class ClientPool:
@@ -44,7 +52,7 @@ class ClientPool:
         client = self._clients.get(key)
         if client is None or client.is_closed:
             client = self._clients[key] = factory()
-            client.cookies.jar.set_policy(_NoCookies())
+            client.cookies.jar = _NoCookieJar()
         return client
 
     async def aclose(self) -> None:

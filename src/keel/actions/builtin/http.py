@@ -228,7 +228,8 @@ def _client(
         # httpx runs request hooks for each redirect hop too, so every hop is checked.
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
-        await check_destination(shown_url(url), url.host, port, allow_private=allow_private)
+        # The display URL is built only if the request is refused (it costs a URL parse).
+        await check_destination(lambda: shown_url(url), url.host, port, allow_private=allow_private)
 
     tls = _verified_tls() if verify_ssl else _unverified_tls()
     return httpx.AsyncClient(
