@@ -22,6 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from keel.actions.coalescing import CoalescingBackend
 from keel.actions.egress import GuardedBackend, Resolver
 
 
@@ -88,6 +89,9 @@ def guarded_transport(
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
+        # One write per request (headers with body): see keel.actions.coalescing.
+        network_backend=CoalescingBackend(
+            GuardedBackend(allow_private=allow_private, resolver=resolver)
+        ),
     )
     return transport
