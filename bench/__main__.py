@@ -1,6 +1,8 @@
 """``python -m bench``: raw Temporal baselines, then Keel scenarios, on one dev server; tables.
 
-Everything runs in this one process against one ``TemporalDevServer`` (temp-file SQLite with the
+The raw baselines and the executor scenarios run in this process; the webhook scenarios and the
+capacity target run against ``keel api`` and ``keel worker`` child processes (as ``keel up``
+runs them, :mod:`bench.stack`). Everything uses one ``TemporalDevServer`` (temp-file SQLite with the
 WAL pragmas and eager workflow start that Keel's dev server always gets). The server, workers, the
 loopback HTTP server and Ray are all torn down on the way out, Ctrl-C included.
 """
@@ -126,14 +128,24 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                             keel_client, options, loopback.url, ray_session=ray_session
                         ).run_all(progress)
                 measurements += await _webhooks(keel_client, options, server.address, progress)
+            if options.capacity and ("keel" in options.parts or "capacity" in options.parts):
+                from bench.capacity import run_capacity
+
+                log.print("[bold]capacity[/] (keel api + 1, then 2 keel workers)")
+                measurements += await run_capacity(options, server.address, progress)
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
+        topology = {
+            "processes": f"keel api + {options.workers} keel worker process(es), no eager start",
+            "process": "API + worker in one child process, eager start",
+            "in-process": "API + worker in the bench's process, eager start",
+        }[options.webhook_topology]
         if raw:
             out.print(
                 report.results_table("Raw Temporal (hand-written, eager start unless noted)", raw)
             )
         if keel:
-            out.print(report.results_table("Keel (eager start)", keel))
+            out.print(report.results_table(f"Keel (webhook and capacity: {topology})", keel))
         if raw and keel and not options.only_webhook:
             out.print(report.ratios_table(measurements))
         if any(m.key.startswith("keel.webhook") for m in measurements):
@@ -141,6 +153,10 @@ async def _main(options: Options, out: Console, log: Console) -> int:
 
             for label in _labels(options):
                 out.print(targets_table(measurements, label))
+        if any(m.key.startswith("keel.capacity") for m in measurements):
+            from bench.capacity import capacity_table
+
+            out.print(capacity_table(measurements))
         return 1 if any(m.error for m in measurements) else 0
 
 

@@ -24,10 +24,14 @@ class Options:
     memory_db: bool = False
     quick: bool = False
     run_timeout: float = 60.0
-    webhook_topology: str = "process"
+    webhook_topology: str = "processes"
+    workers: int = 1
+    capacity_clients: int = 32
+    capacity_runs: int = 320
     webhook_src: tuple[str, ...] = ()
     webhook_rounds: int = 1
     only_webhook: bool = False
+    capacity: bool = True
 
 
 QUICK = Options(
@@ -40,6 +44,7 @@ QUICK = Options(
     per_client=5,
     quick=True,
     run_timeout=20.0,
+    capacity_runs=96,
 )
 
 
@@ -60,9 +65,22 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--clients-high", type=int, help="the higher client count (no collapse)")
     parser.add_argument(
         "--webhook-topology",
-        choices=["process", "in-process"],
-        help="serve the webhook scenarios from a child process (API + worker, as `keel up` "
-        "does; its CPU is measured) or inside the benchmark's own process",
+        choices=["processes", "process", "in-process"],
+        help="serve the webhook scenarios from `keel api` + `keel worker` processes (the "
+        "default, as `keel up` runs them), from one child process with the API and a worker "
+        "(eager start, as `keel up` used to), or inside the benchmark's own process",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="`keel worker` processes for the webhook scenarios (1)"
+    )
+    parser.add_argument(
+        "--capacity-clients", type=int, help="closed-loop clients of the capacity target (32)"
+    )
+    parser.add_argument(
+        "--capacity-runs", type=int, help="runs per repetition of the capacity target"
+    )
+    parser.add_argument(
+        "--no-capacity", action="store_true", help="skip the 1-vs-2 worker capacity target"
     )
     parser.add_argument(
         "--webhook-src",
@@ -76,13 +94,14 @@ def parse_options(argv: list[str] | None = None) -> Options:
         type=int,
         help="rounds of the webhook scenarios (sources alternate)",
     )
-    parser.add_argument(
-        "--only-webhook", action="store_true", help="raw transforms and the webhook scenarios only"
-    )
+    parser.add_argument("--only-webhook", action="store_true", help="the same as --only webhook")
     parser.add_argument("--per-client", type=int, help="runs per client per repetition")
     parser.add_argument("--run-timeout", type=float, help="seconds before a run counts as stuck")
     parser.add_argument(
-        "--only", choices=["raw", "keel"], help="run only the raw or only the Keel part"
+        "--only",
+        choices=["raw", "keel", "webhook", "capacity"],
+        help="run only the raw part, the Keel part, the webhook targets (their raw floor, the "
+        "webhook scenarios and the capacity target) or the capacity target alone",
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray executor scenario")
     parser.add_argument(
@@ -104,16 +123,26 @@ def parse_options(argv: list[str] | None = None) -> Options:
             "per_client",
             "webhook_rounds",
             "run_timeout",
+            "workers",
+            "capacity_clients",
+            "capacity_runs",
         )
         if getattr(args, name) is not None
     }
+    parts = {"raw": ("raw",), "keel": ("keel",), "capacity": ("capacity",)}.get(
+        args.only or "", base.parts
+    )
+    for name in ("workers", "capacity_clients", "capacity_runs"):
+        if overrides.get(name, 1) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return replace(
         base,
         **overrides,
-        parts=(args.only,) if args.only else base.parts,
+        parts=parts,
         ray=not args.no_ray,
         memory_db=args.memory_db,
         webhook_topology=args.webhook_topology or base.webhook_topology,
         webhook_src=tuple(args.webhook_src or ()),
-        only_webhook=args.only_webhook,
+        only_webhook=args.only_webhook or args.only == "webhook",
+        capacity=not args.no_capacity,
     )
