@@ -63,7 +63,10 @@ async def run_capacity(options: Options, address: str, progress: Progress) -> li
                 check(body["result"], 3, "capacity run result")
 
             async def body(m: Measurement) -> Measurement:
-                return await measure.clients(
+                # Keel's CPU per run (API + workers) tells a CPU-bound machine from a worker
+                # that leaves capacity unused.
+                before = stack.cpu()
+                await measure.clients(
                     m,
                     run,
                     clients=o.capacity_clients,
@@ -71,6 +74,9 @@ async def run_capacity(options: Options, address: str, progress: Progress) -> li
                     reps=o.reps,
                     warmup=o.warmup,
                 )
+                runs = o.capacity_clients * per_client * (o.reps + o.warmup)
+                m.cpu_ms_per_run = (stack.cpu() - before) / runs * 1000
+                return m
 
             found = [await guarded(one, body)]
             progress(found[-1])
@@ -106,6 +112,11 @@ def capacity_table(measurements: Sequence[Measurement]) -> Table:
     )
     table.add_row("p50 (ms)", _num(get(KEY_ONE, "p50_ms")), _num(get(KEY_TWO, "p50_ms")))
     table.add_row("p99 (ms)", _num(get(KEY_ONE, "p99_ms")), _num(get(KEY_TWO, "p99_ms")))
+    table.add_row(
+        "Keel CPU per run, API + workers (ms)",
+        _num(get(KEY_ONE, "cpu_ms_per_run")),
+        _num(get(KEY_TWO, "cpu_ms_per_run")),
+    )
     return table
 
 

@@ -27,7 +27,7 @@ class Options:
     webhook_topology: str = "processes"
     workers: int = 1
     capacity_clients: int = 32
-    capacity_runs: int = 320
+    capacity_runs: int = 192
     webhook_src: tuple[str, ...] = ()
     webhook_rounds: int = 1
     only_webhook: bool = False

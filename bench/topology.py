@@ -12,6 +12,8 @@ For each: sequential ``/wait`` p50 of the 3-transform webhook workflow, its runs
 clients, and the runs/s of a webhook workflow of 3 ``core.http_request`` calls to a loopback
 server that answers after 50 ms (16 clients), the case where added workers must add capacity.
 It prints one table; the README's "Running in production" records the figures and the choice.
+``make bench`` measures the ``keel api`` + ``keel worker`` topology and the capacity target
+(:mod:`bench.capacity`) with verdicts; this script compares it with eager start.
 """
 
 from __future__ import annotations
