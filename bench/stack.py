@@ -133,7 +133,8 @@ class KeelStack:
         applied = await http.post("/workflows/apply", json={"yaml": text, "alias": alias})
         if applied.status_code >= 300:
             raise RuntimeError(f"apply {alias}: {applied.status_code} {applied.text[:300]}")
-        return "/webhooks/" + applied.json()["webhook_url"].split("/webhooks/", 1)[1]
+        webhook_url = str(applied.json()["webhook_url"])
+        return "/webhooks/" + webhook_url.split("/webhooks/", 1)[1]
 
     def cpu(self) -> float:
         """Return the CPU seconds used so far by the API and worker process trees."""
