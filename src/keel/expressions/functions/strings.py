@@ -280,6 +280,10 @@ def _search(fname: str, pattern: Any, text: Any, *, anchored: bool) -> regex.Mat
             return compiled.match(subject, timeout=seconds)
         return compiled.search(subject, timeout=seconds)
     except TimeoutError:
+        if budget is not None:
+            # The search stopped at its allowance: what the clock says is left (the regex
+            # engine checks its timeout coarsely) is not time later searches may have.
+            budget.regex_left = 0.0
         raise ValueError(
             f"{fname}: the regular expression '{pattern}' ran out of time on a text of "
             f"{len(subject):,} characters (searches may take {current().regex_seconds:g} s in "
