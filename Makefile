@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck imports unit bench clean postgres console-assets
+.PHONY: install run test lint typecheck imports unit bench clean postgres chromium console-assets
 
 install: $(STAMP)
 
@@ -41,8 +41,12 @@ unit: install
 postgres:
 	@.ci/postgres
 
+# The console's browser tests drive Debian's chromium (never a downloaded browser build).
+chromium:
+	@.ci/chromium
+
 # The whole suite: lint, types, import rules, then every test.
-test: install postgres lint typecheck imports
+test: install postgres chromium lint typecheck imports
 	$(BIN)/pytest -q --fail-on-skip
 
 bench: install
