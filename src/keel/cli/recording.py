@@ -14,26 +14,21 @@ never fails or hides the run.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client
 
 from keel.config import Settings
+from keel.orchestration.home import StackInfo
 from keel.orchestration.inspection import run_state
 from keel.store import runs
 from keel.store.database import Database
 from keel.store.runs import FINAL_STATUSES
-
-#: The file a running ``keel up`` keeps in its home (see ``keel.orchestration.stack``).
-STATE_FILE = "stack.json"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -53,13 +48,11 @@ class RunningStack:
 
 def running_stack(settings: Settings) -> RunningStack | None:
     """Return the ``keel up`` of ``settings.home`` if one is running (its Temporal answers)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        state: Any = json.loads((Path(settings.home) / STATE_FILE).read_text(encoding="utf-8"))
-        address = state.get("address")
-        if isinstance(address, str) and _listening(address):
-            api_url = state.get("api_url")
-            return RunningStack(address, api_url.rstrip("/") if isinstance(api_url, str) else None)
-    return None
+    info = StackInfo.read(Path(settings.home))  # what keel up publishes (keel.orchestration.home)
+    if info is None or not _listening(info.address):
+        return None
+    api_url = info.api_url.rstrip("/") if isinstance(info.api_url, str) else None
+    return RunningStack(info.address, api_url)
 
 
 def cli_run_id(name: str) -> str:
