@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +24,7 @@ from keel.orchestration.payloads import ActionState
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
 from tests.integration.engine import Engine
+from tests.integration.loopback import serving
 
 pytestmark = pytest.mark.integration
 
@@ -57,13 +57,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture
