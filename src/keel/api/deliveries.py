@@ -168,14 +168,15 @@ def _remember(key: tuple[str, int, datetime], parsed: tuple[Runnable, WebhookSet
 
 
 async def start_runs(
-    state: ServiceState, target: WebhookTarget, runs: list[WebhookRun]
+    state: ServiceState, target: WebhookTarget, runs: list[WebhookRun], *, wait: bool = False
 ) -> list[str]:
     """Start one run per payload, in order; return their execution ids.
 
     The payloads were checked by :func:`~keel.triggers.webhook.receive` (bounds and ``expects``,
     every one before any run starts), so they go straight to the launcher. A keyed payload whose
     key already started a run gives that run's id and starts nothing (Temporal refuses the
-    duplicate id, and the summary row already there is kept).
+    duplicate id, and the summary row already there is kept). ``wait``: the caller waits for
+    the results (the ``/wait`` form).
     """
     orders = [
         RunOrder(
@@ -186,7 +187,7 @@ async def start_runs(
         )
         for run in runs
     ]
-    return await launch_runs(state, target.runnable, orders, trigger_type="webhook")
+    return await launch_runs(state, target.runnable, orders, trigger_type="webhook", wait=wait)
 
 
 async def wait_outcomes(

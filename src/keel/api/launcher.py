@@ -148,6 +148,7 @@ async def start_runs(
     *,
     trigger_type: TriggerType,
     environment: str | None = None,
+    wait: bool = False,
 ) -> list[str]:
     """Start one run per order, in order, then record their summaries in one session.
 
@@ -155,9 +156,13 @@ async def start_runs(
     ``VARS`` must be read. A summary row is written without reading first; a row that is already
     there (a redelivery of a keyed delivery) is left as it is.
 
+    ``wait``: the caller waits for the results, so the runs start where they finish soonest
+    (:meth:`ServiceState.placement`: eagerly in this process when it orchestrates runs).
+
     Returns:
         The runs' execution ids, in order.
     """
+    where = state.placement(wait=wait)
     started: list[tuple[str, RunOrder]] = []
     try:
         for order in orders:
@@ -168,11 +173,12 @@ async def start_runs(
                 target.workflow,
                 document=target.document,
                 definition_key=target.key,
-                task_queue=state.task_queue,
+                task_queue=where.task_queue,
                 trigger=order.trigger,
                 workflow_id=target.workflow_id,
                 execution_id=execution_id,
-                eager=state.eager,
+                eager=where.eager,
+                actions_queue=where.actions_queue,
                 variables=await state.variables.get(state.database, env),
                 environment=environment,
                 deduplicate=order.deduplicate,

@@ -18,6 +18,7 @@ from keel.api.run_variables import VariablesCache
 from keel.config import get_settings
 from keel.dsl.diagnostics import Problem
 from keel.dsl.model import Workflow
+from keel.orchestration.placement import orchestration_queue
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
 from keel.triggers.bounds import InputBounds
@@ -59,6 +60,21 @@ class Deleted:
     workflow_id: str
 
 
+@dataclass(frozen=True)
+class RunPlacement:
+    """Where a run starts and where its actions execute.
+
+    Attributes:
+        task_queue: The workflow task queue the run starts on.
+        eager: Start it eagerly (its first workflow task runs in this process).
+        actions_queue: ``RunRequest.actions_queue``: None runs actions beside the workflow task.
+    """
+
+    task_queue: str
+    eager: bool
+    actions_queue: str | None = None
+
+
 #: Called for every commit, after validation, before the transaction ends (triggers apply here).
 CommitHook = Callable[[Committed], Awaitable[None]]
 
@@ -77,6 +93,8 @@ class ServiceState:
         task_queue: The task queue Keel's workers poll.
         registry: The action registry (validation and ``/actions``).
         eager: Start runs eagerly (only when this process runs a worker on ``task_queue``).
+        orchestrates: This process runs a workflow-only worker on the orchestration queue
+            (``keel api``): runs whose caller waits for the result start there, eagerly.
         on_commit: Hooks run for each commit (webhook and schedule triggers register here).
         on_delete: Hooks run for each workflow deletion.
         bounds: The limits every input is checked against (``KEEL_MAX_JSON_DEPTH``...); from
@@ -92,6 +110,7 @@ class ServiceState:
     task_queue: str
     registry: Registry = field(default_factory=default_registry)
     eager: bool = False
+    orchestrates: bool = False
     on_commit: list[CommitHook] = field(default_factory=list)
     on_delete: list[DeleteHook] = field(default_factory=list)
     bounds: InputBounds = field(default_factory=lambda: InputBounds.from_settings(get_settings()))
@@ -102,3 +121,16 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         self.recorder = RunRecorder(self.database)
+
+    def placement(self, *, wait: bool) -> RunPlacement:
+        """Return where a run starts: ``wait`` when its caller waits for its result.
+
+        A waited-for run on an orchestrating API process starts eagerly here: its first
+        workflow task (the whole run, when its actions are pure transforms) runs in this
+        process without a round of matching, and every action it calls goes to the workers'
+        queue. A run nobody waits for goes to the workers whole, so this process stays free to
+        answer; measured in bench/RESULTS.md ("Where a run starts").
+        """
+        if wait and self.orchestrates:
+            return RunPlacement(orchestration_queue(self.task_queue), True, self.task_queue)
+        return RunPlacement(self.task_queue, self.eager)

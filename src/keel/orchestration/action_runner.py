@@ -27,6 +27,7 @@ from keel import expressions
 from keel.dsl.instants import EXAMPLES, iso_instant
 from keel.dsl.model import ActionStatement
 from keel.errors import ExpressionError
+from keel.orchestration import placement
 from keel.orchestration.children import CHILD_ACTION, ChildLauncher
 from keel.orchestration.context import RunContext, jsonable, split_secret_args
 from keel.orchestration.failures import ActionFailedError, Failure
@@ -324,24 +325,15 @@ async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
     once = RetryPolicy(maximum_attempts=1)
     result: ActionResult
     try:
-        if task.timeout <= LOCAL_ACTIVITY_MAX_SECONDS:
-            result = await workflow.execute_local_activity(
-                RUN_ACTION,
-                task,
-                result_type=ActionResult,
-                start_to_close_timeout=timeout,
-                retry_policy=once,
-                activity_id=activity_id,
-            )
-        else:
-            result = await workflow.execute_activity(
-                RUN_ACTION,
-                task,
-                result_type=ActionResult,
-                start_to_close_timeout=timeout,
-                retry_policy=once,
-                activity_id=activity_id,
-            )
+        result = await placement.call(
+            RUN_ACTION,
+            task,
+            result_type=ActionResult,
+            timeout=timeout,
+            retry_policy=once,
+            activity_id=activity_id,
+            local=task.timeout <= LOCAL_ACTIVITY_MAX_SECONDS,
+        )
     except ActivityError as exc:
         cause = exc.cause if exc.cause is not None else exc
         return ActionResult(ok=False, error_type=type(cause).__name__, error_message=str(cause))
@@ -372,11 +364,11 @@ async def _resolve_phrase(value: Any) -> datetime:
         raise ActionFailedError(
             Failure("ValueError", f"wait_until: {value!r} is not a time; use {EXAMPLES}", 0)
         )
-    answer = await workflow.execute_local_activity(
+    answer = await placement.call(
         RESOLVE_INSTANT,
         InstantRequest(value, workflow.now().isoformat()),
         result_type=InstantResult,
-        start_to_close_timeout=timedelta(seconds=10),
+        timeout=timedelta(seconds=10),
     )
     if answer.instant is None:
         raise ActionFailedError(Failure("ValueError", answer.message, 0))

@@ -33,6 +33,7 @@ from keel import expressions
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import ActionStatement, Workflow
 from keel.errors import ExpressionError
+from keel.orchestration import placement
 from keel.orchestration.context import RunContext, reads_secrets
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
@@ -141,6 +142,7 @@ class ChildLauncher:
                         environment=self.environment,
                         parent=ParentLink(info.workflow_id, self.workflow_id, stmt.ref),
                         relay=spec,
+                        actions_queue=placement.actions_queue(),
                     ),
                     id=f"{info.workflow_id}--{stmt.ref}-relay{start}",
                     task_queue=info.task_queue,
@@ -241,6 +243,7 @@ class ChildLauncher:
                 if self.relaying
                 else self._inherited(args.get("inherit", False))
             ),
+            actions_queue=placement.actions_queue(),
         )
         timeout = args.get("timeout")
         options: dict[str, Any] = {
@@ -302,6 +305,7 @@ class ChildLauncher:
                 workflow_id=resolved.workflow_id,
                 parent=ParentLink(info.workflow_id, self.workflow_id, "error_handler"),
                 is_error_handler=True,
+                actions_queue=placement.actions_queue(),
             ),
             id=f"{info.workflow_id}--error-handler",
             task_queue=info.task_queue,
@@ -328,11 +332,11 @@ class ChildLauncher:
     async def _lookup(self, key: _Key) -> tuple[ResolvedWorkflow, Workflow]:
         alias, workflow_id, version = key
         try:
-            resolved = await workflow.execute_local_activity(
+            resolved = await placement.call(
                 RESOLVE_WORKFLOW,
                 ResolveRequest(alias, workflow_id, int(version) if version is not None else None),
                 result_type=ResolvedWorkflow,
-                start_to_close_timeout=timedelta(seconds=30),
+                timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         except ActivityError as exc:

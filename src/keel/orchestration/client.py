@@ -64,6 +64,7 @@ async def start_run(
     deduplicate: bool = False,
     document: dict[str, Any] | None = None,
     definition_key: str | None = None,
+    actions_queue: str | None = None,
 ) -> StartedRun:
     """Start a run of ``workflow`` (already validated, with ``trigger`` already checked).
 
@@ -87,6 +88,8 @@ async def start_run(
         definition_key: Names this exact definition for good (``wf_x@3``: a committed version,
             which never changes), so workers parse it once and reuse it (see
             ``RunRequest.definition_key``); ``None`` for drafts and files.
+        actions_queue: Run the actions as regular activities on this queue instead of beside
+            the workflow task (``RunRequest.actions_queue``).
     """
     execution_id = execution_id or f"run-{uuid.uuid4().hex}"
     request = RunRequest(
@@ -101,6 +104,7 @@ async def start_run(
         completed=dict(completed or {}),
         variables=dict(variables or {}),
         environment=environment,
+        actions_queue=actions_queue,
     )
     timeout = workflow.config.timeout
     policy = (

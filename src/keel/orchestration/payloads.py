@@ -98,6 +98,10 @@ class RunRequest:
         definition_key: A name for ``definition`` that never names another one (a committed
             version, ``wf_x@3``): workers keep the parsed definition by it and skip validating
             it again. ``None`` (drafts, files, children) validates every time.
+        actions_queue: Where this run's activities execute: ``None`` as local activities of the
+            worker that runs the workflow task; a task queue's name as regular activities on
+            that queue (runs an API process starts and orchestrates: only workers poll it).
+            Children and relays inherit it (:mod:`keel.orchestration.placement`).
     """
 
     definition: dict[str, Any]
@@ -113,6 +117,7 @@ class RunRequest:
     load_variables: bool = False
     streams: StreamRelaySpec | None = None
     definition_key: str | None = None
+    actions_queue: str | None = None
 
 
 @dataclass(frozen=True)

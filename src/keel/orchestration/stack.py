@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -30,7 +32,7 @@ from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.home import StackInfo
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
-from keel.orchestration.worker import build_worker
+from keel.orchestration.worker import build_orchestrator, build_worker
 from keel.store.database import LazyDatabase
 from keel.store.seen_keys import DatabaseSeenKeys
 from keel.store.variables import StoreVariables
@@ -45,6 +47,8 @@ class EmbeddedStack:
         server: The dev server this stack started, if it started one.
         secrets: Where the worker reads ``SECRETS`` (``keel up``: the store); when not given,
             ``KEEL_SECRETS_FILE`` or no secrets at all.
+        orchestration: Also poll the orchestration queue (``keel worker``): the runs API
+            processes start there go on here when their API process is gone or busy.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class EmbeddedStack:
         ui: bool = False,
         secrets: SecretsProvider | None = None,
         catalog: WorkflowCatalog | None = None,
+        orchestration: bool = False,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -63,10 +68,12 @@ class EmbeddedStack:
         self.with_worker = with_worker
         self.ui = ui
         self.secrets = secrets
+        self.orchestration = orchestration
         self.server: TemporalDevServer | None = None
         self.client: Client | None = None
         self._executor: Executor | None = None
         self._worker: Worker | None = None
+        self._orchestrator: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
 
     @property
@@ -116,7 +123,11 @@ class EmbeddedStack:
                 seen=DatabaseSeenKeys(store),
                 variables=StoreVariables(store),
             )
-            self._worker_task = asyncio.create_task(self._worker.run())
+            runs = [self._worker.run()]
+            if self.orchestration:
+                self._orchestrator = build_orchestrator(self.client, self.task_queue)
+                runs.append(self._orchestrator.run())
+            self._worker_task = asyncio.create_task(_together(*runs))
 
     def _known_address(self) -> str | None:
         if self.settings.temporal_address:
@@ -137,17 +148,28 @@ class EmbeddedStack:
     async def close(self) -> None:
         """Stop the worker, the executor and the server this stack started."""
         if self._worker is not None and self._worker_task is not None:
-            with contextlib.suppress(Exception):
-                await self._worker.shutdown()
+            for worker in (self._worker, self._orchestrator):
+                if worker is not None:
+                    with contextlib.suppress(Exception):
+                        await worker.shutdown()
             with contextlib.suppress(BaseException):
                 await self._worker_task
             self._worker = None
+            self._orchestrator = None
         if self._executor is not None:
             await self._executor.close()
             self._executor = None
         if self.server is not None:
             await self.server.stop()
             self.server = None
+
+
+async def _together(*runs: Coroutine[Any, Any, None]) -> None:
+    """Run the workers' ``run()`` at once; end (with its error) as soon as one of them ends."""
+    tasks = [asyncio.ensure_future(run) for run in runs]
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        task.result()
 
 
 def _reachable(address: str) -> bool:

@@ -27,6 +27,7 @@ from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
 from keel.orchestration.activities import ActionActivities, VariablesActivities, resolve_instant
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
+from keel.orchestration.placement import orchestration_queue
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.variables import VariablesProvider
 from keel.orchestration.workflow import KeelRun
@@ -43,6 +44,7 @@ PASSTHROUGH_MODULES = (
     "keel.orchestration.regions",
     "keel.orchestration.streams",
     "keel.orchestration.stream_relays",
+    "keel.orchestration.placement",
     "keel.dsl",
     "keel.expressions",
     "keel.errors",
@@ -106,4 +108,21 @@ def build_worker(
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
+    )
+
+
+def build_orchestrator(client: Client, task_queue: str) -> Worker:
+    """Create a workflow-only worker on the orchestration queue of ``task_queue``.
+
+    It runs the workflow tasks of runs started for it (eagerly, by an API process) and no
+    activity at all: those runs send their actions to ``task_queue``
+    (:mod:`keel.orchestration.placement`). API processes run one to orchestrate the runs they
+    start; worker processes run one too, so that those runs go on when an API process is gone.
+    """
+    return Worker(
+        client,
+        task_queue=orchestration_queue(task_queue),
+        workflows=[KeelRun],
+        activities=[],
+        workflow_runner=sandbox_runner(),
     )

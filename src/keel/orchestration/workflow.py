@@ -21,6 +21,7 @@ from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.regions import analyze_regions
 from keel.errors import ExpressionError
 from keel.expressions.clock import UUIDS
+from keel.orchestration import placement
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
 from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
@@ -100,6 +101,9 @@ class KeelRun:
         # FN.uuid4 in this run (and the tasks it starts, which copy this context) takes Temporal's
         # replay-stable UUIDs: a random one would differ on replay and could change a branch.
         UUIDS.set(workflow.uuid4)
+        # Where this run's activities execute (beside this workflow task, or on the workers):
+        # chosen by whoever started it, the same on every replay.
+        placement.ACTIONS_QUEUE.set(request.actions_queue)
         if request.relay is not None:
             return await self._relay(request, request.relay)
         if request.streams is not None:
@@ -117,11 +121,11 @@ class KeelRun:
         environment = self._environment(definition, request, context)
         if request.load_variables:
             # A scheduled run: its VARS are the environment's variables now, not at commit.
-            context.variables = await workflow.execute_local_activity(
+            context.variables = await placement.call(
                 LOAD_VARIABLES,
                 environment,
                 result_type=dict,
-                start_to_close_timeout=timedelta(seconds=30),
+                timeout=timedelta(seconds=30),
             )
         context.env.update(
             {

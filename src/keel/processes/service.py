@@ -5,23 +5,32 @@ spawns N), so each process opens its own resources: the store (migrated if neede
 migrations are serialised by the store), the secret key, and a Temporal client. They are opened
 at the server's lifespan start, inside the process's event loop, and closed at its end.
 
-Runs are started without eager start: an API process runs no worker, so a run's first workflow
-task goes through Temporal's matching to a worker process. That is what lets added workers add
-capacity and lets an API process die without taking any accepted run with it (README, "Running
-in production", has the measurement behind this choice).
+Where runs start (:meth:`keel.api.state.ServiceState.placement`): a run whose caller waits for
+its result (a ``/wait`` webhook) starts *eagerly* in this process, on a workflow-only worker on
+the orchestration queue: its first workflow task runs here without a round of matching, and its
+actions, which this process never runs, go to the workers as regular activities
+(:mod:`keel.orchestration.placement`). Every other run goes to the workers whole. Adding workers
+adds capacity for runs that do real work, and an API process that dies loses no accepted run: its
+runs' next workflow tasks go to the other pollers of the orchestration queue, workers included
+(README, "Running in production", has the measurements behind this choice).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
+from temporalio.worker import Worker
 
 from keel.api.app import create_app
 from keel.api.state import ServiceState
 from keel.api.triggers_sync import install_trigger_hooks
 from keel.config import Settings, get_settings
+from keel.expressions.limits import configure as configure_limits
+from keel.orchestration.worker import build_orchestrator
 from keel.processes.temporal import connect_patiently
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
@@ -38,6 +47,8 @@ class ServiceApp:
         self.settings = settings
         self.app: FastAPI | None = None
         self._database: Database | None = None
+        self._orchestrator: Worker | None = None
+        self._orchestrating: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the lifespan protocol here, and everything else with the API app."""
@@ -70,12 +81,26 @@ class ServiceApp:
         await self._database.migrate()
         cipher = SecretCipher.from_settings(settings)
         client = await connect_patiently(settings)
-        state = ServiceState(self._database, cipher, client, settings.task_queue, eager=False)
+        orchestrates = settings.api_orchestration
+        if orchestrates:
+            configure_limits(settings.user_code_limits())  # expressions run in workflow tasks
+            self._orchestrator = build_orchestrator(client, settings.task_queue)
+            self._orchestrating = asyncio.create_task(self._orchestrator.run())
+        state = ServiceState(
+            self._database, cipher, client, settings.task_queue, orchestrates=orchestrates
+        )
         install_trigger_hooks(state)
         self.app = create_app(state)
 
     async def close(self) -> None:
-        """Close the store (the Temporal client has nothing to close)."""
+        """Stop the orchestrating worker, then close the store (the client has nothing to close)."""
+        if self._orchestrator is not None:
+            with contextlib.suppress(Exception):
+                await self._orchestrator.shutdown()
+            if self._orchestrating is not None:
+                with contextlib.suppress(BaseException):
+                    await self._orchestrating
+            self._orchestrator = self._orchestrating = None
         if self._database is not None:
             await self._database.dispose()
             self._database = None

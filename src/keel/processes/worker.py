@@ -43,7 +43,10 @@ async def run_worker(settings: Settings, console: Console) -> None:
     database = Database.from_settings(settings)
     try:
         async with EmbeddedStack(
-            settings, secrets=store_secrets(settings, database), catalog=StoreCatalog(database)
+            settings,
+            secrets=store_secrets(settings, database),
+            catalog=StoreCatalog(database),
+            orchestration=True,
         ) as stack:
             console.print(
                 f"worker polling task queue '{stack.task_queue}' on {stack.address} "

@@ -2,9 +2,10 @@
 
 A Temporal dev server reached by address, a fresh PostgreSQL database, a Ray head started with
 ``ray start --head``, two ``keel api`` processes (the first with two uvicorn server processes)
-and two ``keel worker`` processes (Ray executor). Webhooks are driven through both API processes and their results checked; every
-run's workflow tasks were done by a worker process (API processes start runs without eager
-start), and a run accepted by an API process that is then killed still completes.
+and two ``keel worker`` processes (Ray executor). Webhooks are driven through both API processes
+and their results checked. A ``/wait`` run starts eagerly in the API process that accepted it,
+which runs its workflow tasks, but every action it calls ran on a worker process; a run accepted
+by an API process that is then killed still completes.
 """
 
 from __future__ import annotations
@@ -40,11 +41,31 @@ actions:
   - ref: total
     action: core.transform.apply
     args: {value: "${{ TRIGGER.numbers }}", python_lambda: "lambda xs: sum(xs)"}
+  - ref: greet
+    action: sample.greetings.greet
+    depends_on: [total]
+    args: {name: "n${{ ACTIONS.total.result }}"}
   - ref: answer
     action: core.transform.reshape
-    depends_on: [total]
-    args: {value: {sum: "${{ ACTIONS.total.result }}"}}
+    depends_on: [greet]
+    args: {value: {sum: "${{ ACTIONS.total.result }}", greeting: "${{ ACTIONS.greet.result }}"}}
 returns: ${{ ACTIONS.answer.result }}
+"""
+
+
+SLOW = """\
+title: Slow
+description: greets after a pause, long enough to kill the API process that started it
+entrypoint:
+  ref: greet
+  expects:
+    name: {type: str}
+actions:
+  - ref: greet
+    action: sample.greetings.greet
+    start_delay: 3
+    args: {name: "${{ TRIGGER.name }}"}
+returns: ${{ ACTIONS.greet.result }}
 """
 
 
@@ -107,14 +128,20 @@ def topology(
             process.stop()
 
 
-async def worker_identities(client: Client, execution_id: str) -> set[str]:
-    """Return the identities of the workers that completed the run's workflow tasks."""
+async def task_owners(client: Client, execution_id: str) -> tuple[list[str], set[str]]:
+    """Return the pids that completed the run's workflow tasks (in order) and ran its activities."""
     history = await client.get_workflow_handle(execution_id).fetch_history()
-    return {
-        event.workflow_task_completed_event_attributes.identity
+    workflow_tasks = [
+        event.workflow_task_completed_event_attributes.identity.split("@", 1)[0]
         for event in history.events
         if event.HasField("workflow_task_completed_event_attributes")
+    ]
+    activities = {
+        event.activity_task_started_event_attributes.identity.split("@", 1)[0]
+        for event in history.events
+        if event.HasField("activity_task_started_event_attributes")
     }
+    return workflow_tasks, activities
 
 
 def wait_succeeded(url: str, key: str, execution_id: str) -> dict[str, object]:
@@ -156,26 +183,65 @@ async def test_two_apis_two_workers_postgres_and_ray(
         answers = await asyncio.gather(*(deliver(n) for n in range(12)))
     for n, body in answers:
         assert body["status"] == "succeeded", body
-        assert body["result"] == {"sum": n * (n + 1) // 2}
+        total = n * (n + 1) // 2
+        assert body["result"] == {"sum": total, "greeting": f"Hello, n{total}!"}
 
-    # Workflow tasks ran on the worker processes, never in an API process.
+    # Each action ran on a worker process, never in an API process; the /wait runs were started
+    # eagerly by the API processes, whose (uvicorn child) processes ran their first workflow task.
     client = await connect(Settings(home=tmp_path / "home"), temporal_server.address)
     worker_pids = {str(w.popen.pid) for w in workers}
-    api_pids = {str(a.popen.pid) for a in apis}
+    first_tasks: list[str] = []
     for _, body in answers:
-        identities = await worker_identities(client, str(body["execution_id"]))
-        owners = {identity.split("@", 1)[0] for identity in identities}
-        assert owners and owners <= worker_pids, (identities, worker_pids)
-        assert not owners & api_pids
+        workflow_tasks, activities = await task_owners(client, str(body["execution_id"]))
+        assert activities and activities <= worker_pids, (activities, worker_pids)
+        first_tasks.append(workflow_tasks[0])
+    assert set(first_tasks) - worker_pids, (first_tasks, worker_pids)
     for worker in workers:
         assert "executor: ray" in worker.output()
 
-    # A run accepted by an API process that is then killed still completes.
+    # Runs accepted by an API process that is then killed still complete: one it handed to the
+    # workers (202), and one it was orchestrating itself (/wait, waiting on a timer when killed).
+    async with httpx.AsyncClient(headers=headers, timeout=120) as http:
+        applied = await http.post(f"{urls[0]}/workflows/apply", json={"yaml": SLOW, "alias": "slow"})
+        assert applied.status_code in (200, 201), applied.text
+        slow_path = applied.json()["webhook_url"].split("/webhooks/", 1)[1]
     accepted = httpx.post(f"{urls[1]}/webhooks/{path}", json={"numbers": [40, 2]}, timeout=30)
     assert accepted.status_code == 202, accepted.text
+    waiting = asyncio.create_task(
+        asyncio.to_thread(
+            httpx.post, f"{urls[1]}/webhooks/{slow_path}/wait", json={"name": "x"}, timeout=30
+        )
+    )
+    orchestrated = await wait_for_run(urls[0], key, "slow")
     apis[1].popen.kill()
     apis[1].popen.wait()
+    with pytest.raises(httpx.HTTPError):  # its caller loses the answer, not the run
+        await waiting
     execution_id = accepted.json()["execution_id"]
     detail = wait_succeeded(urls[0], key, execution_id)
     assert detail["status"] == "succeeded", detail
-    assert run_result(await client.get_workflow_handle(execution_id).result()) == {"sum": 42}
+    assert run_result(await client.get_workflow_handle(execution_id).result()) == {
+        "sum": 42,
+        "greeting": "Hello, n42!",
+    }
+    detail = wait_succeeded(urls[0], key, orchestrated)
+    assert detail["status"] == "succeeded", detail
+    workflow_tasks, activities = await task_owners(client, orchestrated)
+    # Started in the killed API process, finished by another poller of the orchestration queue
+    # (a worker or the other API process).
+    assert workflow_tasks[0] not in worker_pids
+    assert workflow_tasks[-1] != workflow_tasks[0]
+    assert activities <= worker_pids
+    assert run_result(await client.get_workflow_handle(orchestrated).result()) == "Hello, x!"
+
+
+async def wait_for_run(url: str, key: str, workflow: str) -> str:
+    """Return the id of the first run of ``workflow`` once the API lists it."""
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+        while time.monotonic() < deadline:
+            page = (await http.get(f"{url}/runs", params={"workflow": workflow})).json()
+            if page["items"]:
+                return str(page["items"][0]["execution_id"])
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"no run of {workflow} was listed")

@@ -96,7 +96,7 @@ async def deliver(
     JSON, form, multipart or text bodies start one run; NDJSON starts one run per line. A
     redelivery with the same idempotency key answers with the first run's id.
     """
-    _, ids, batch = await _accept(state, workflow_id, secret, request)
+    _, ids, batch = await _accept(state, workflow_id, secret, request, wait=False)
     return WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
 
 
@@ -109,7 +109,7 @@ async def deliver_and_wait(
 
     A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
     """
-    target, ids, batch = await _accept(state, workflow_id, secret, request)
+    target, ids, batch = await _accept(state, workflow_id, secret, request, wait=True)
     timeout = target.settings.wait_timeout_seconds
     outcomes = await wait_outcomes(state, ids, timeout)
     if outcomes is None:
@@ -128,19 +128,23 @@ async def deliver_and_wait(
 @router.api_route(PATH, methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other(workflow_id: str, secret: str, request: Request, state: State) -> None:
     """Refuse a method no webhook accepts, after the secret check (404 or 405)."""
-    await _accept(state, workflow_id, secret, request)
+    await _accept(state, workflow_id, secret, request, wait=False)
 
 
 @router.api_route(PATH + "/wait", methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other_wait(workflow_id: str, secret: str, request: Request, state: State) -> None:
     """Refuse a method no webhook accepts on the ``/wait`` form too."""
-    await _accept(state, workflow_id, secret, request)
+    await _accept(state, workflow_id, secret, request, wait=True)
 
 
 async def _accept(
-    state: ServiceState, workflow_id: str, secret: str, request: Request
+    state: ServiceState, workflow_id: str, secret: str, request: Request, *, wait: bool
 ) -> tuple[WebhookTarget, list[str], bool]:
-    """Check the delivery and start its runs; return the target, the run ids, and NDJSON-ness."""
+    """Check the delivery and start its runs; return the target, the run ids, and NDJSON-ness.
+
+    ``wait``: the caller waits for the runs' results (``/wait``), so they start where that is
+    quickest (:meth:`~keel.api.state.ServiceState.placement`).
+    """
     delivery = WebhookRequest(
         method=request.method,
         client=request.client.host if request.client else None,
@@ -166,7 +170,7 @@ async def _accept(
         )
     except WebhookError as exc:
         raise _refusal(exc, target) from None
-    ids = await start_runs(state, target, runs)
+    ids = await start_runs(state, target, runs, wait=wait)
     return target, ids, len(runs) > 1
 
 
