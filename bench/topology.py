@@ -1,12 +1,16 @@
-"""Where a run's first workflow task should execute: eager in the API process, or on workers.
+"""Where a run's workflow tasks and actions should execute: the API process or the workers.
 
 ``python -m bench.topology`` measures, as separate processes on this machine against one dev
-server, two ways of serving webhooks:
+server, three ways of serving webhooks:
 
-- ``eager``: one process serves the API *and* runs a worker, starting runs eagerly (the first
-  workflow task comes back to the API process, and with it, by stickiness, the whole run);
-  optionally with extra ``keel worker`` processes beside it;
-- ``workers``: ``keel api`` (no worker, no eager start) plus one or two ``keel worker``.
+- ``eager``: one process serves the API *and* runs a whole worker, starting runs eagerly (the
+  first workflow task comes back to the API process, and with it, by stickiness, the whole run,
+  actions included); a ``keel worker`` beside it;
+- ``handoff``: ``keel api`` with ``KEEL_API_ORCHESTRATION=false`` (no worker, no eager start)
+  plus one or two ``keel worker``: every run goes to the workers whole;
+- ``orchestrate`` (the default): ``keel api`` starts ``/wait`` runs eagerly on its own
+  workflow-only worker and sends their actions to the workers as regular activities
+  (:mod:`keel.orchestration.placement`), plus one or two ``keel worker``.
 
 For each: sequential ``/wait`` p50 of the 3-transform webhook workflow, its runs/s at 8
 clients, and the runs/s of a webhook workflow of 3 ``core.http_request`` calls to a loopback
@@ -218,7 +222,7 @@ def _wait_http(url: str, timeout: float = 90) -> None:
 
 
 async def _config(
-    name: str, address: str, workers: int, eager: bool, slow_url: str
+    name: str, address: str, workers: int, mode: str, slow_url: str
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="keel-topo-") as tmp:
         folder = Path(tmp)
@@ -230,6 +234,7 @@ async def _config(
             "KEEL_SECRET_KEY": "a passphrase for the topology bench, long enough",
             "KEEL_HTTP_ALLOW_PRIVATE": "true",
             "KEEL_API_PORT": str(port),
+            "KEEL_API_ORCHESTRATION": "true" if mode == "orchestrate" else "false",
         }
         made = subprocess.run(
             [sys.executable, "-m", "keel.cli.main", "apikey", "create"],
@@ -241,7 +246,7 @@ async def _config(
         key = made.stdout.strip()
         api_args = (
             ["-c", "from bench.topology import serve_eager; serve_eager()"]
-            if eager
+            if mode == "eager"
             else ["-m", "keel.cli.main", "api", "--port", str(port), "--processes", "1"]
         )
         children = [_keel(api_args, env, folder / "api.log")]
@@ -266,10 +271,11 @@ async def _config(
 async def main() -> None:
     console = Console(width=140)
     configs = [
-        ("eager, API process only", 0, True),
-        ("eager + 1 keel worker", 1, True),
-        ("keel api + 1 keel worker", 1, False),
-        ("keel api + 2 keel workers", 2, False),
+        ("eager, API process with a whole worker", 1, "eager"),
+        ("keel api handing runs off + 1 keel worker", 1, "handoff"),
+        ("keel api handing runs off + 2 keel workers", 2, "handoff"),
+        ("keel api orchestrating (default) + 1 keel worker", 1, "orchestrate"),
+        ("keel api orchestrating (default) + 2 keel workers", 2, "orchestrate"),
     ]
     table = Table(title=f"Where the first workflow task runs ({os.cpu_count()} cores)")
     for column in (
@@ -283,8 +289,8 @@ async def main() -> None:
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="keel-topo-temporal-") as tmp, slow_server() as slow:
         async with TemporalDevServer(db_file=Path(tmp) / "temporal.db") as server:
-            for index, (name, workers, eager) in enumerate(configs):
-                found = await _config(f"c{index}", server.address, workers, eager, slow)
+            for index, (name, workers, mode) in enumerate(configs):
+                found = await _config(f"c{index}", server.address, workers, mode, slow)
                 table.add_row(
                     name,
                     f"{found['seq_p50_ms']:.1f}",

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         variables_cache_seconds: How long the API reuses an environment's ``VARS`` read from the
             store before reading them again (0 reads on every run). A change made through this
             process's API is seen at once; one made through another process within this time.
+        worker_max_actions: How many actions one worker process runs at once (Temporal's
+            activity slots, local and regular each); more wait in Temporal's queue for any
+            worker with a free slot. Size it to what one worker's machine can carry.
         api_orchestration: Whether ``keel api`` processes run a workflow-only worker and start
             the runs their callers wait for (``/wait`` webhooks) eagerly on it; their actions
             still run on the workers. False sends every run to the workers whole.
@@ -129,6 +132,7 @@ class Settings(BaseSettings):
     max_runs_per_request: int = Field(default=100, ge=1, le=10_000)
     variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     api_orchestration: bool = True
+    worker_max_actions: int = Field(default=100, ge=1, le=10_000)
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

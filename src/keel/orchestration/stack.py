@@ -122,6 +122,7 @@ class EmbeddedStack:
                 catalog=self.catalog,
                 seen=DatabaseSeenKeys(store),
                 variables=StoreVariables(store),
+                max_concurrent_activities=self.settings.worker_max_actions,
             )
             runs = [self._worker.run()]
             if self.orchestration:
