@@ -28,6 +28,7 @@ class Options:
     workers: int = 1
     capacity_clients: int = 32
     capacity_runs: int = 192
+    capacity_slots: int = 4
     webhook_src: tuple[str, ...] = ()
     webhook_rounds: int = 1
     only_webhook: bool = False
@@ -80,6 +81,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--capacity-runs", type=int, help="runs per repetition of the capacity target"
     )
     parser.add_argument(
+        "--capacity-slots",
+        type=int,
+        help="KEEL_WORKER_MAX_ACTIONS of the capacity target's second pair of measurements, in "
+        "which each worker stands for a machine that carries that many actions at once (4; 0 "
+        "skips it)",
+    )
+    parser.add_argument(
         "--no-capacity", action="store_true", help="skip the 1-vs-2 worker capacity target"
     )
     parser.add_argument(
@@ -126,6 +134,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
             "workers",
             "capacity_clients",
             "capacity_runs",
+            "capacity_slots",
         )
         if getattr(args, name) is not None
     }

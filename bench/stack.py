@@ -40,9 +40,16 @@ class KeelStack:
         address: The Temporal dev server's address.
         folder: A temporary folder for ``KEEL_HOME`` and the processes' logs.
         src: A Keel ``src/`` folder to run (``None``: this checkout's).
+        env: More ``KEEL_*`` settings for every process of the stack.
     """
 
-    def __init__(self, address: str, folder: Path, src: str | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        folder: Path,
+        src: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -56,6 +63,7 @@ class KeelStack:
             "KEEL_SECRET_KEY": "a passphrase for the benchmark stack, not a secret",
             "KEEL_HTTP_ALLOW_PRIVATE": "true",
             "KEEL_API_PORT": str(self.port),
+            **(env or {}),
         }
         self.api: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -158,10 +166,14 @@ class KeelStack:
 
 @contextlib.asynccontextmanager
 async def running(
-    address: str, folder: Path, workers: int, src: str | None = None
+    address: str,
+    folder: Path,
+    workers: int,
+    src: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[KeelStack]:
     """Run a :class:`KeelStack` with ``workers`` workers for the ``with`` block; stop it after."""
-    stack = KeelStack(address, folder, src)
+    stack = KeelStack(address, folder, src, env)
     try:
         await stack.start(workers)
         yield stack
