@@ -124,7 +124,7 @@ def facts_table(options: Options, server_command: Sequence[str]) -> Table:
     table.add_column("value")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     flags = " ".join(
-        a for a in server_command if a.startswith(("journal", "synchronous", "system."))
+        a for a in server_command if a.startswith(("journal", "synchronous", "system.", "history."))
     )
     rows = [
         ("cores", f"{os.cpu_count()} (load average at start: {load})"),
