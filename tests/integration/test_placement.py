@@ -22,7 +22,7 @@ from keel.config import Settings, get_settings
 from keel.dsl.loader import parse_workflow
 from keel.execution.local import LocalExecutor
 from keel.orchestration.client import start_run, wait_result
-from keel.orchestration.placement import orchestration_queue
+from keel.orchestration.placement import orchestration_queue, stays_in_workflow
 from keel.orchestration.stack import EmbeddedStack
 from keel.orchestration.worker import build_orchestrator, build_worker
 from tests.integration.loopback import serving
@@ -160,3 +160,27 @@ actions:
             )
             await wait_result(started)
     assert _Overlap.most == expected
+
+
+@pytest.mark.parametrize(
+    ("actions", "inline"),
+    [
+        ("  - {ref: a, action: core.transform.reshape, args: {value: 1}}", True),
+        (
+            "  - {ref: a, action: core.transform.reshape, args: {value: 1}}\n"
+            "  - {ref: b, action: core.http_request, depends_on: [a], args: {url: 'http://x'}}",
+            False,
+        ),
+        (
+            "  - {ref: a, action: core.transform.reshape, args: {value: '${{ SECRETS.k.v }}'}}",
+            False,
+        ),
+        (
+            "  - {ref: a, action: core.transform.reshape, wait_until: tomorrow, args: {value: 1}}",
+            False,
+        ),
+    ],
+)
+def test_which_runs_stay_in_their_workflow_task(actions: str, inline: bool) -> None:
+    document = f"title: t\ndescription: d\nactions:\n{actions}\n"
+    assert stays_in_workflow(parse_workflow(document)) is inline

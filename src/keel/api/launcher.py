@@ -14,6 +14,7 @@ skips the read, the validation and the dump. Runs of a committed version also ca
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
 from keel.orchestration.client import start_run
+from keel.orchestration.placement import stays_in_workflow
 from keel.store import workflows
 from keel.store.runs import TriggerType
 
@@ -62,6 +64,11 @@ class Runnable:
     def key(self) -> str | None:
         """Return the id of this exact definition (``wf_x@3``), or ``None`` for a draft."""
         return None if self.version is None else f"{self.workflow_id}@{self.version}"
+
+    @functools.cached_property
+    def stays_in_workflow(self) -> bool:
+        """Whether its runs need no activity (see ``placement.stays_in_workflow``)."""
+        return stays_in_workflow(self.workflow)
 
 
 @dataclass(frozen=True)
@@ -157,12 +164,13 @@ async def start_runs(
     there (a redelivery of a keyed delivery) is left as it is.
 
     ``wait``: the caller waits for the results, so the runs start where they finish soonest
-    (:meth:`ServiceState.placement`: eagerly in this process when it orchestrates runs).
+    (:meth:`ServiceState.placement`: eagerly in this process when it orchestrates runs and
+    they need no activity).
 
     Returns:
         The runs' execution ids, in order.
     """
-    where = state.placement(wait=wait)
+    where = state.placement(wait=wait, inline=target.stays_in_workflow)
     started: list[tuple[str, RunOrder]] = []
     try:
         for order in orders:

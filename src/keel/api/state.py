@@ -122,15 +122,20 @@ class ServiceState:
     def __post_init__(self) -> None:
         self.recorder = RunRecorder(self.database)
 
-    def placement(self, *, wait: bool) -> RunPlacement:
-        """Return where a run starts: ``wait`` when its caller waits for its result.
+    def placement(self, *, wait: bool, inline: bool = False) -> RunPlacement:
+        """Return where a run starts.
 
-        A waited-for run on an orchestrating API process starts eagerly here: its first
-        workflow task (the whole run, when its actions are pure transforms) runs in this
-        process without a round of matching, and every action it calls goes to the workers'
-        queue. A run nobody waits for goes to the workers whole, so this process stays free to
-        answer; measured in bench/RESULTS.md ("Where a run starts").
+        Args:
+            wait: Its caller waits for its result.
+            inline: It needs no activity (pure transforms, regions, timers).
+
+        A waited-for run that needs no activity starts eagerly here when this process
+        orchestrates: the whole run is one workflow task in this process, without a round of
+        matching. Should it call an activity after all (a lookup), that goes to the workers'
+        queue: an API process executes nothing. Every other run goes to the workers whole, where
+        its actions run beside its workflow tasks and added workers add capacity, and this
+        process stays free to answer; measured in bench/RESULTS.md ("Where a run executes").
         """
-        if wait and self.orchestrates:
+        if wait and inline and self.orchestrates:
             return RunPlacement(orchestration_queue(self.task_queue), True, self.task_queue)
         return RunPlacement(self.task_queue, self.eager)

@@ -6,13 +6,13 @@ migrations are serialised by the store), the secret key, and a Temporal client. 
 at the server's lifespan start, inside the process's event loop, and closed at its end.
 
 Where runs start (:meth:`keel.api.state.ServiceState.placement`): a run whose caller waits for
-its result (a ``/wait`` webhook) starts *eagerly* in this process, on a workflow-only worker on
-the orchestration queue: its first workflow task runs here without a round of matching, and its
-actions, which this process never runs, go to the workers as regular activities
-(:mod:`keel.orchestration.placement`). Every other run goes to the workers whole. Adding workers
-adds capacity for runs that do real work, and an API process that dies loses no accepted run: its
-runs' next workflow tasks go to the other pollers of the orchestration queue, workers included
-(README, "Running in production", has the measurements behind this choice).
+its result (a ``/wait`` webhook) and that needs no activity (pure transforms) starts *eagerly*
+in this process, on a workflow-only worker on the orchestration queue, and is finished here in
+one workflow task without a round of matching; should it call an activity after all, that goes
+to the workers (:mod:`keel.orchestration.placement`): this process never executes an action.
+Every other run goes to the workers whole, so adding workers adds capacity for runs that do real
+work. An API process that dies loses no accepted run: a run it was orchestrating moves to the
+other pollers of the orchestration queue, workers included (README, "Running in production").
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A Temporal dev server reached by address, a fresh PostgreSQL database, a Ray head started with
 ``ray start --head``, two ``keel api`` processes (the first with two uvicorn server processes)
 and two ``keel worker`` processes (Ray executor). Webhooks are driven through both API processes
-and their results checked. A ``/wait`` run starts eagerly in the API process that accepted it,
-which runs its workflow tasks, but every action it calls ran on a worker process; a run accepted
-by an API process that is then killed still completes.
+and their results checked: a run that executes actions ran wholly on the worker processes, a
+``/wait`` run of pure transforms started eagerly in the API process that accepted it. Runs
+accepted by an API process that is then killed still complete, the one it was orchestrating
+included.
 """
 
 from __future__ import annotations
@@ -53,19 +54,33 @@ returns: ${{ ACTIONS.answer.result }}
 """
 
 
+PURE = """\
+title: Pure
+description: pure transforms only, so a /wait run of it is orchestrated by the API process
+entrypoint:
+  ref: double
+  expects:
+    n: {type: int}
+actions:
+  - ref: double
+    action: core.transform.reshape
+    args: {value: "${{ TRIGGER.n * 2 }}"}
+returns: ${{ ACTIONS.double.result }}
+"""
+
 SLOW = """\
 title: Slow
-description: greets after a pause, long enough to kill the API process that started it
+description: a pure transform after a pause, long enough to kill the API process running it
 entrypoint:
-  ref: greet
+  ref: later
   expects:
     name: {type: str}
 actions:
-  - ref: greet
-    action: sample.greetings.greet
+  - ref: later
+    action: core.transform.reshape
     start_delay: 3
-    args: {name: "${{ TRIGGER.name }}"}
-returns: ${{ ACTIONS.greet.result }}
+    args: {value: "later, ${{ TRIGGER.name }}"}
+returns: ${{ ACTIONS.later.result }}
 """
 
 
@@ -169,6 +184,13 @@ async def test_two_apis_two_workers_postgres_and_ray(
         applied = await http.post(f"{urls[0]}/workflows/apply", json={"yaml": FLOW, "alias": "sum"})
         assert applied.status_code in (200, 201), applied.text
         path = applied.json()["webhook_url"].split("/webhooks/", 1)[1]
+        applied = await http.post(f"{urls[0]}/workflows/apply", json={"yaml": PURE, "alias": "p"})
+        assert applied.status_code in (200, 201), applied.text
+        pure_path = applied.json()["webhook_url"].split("/webhooks/", 1)[1]
+        pure = [
+            await http.post(f"{urls[n % 2]}/webhooks/{pure_path}/wait", json={"n": n})
+            for n in range(4)
+        ]
 
         # Deliveries through both API processes at once; every answer is the right sum.
         async def deliver(n: int) -> tuple[int, dict[str, object]]:
@@ -186,23 +208,30 @@ async def test_two_apis_two_workers_postgres_and_ray(
         total = n * (n + 1) // 2
         assert body["result"] == {"sum": total, "greeting": f"Hello, n{total}!"}
 
-    # Each action ran on a worker process, never in an API process; the /wait runs were started
-    # eagerly by the API processes, whose (uvicorn child) processes ran their first workflow task.
+    # Runs that execute actions ran wholly on the worker processes (workflow tasks and actions);
+    # the /wait runs of pure transforms were done in one workflow task by the API processes
+    # (their uvicorn children), started eagerly.
     client = await connect(Settings(home=tmp_path / "home"), temporal_server.address)
     worker_pids = {str(w.popen.pid) for w in workers}
-    first_tasks: list[str] = []
     for _, body in answers:
         workflow_tasks, activities = await task_owners(client, str(body["execution_id"]))
-        assert activities and activities <= worker_pids, (activities, worker_pids)
-        first_tasks.append(workflow_tasks[0])
-    assert set(first_tasks) - worker_pids, (first_tasks, worker_pids)
+        assert set(workflow_tasks) <= worker_pids, (workflow_tasks, worker_pids)
+        assert not activities  # local activities, beside the workflow task
+    for n, answer in enumerate(pure):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"] == n * 2
+        workflow_tasks, activities = await task_owners(client, answer.json()["execution_id"])
+        assert len(workflow_tasks) == 1 and workflow_tasks[0] not in worker_pids
+        assert not activities
     for worker in workers:
         assert "executor: ray" in worker.output()
 
     # Runs accepted by an API process that is then killed still complete: one it handed to the
     # workers (202), and one it was orchestrating itself (/wait, waiting on a timer when killed).
     async with httpx.AsyncClient(headers=headers, timeout=120) as http:
-        applied = await http.post(f"{urls[0]}/workflows/apply", json={"yaml": SLOW, "alias": "slow"})
+        applied = await http.post(
+            f"{urls[0]}/workflows/apply", json={"yaml": SLOW, "alias": "slow"}
+        )
         assert applied.status_code in (200, 201), applied.text
         slow_path = applied.json()["webhook_url"].split("/webhooks/", 1)[1]
     accepted = httpx.post(f"{urls[1]}/webhooks/{path}", json={"numbers": [40, 2]}, timeout=30)
@@ -231,8 +260,8 @@ async def test_two_apis_two_workers_postgres_and_ray(
     # (a worker or the other API process).
     assert workflow_tasks[0] not in worker_pids
     assert workflow_tasks[-1] != workflow_tasks[0]
-    assert activities <= worker_pids
-    assert run_result(await client.get_workflow_handle(orchestrated).result()) == "Hello, x!"
+    assert not activities
+    assert run_result(await client.get_workflow_handle(orchestrated).result()) == "later, x"
 
 
 async def wait_for_run(url: str, key: str, workflow: str) -> str:
