@@ -8,9 +8,10 @@ server, three ways of serving webhooks:
   actions included); a ``keel worker`` beside it;
 - ``handoff``: ``keel api`` with ``KEEL_API_ORCHESTRATION=false`` (no worker, no eager start)
   plus one or two ``keel worker``: every run goes to the workers whole;
-- ``orchestrate`` (the default): ``keel api`` starts ``/wait`` runs eagerly on its own
-  workflow-only worker and sends their actions to the workers as regular activities
-  (:mod:`keel.orchestration.placement`), plus one or two ``keel worker``.
+- ``orchestrate`` (the default): ``keel api`` starts the ``/wait`` runs that need no activity
+  (the 3-transform workflow) eagerly on its own workflow-only worker and finishes them there;
+  runs with actions (the I/O workflow) go to the workers whole
+  (:mod:`keel.orchestration.placement`); plus one or two ``keel worker``.
 
 For each: sequential ``/wait`` p50 of the 3-transform webhook workflow, its runs/s at 8
 clients, and the runs/s of a webhook workflow of 3 ``core.http_request`` calls to a loopback

@@ -4,13 +4,14 @@ Two kinds of process run Keel workflow tasks. A **worker** (``keel worker``, ``k
 in-process stack) registers the workflow and every activity, so a run there calls its actions as
 *local activities*: the worker that runs the workflow task runs the action too (~1.3 ms per step
 on the dev server, against ~8 ms for a regular activity). An **API process** (``keel api``)
-starts synchronous runs *eagerly* and runs their workflow tasks itself, which saves the run a
-round of matching, but it registers no activity at all: an API process accepts work and
-orchestrates it, it never executes actions. A run it starts carries ``RunRequest.actions_queue``,
-and every activity of that run (actions, and the small lookups: a ``wait_until`` phrase, a child
-workflow, scheduled ``VARS``) is then a *regular* activity on that queue, which only workers poll.
-So adding workers adds capacity for runs that do real work, and when an API process dies its
-runs' next workflow tasks go to the other pollers of the queue (workers poll it too).
+starts the synchronous runs that need no activity (:func:`stays_in_workflow`) *eagerly* and
+runs their workflow tasks itself, which saves each a round of matching; but it registers no
+activity at all: an API process accepts and orchestrates, it never executes an action. A run it
+starts carries ``RunRequest.actions_queue``, so should it call an activity after all (a lookup:
+a ``wait_until`` phrase, a child workflow, scheduled ``VARS``; or an action of a definition the
+check could not see through), that is a *regular* activity on that queue, which only workers
+poll. When an API process dies its runs' next workflow tasks go to the other pollers of the
+orchestration queue (workers poll it too).
 
 The choice travels in the run's input, so a replay anywhere makes the same calls; histories
 written before ``actions_queue`` existed replay as local activities, as they ran.
