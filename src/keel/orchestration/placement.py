@@ -18,7 +18,7 @@ written before ``actions_queue`` existed replay as local activities, as they ran
 
 :data:`ACTIONS_QUEUE` holds the run's choice for the workflow code that calls activities and
 starts children (set once at the top of the run; tasks the run starts copy it). Pure: imports
-only ``temporalio.workflow`` (allowed in the sandbox).
+only ``temporalio.workflow`` (allowed in the sandbox) and the pure core.
 """
 
 from __future__ import annotations
