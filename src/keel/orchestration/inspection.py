@@ -5,7 +5,10 @@ Temporal's history is the source of truth. A running run's per-action view comes
 A closed run is read from its close event instead (:mod:`keel.orchestration.final_state`): no
 replay, no worker needed; only runs whose close event carries no state (cancelled, terminated,
 timed out, or closed by an older Keel) are asked through the queries, which a worker answers by
-replaying the history. The timeline is read straight from the history events. Results of
+replaying the history. Every query is asked through :func:`keel.orchestration.queries.ask`: with
+a deadline, and given up when the run closes meanwhile (the close event answers then), so a
+reader never hangs on a worker that cannot answer. The timeline is read straight from the
+history events. Results of
 actions marked ``mask_output`` are replaced by :data:`MASK` here, and so is any value computed
 from them (a ``for_each`` item's input, the run's result), so no API, CLI or console view shows
 them.
@@ -28,7 +31,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowHistoryEventFilterType,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from keel import expressions
 from keel.dsl.model import Workflow
@@ -42,6 +45,7 @@ from keel.orchestration.payloads import (
     ItemState,
     RunProgress,
 )
+from keel.orchestration.queries import RunClosedMeanwhile, RunNotAnsweringError, ask, is_closed
 
 MASK = "***"
 
@@ -147,6 +151,7 @@ class RunDetail:
     input: Any = None
     result: Any = None
     definition: dict[str, Any] = field(default_factory=dict)
+    notice: str | None = None
 
 
 @dataclass
@@ -208,9 +213,17 @@ class TimelineEvent:
 
 async def describe_run(client: Client, execution_id: str) -> RunDetail:
     """Return the run's status and per-action details."""
+    try:
+        return await _describe(client, execution_id)
+    except RunClosedMeanwhile:
+        # It closed while its worker was being asked: its close event has the answer now.
+        return await _describe(client, execution_id)
+
+
+async def _describe(client: Client, execution_id: str) -> RunDetail:
     handle = client.get_workflow_handle(execution_id)
     description = await handle.describe()
-    closed = description.status not in (None, WorkflowExecutionStatus.RUNNING)
+    closed = is_closed(description.status)
     key = ("detail", execution_id, description.run_id)
     if closed and (cached := _CLOSED.get(key)) is not None:
         return cast(RunDetail, cached)
@@ -222,11 +235,11 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
         _ending(handle, closed),
     )
     if ending.state is not None:
-        progress, context = RunProgress(ending.state.actions), ending.context or {}
+        progress, context, notice = RunProgress(ending.state.actions), ending.context or {}, None
     elif answers is not None:
-        progress, context = answers
+        progress, context, notice = answers
     else:  # closed, but its close event carries no state: ask (a worker replays the run)
-        progress, context = await _progress_and_context(handle)
+        progress, context, notice = await _progress_and_context(handle, running=False)
     workflow = Workflow.model_validate(request.definition)
     status = STATUS.get(description.status, "unknown") if description.status else "unknown"
     states: dict[str, Any] = {a.ref: a for a in progress.actions}
@@ -275,9 +288,10 @@ async def describe_run(client: Client, execution_id: str) -> RunDetail:
         duration_ms=_ms(started, ended),
         actions=actions,
         error=error if status == "failed" else None,
+        notice=notice,
     )
     # A detached child may still change; a closed run whose children all ended cannot.
-    if closed and all(c.status not in ("running", "starting") for c in children):
+    if closed and notice is None and all(c.status not in ("running", "starting") for c in children):
         _CLOSED.put(key, detail)
     return detail
 
@@ -289,23 +303,43 @@ async def _ending(handle: WorkflowHandle[Any, Any], closed: bool) -> ClosedRun:
 
 async def _live_answers(
     handle: WorkflowHandle[Any, Any], closed: bool
-) -> tuple[RunProgress, dict[str, Any]] | None:
-    """Ask a running run's queries; None for a closed run (its close event is read first)."""
-    return None if closed else await _progress_and_context(handle)
+) -> tuple[RunProgress, dict[str, Any], str | None] | None:
+    """Ask a running run's queries; None for a closed run (its close event is read first).
+
+    Raises:
+        RunClosedMeanwhile: It closed while being asked.
+    """
+    return None if closed else await _progress_and_context(handle, running=True)
 
 
 async def _progress_and_context(
-    handle: WorkflowHandle[Any, Any],
-) -> tuple[RunProgress, dict[str, Any]]:
-    """Ask the run's ``progress`` and ``context`` queries (empty when no worker can answer)."""
+    handle: WorkflowHandle[Any, Any], *, running: bool
+) -> tuple[RunProgress, dict[str, Any], str | None]:
+    """Ask the run's ``progress`` and ``context`` queries.
+
+    Returns:
+        The answers and None; or, when no worker answers, no state and a notice that says why
+        (the view still shows the run, its definition and its actions).
+
+    Raises:
+        RunClosedMeanwhile: The run closed while being asked (only when ``running``).
+    """
+    asking = (
+        asyncio.ensure_future(ask(handle, "progress", result_type=RunProgress, running=running)),
+        asyncio.ensure_future(ask(handle, "context", result_type=dict, running=running)),
+    )
     try:
-        progress, context = await asyncio.gather(
-            handle.query("progress", result_type=RunProgress),
-            handle.query("context", result_type=dict),
-        )
-    except RPCError:
-        return RunProgress(), {}  # no worker to answer: the definition's actions, no state
-    return progress, dict(context)
+        progress, context = await asyncio.gather(*asking)
+    except RunNotAnsweringError as exc:
+        return RunProgress(), {}, f"actions' states unknown: {exc}"
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise
+        return RunProgress(), {}, f"actions' states unknown: no worker answered ({exc.message})"
+    finally:
+        for task in asking:
+            task.cancel()  # the other one, when one failed: it has nothing left to tell
+    return progress, dict(context), None
 
 
 async def action_items(
@@ -321,8 +355,19 @@ async def action_items(
 
     Raises:
         KeyError: The run has no action ``ref``, or it is not a ``for_each`` action.
+        RunNotAnsweringError: No worker answered in time.
         RPCError: Temporal could not answer (no such run, or no worker to replay it).
     """
+    try:
+        return await _action_items(client, execution_id, ref, status, offset, limit)
+    except RunClosedMeanwhile:
+        # It closed while its worker was being asked: its close event has the answer now.
+        return await _action_items(client, execution_id, ref, status, offset, limit)
+
+
+async def _action_items(
+    client: Client, execution_id: str, ref: str, status: str | None, offset: int, limit: int
+) -> ItemsDetail:
     handle = client.get_workflow_handle(execution_id)
     description, request = await asyncio.gather(
         handle.describe(), original_request(client, execution_id)
@@ -332,12 +377,12 @@ async def action_items(
     if stmt is None or stmt.for_each is None:
         raise KeyError(ref)
     query = ItemsQuery(ref, status, offset, limit)
-    if description.status in (None, WorkflowExecutionStatus.RUNNING):
-        page = await handle.query("items", query, result_type=ItemPage)
+    if not is_closed(description.status):
+        page = await ask(handle, "items", query, result_type=ItemPage)
     else:
         kept = await _closed_items(handle, description.run_id, ref)
         if kept is None:  # too many to keep: ask for just this page
-            page = await handle.query("items", query, result_type=ItemPage)
+            page = await ask(handle, "items", query, result_type=ItemPage, running=False)
         else:
             page = _page(kept, query)
     masked = {a.ref for a in workflow.actions if a.mask_output}
@@ -388,18 +433,26 @@ async def _closed_items(
         _CLOSED.put(key, kept)
         return kept
     step = MAX_ITEMS_PER_QUERY
-    first = await handle.query("items", ItemsQuery(ref, None, 0, step), result_type=ItemPage)
+    first = await ask(
+        handle, "items", ItemsQuery(ref, None, 0, step), result_type=ItemPage, running=False
+    )
     if first.total > MAX_KEPT_ITEMS:
         return None
     rest = await asyncio.gather(
         *(
-            handle.query("items", ItemsQuery(ref, None, start, step), result_type=ItemPage)
+            ask(
+                handle,
+                "items",
+                ItemsQuery(ref, None, start, step),
+                result_type=ItemPage,
+                running=False,
+            )
             for start in range(step, first.total, step)
         )
     )
     items: list[ItemState] = [*first.items]
     for page in rest:
-        items.extend(cast(ItemPage, page).items)
+        items.extend(page.items)
     _CLOSED.put(key, items)
     return items
 

@@ -36,6 +36,7 @@ from keel.errors import InvalidCursorError, NotFoundError
 from keel.orchestration.client import rerun_from_failure
 from keel.orchestration.inspection import action_items, describe_run, run_timeline
 from keel.orchestration.payloads import MAX_ITEMS_PER_QUERY
+from keel.orchestration.queries import RunNotAnsweringError
 from keel.store import runs, workflows
 from keel.store.runs import MAX_PAGE_SIZE, RunStatus, TriggerType
 from keel.store.tables import RunRow
@@ -131,7 +132,10 @@ async def get_run(execution_id: str, state: State) -> RunDetailOut:
     "/runs/{execution_id}/actions/{ref}/items",
     response_model=ItemPageOut,
     summary="A for_each action's items, paged",
-    responses={404: {"description": "No such run, or no for_each action with that ref."}},
+    responses={
+        404: {"description": "No such run, or no for_each action with that ref."},
+        503: {"description": "The run's worker did not answer in time."},
+    },
 )
 async def items(
     execution_id: str,
@@ -257,9 +261,14 @@ async def _find_row(session: AsyncSession, execution_id: str) -> RunRow | None:
 
 
 async def _temporal(execution_id: str, call: Awaitable[T]) -> T:
-    """Await a Temporal call; a run Temporal does not know is a 404, not a 500."""
+    """Await a Temporal call; a run Temporal does not know is a 404, not a 500.
+
+    A run whose worker does not answer a query in time is a 503 that says so, not a hang.
+    """
     try:
         return await call
+    except RunNotAnsweringError as exc:
+        raise ApiError(503, str(exc)) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise NotFoundError("run", execution_id) from exc

@@ -191,6 +191,11 @@ class RunDetailOut(BaseModel):
         default_factory=dict, description="The definition the run ran (validated JSON)."
     )
     dag: DagOut = Field(default_factory=DagOut, description="The DAG of that definition.")
+    notice: str | None = Field(
+        default=None,
+        description="Why the actions' states are missing, when the worker running the run did "
+        "not answer in time (busy, or none is polling its task queue).",
+    )
 
 
 ItemStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
