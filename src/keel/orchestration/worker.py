@@ -18,6 +18,8 @@ keeps away, is never passed through.
 
 from __future__ import annotations
 
+import warnings
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -31,6 +33,13 @@ from keel.orchestration.placement import orchestration_queue
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.variables import VariablesProvider
 from keel.orchestration.workflow import KeelRun
+
+# The SDK warns when Temporal cancels an activity that has just finished (a failing for_each item
+# cancels its siblings while some complete): a benign race, and under ``-W error`` the warning
+# would escape the activity poll loop and stop the whole worker.
+warnings.filterwarnings(
+    "ignore", message="Cannot find activity to cancel", module="temporalio.worker._activity"
+)
 
 #: Deterministic modules shared with the sandbox instead of re-imported per run.
 PASSTHROUGH_MODULES = (
