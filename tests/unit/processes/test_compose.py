@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from keel.orchestration.devserver import QUEUE_READER_KEYS, QUEUE_READER_RPS
+
 COMPOSE = Path(__file__).parents[3] / "compose.yaml"
 
 
@@ -66,3 +68,13 @@ def test_docker_compose_accepts_the_file_when_docker_is_installed() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_temporal_gets_the_settings_keel_gives_its_own_dev_server() -> None:
+    temporal = load()["services"]["temporal"]
+    target = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    (mount,) = [v for v in temporal["volumes"] if v.split(":")[1] == target]
+    config = yaml.safe_load((COMPOSE.parent / mount.split(":")[0]).read_text())
+    for key in QUEUE_READER_KEYS:
+        assert config[key] == [{"value": QUEUE_READER_RPS}]
+    assert config["system.enableEagerWorkflowStart"] == [{"value": True}]
