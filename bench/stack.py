@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from keel.orchestration.devserver import free_port
+from keel.processes.up import WORKER_NICE
 
 REPO = Path(__file__).resolve().parents[1]
 #: Seconds to wait for the API process to answer ``/health``.
@@ -101,7 +102,9 @@ class KeelStack:
 
     def add_worker(self) -> None:
         """Start one more ``keel worker`` on the stack's task queue."""
-        self.workers.append(self._start(["worker"], f"worker-{len(self.workers) + 1}.log"))
+        # As `keel up` starts them: at a lower CPU priority than the API and Temporal.
+        args = ["worker", "--nice", str(WORKER_NICE)]
+        self.workers.append(self._start(args, f"worker-{len(self.workers) + 1}.log"))
 
     async def settle(self) -> None:
         """Wait for newly started workers to import Keel and poll (no readiness signal exists)."""

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         worker_max_actions: How many actions one worker process runs at once (Temporal's
             activity slots, local and regular each); more wait in Temporal's queue for any
             worker with a free slot. Size it to what one worker's machine can carry.
+        worker_nice: How much lower than normal a worker process's CPU priority is (``nice``
+            increment, 0-19). On a machine shared with API processes and Temporal, a positive
+            value keeps accepting work quick when the workers saturate it; the work waits in
+            Temporal, durably.
         api_orchestration: Whether ``keel api`` processes run a workflow-only worker and start
             the runs their callers wait for (``/wait`` webhooks) eagerly on it; their actions
             still run on the workers. False sends every run to the workers whole.
@@ -133,6 +137,7 @@ class Settings(BaseSettings):
     variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     api_orchestration: bool = True
     worker_max_actions: int = Field(default=100, ge=1, le=10_000)
+    worker_nice: int = Field(default=0, ge=0, le=19)
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

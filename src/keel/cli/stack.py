@@ -55,9 +55,23 @@ def api(
     serve_api(settings, bound_host, bound_port, count)
 
 
-def worker() -> None:
+def worker(
+    nice: Annotated[
+        int | None,
+        typer.Option(
+            "--nice",
+            min=0,
+            max=19,
+            help="Lower this process's CPU priority by N (KEEL_WORKER_NICE; `keel up` uses 5 so "
+            "that accepting work stays quick on a saturated machine).",
+        ),
+    ] = None,
+) -> None:
     """Run a worker against Temporal (several processes and machines share the work)."""
-    asyncio.run(run_worker(get_settings(), Console(stderr=True, highlight=False)))
+    settings = get_settings()
+    if nice is not None:
+        settings = settings.model_copy(update={"worker_nice": nice})
+    asyncio.run(run_worker(settings, Console(stderr=True, highlight=False)))
 
 
 def up(

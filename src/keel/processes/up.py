@@ -51,6 +51,9 @@ from keel.store.database import Database
 
 #: Seconds to wait for the API to answer after its process starts.
 API_START_TIMEOUT = 90.0
+#: CPU priority decrement of the workers: they share the machine with the API and Temporal, and
+#: a saturated machine should still accept work quickly (it waits in Temporal, durably).
+WORKER_NICE = 5
 #: The name of the local API key in the store.
 LOCAL_KEY_NAME = "local (keel up)"
 
@@ -129,7 +132,7 @@ async def run_up(
             Child("api", [*api_args, "--processes", str(options.api_processes)], logs / "api.log")
         ]
         children += [
-            Child(f"worker-{n}", ["worker"], logs / f"worker-{n}.log")
+            Child(f"worker-{n}", ["worker", "--nice", str(WORKER_NICE)], logs / f"worker-{n}.log")
             for n in range(1, options.workers + 1)
         ]
         supervisor = Supervisor(children, server, log, publish)

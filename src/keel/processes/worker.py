@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 
 from rich.console import Console
@@ -38,6 +39,8 @@ async def run_worker(settings: Settings, console: Console) -> None:
     """
     # Join this Temporal by address, waiting for it if it is (re)starting: a worker never starts
     # a dev server of its own, even when the one of its `keel up` is briefly down.
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # Ray workers it starts inherit it
     await connect_patiently(settings)
     settings = settings.model_copy(update={"temporal_address": temporal_address(settings)})
     database = Database.from_settings(settings)
