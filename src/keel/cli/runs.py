@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keel.cli.client import ApiCallError, ApiClient, JsonOption, KeyOption, UrlOption
+from keel.cli.regions import region_lines, regions
 from keel.cli.tables import (
     WideOption,
     cell,
@@ -145,6 +146,11 @@ def show(
             escape(shown[:200]),
         )
     out.print(table)
+    found = regions(detail["actions"])
+    if found:
+        out.print("[bold]regions[/]")
+        for line in region_lines(found, out.width):
+            out.print(escape(line))
     if detail.get("child_runs"):
         children = Table(title="child runs", header_style="bold", box=None, title_justify="left")
         for column in ("run", "action", "status"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -128,3 +129,67 @@ async def test_schedules_and_secrets_lists_fit_80_columns(served: Served) -> Non
     assert made.returncode == 0, made.stderr
     secrets = await served.keel("secrets", "list")
     assert fits(secrets.stdout) and "intel" in secrets.stdout and "abcdef" not in secrets.stdout
+
+
+SCATTERED = """\
+title: Divide each
+description: a scatter whose second item fails; the gather keeps the others
+actions:
+  - ref: numbers_to_divide_by_in_a_region_with_a_long_name
+    action: core.transform.scatter
+    args: {collection: [5, 0, 2]}
+  - ref: divide
+    action: core.transform.apply
+    depends_on: [numbers_to_divide_by_in_a_region_with_a_long_name]
+    args:
+      value: "${{ ACTIONS.numbers_to_divide_by_in_a_region_with_a_long_name.result }}"
+      python_lambda: "lambda x: 10 // x"
+  - ref: collect
+    action: core.transform.gather
+    depends_on: [divide]
+    args: {items: "${{ ACTIONS.divide.result }}", error_strategy: partition}
+returns: ${{ ACTIONS.collect.result }}
+"""
+
+
+async def test_runs_show_prints_each_region_its_streams_and_failures(served: Served) -> None:
+    import httpx
+
+    flow = served.cwd / "divide.yml"
+    flow.write_text(SCATTERED)
+    applied = await served.keel("apply", str(flow))
+    assert applied.returncode == 0, applied.stderr
+    async with httpx.AsyncClient(
+        base_url=served.url, headers={"Authorization": f"Bearer {served.key}"}
+    ) as http:
+        started = await http.post("/workflows/divide/runs", json={"inputs": {}})
+        assert started.status_code == 202, started.text
+        run_id = started.json()["execution_id"]
+        for _ in range(300):
+            detail = (await http.get(f"/runs/{run_id}")).json()
+            if detail["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+    assert detail["status"] == "succeeded", detail
+
+    shown = await served.keel("runs", "show", run_id)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    section = lines[lines.index("regions") + 1 :]
+    assert fits("\n".join(section)), shown.stdout
+    # The counts stay whole; the long opener ref is what gives way.
+    assert section[0].startswith("  numbers_to_divide_by_in"), section
+    assert section[0].endswith(" (scatter): 3 items: 1 failed, 2 succeeded"), section
+    # The failed stream: which item, which action, and its error wrapped beneath.
+    assert section[1] == "    item 1, divide:", section
+    error = " ".join(line.strip() for line in section[2:])
+    assert all(line.startswith("      ") for line in section[2:]), section
+    assert "LambdaError" in error and "ZeroDivisionError" in error, section
+
+    # A run without regions prints no regions section.
+    flow.write_text(FIXED)
+    plain = await served.keel("run", str(flow), "--input", '{"n": 1}', "--json", api=False)
+    assert plain.returncode == 0, plain.stderr
+    (announced,) = [line for line in plain.stderr.splitlines() if line.startswith("run ")]
+    other = await served.keel("runs", "show", announced.removeprefix("run ").strip())
+    assert other.returncode == 0 and "regions" not in other.stdout, other.stdout
