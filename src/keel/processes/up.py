@@ -6,6 +6,8 @@
    ``temporal.db``, owned by ``keel up`` itself;
 2. one ``keel api`` process (uvicorn with ``--processes N`` server processes behind one port);
 3. N ``keel worker`` processes;
+4. with ``KEEL_EXECUTOR=ray`` and no ``KEEL_RAY_ADDRESS``, one local Ray head that every worker
+   runs its actions on (:mod:`keel.processes.ray_head`), started before them;
 
 sized to the machine's cores by default. It takes the folder's lock first (a second ``keel up``
 on the same folder refuses to start), stops a dev server an earlier, killed ``keel up`` left
@@ -43,6 +45,7 @@ from keel.orchestration.home import (
     remove_stack,
     write_local_key,
 )
+from keel.processes.ray_head import RayHead
 from keel.processes.supervisor import Child, Supervisor
 from keel.processes.worker import until_signal
 from keel.store import apikeys
@@ -131,15 +134,32 @@ async def run_up(
         children = [
             Child("api", [*api_args, "--processes", str(options.api_processes)], logs / "api.log")
         ]
+        # One Ray for the stack: each worker would otherwise start a local Ray of its own.
+        ray = (
+            RayHead(settings, home, logs)
+            if settings.executor == "ray" and not settings.ray_address
+            else None
+        )
+        worker_env = ray.driver_env() if ray is not None else {}
         children += [
-            Child(f"worker-{n}", ["worker", "--nice", str(WORKER_NICE)], logs / f"worker-{n}.log")
+            Child(
+                f"worker-{n}",
+                ["worker", "--nice", str(WORKER_NICE)],
+                logs / f"worker-{n}.log",
+                env=worker_env,
+            )
             for n in range(1, options.workers + 1)
         ]
-        supervisor = Supervisor(children, server, log, publish)
+        supervisor = Supervisor(children, server, log, publish, ray)
         console.print(f"Temporal: {address}")
         if ui_url:
             console.print(f"Temporal UI: {ui_url}")
-        supervisor.start()
+        if ray is not None:
+            console.print(
+                f"Ray: {ray.address} ({ray.num_cpus} CPUs, one head for every worker; "
+                f"its files in {ray.temp_dir})"
+            )
+        await supervisor.start()
         await _wait_for_api(api_url, children[0])
         console.print(
             f"Console: {api_url}/ (sign in with an API key: this folder's is in "
