@@ -18,6 +18,7 @@ import pytest
 
 from keel.orchestration.devserver import TemporalDevServer
 from tests.e2e.test_keel_up import Process, deliver, free_port, stack, stop
+from tests.integration.action_package import ensure_installed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,6 +68,12 @@ def ray_nodes(root: int) -> tuple[list[int], list[int]]:
     gcs = [pid for pid in under if table[pid][1] == "gcs_server"]
     raylets = [pid for pid in under if table[pid][1] == "raylet"]
     return gcs, raylets
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sample_package() -> None:
+    """The installed sample package whose ``sample.info.process`` the workflow calls."""
+    ensure_installed()
 
 
 @pytest.fixture
