@@ -58,6 +58,35 @@ class LocalChain:
         return value
 
 
+@dataclass(frozen=True)
+class HttpEcho:
+    """Input of ``bench.http_echo`` (and of :class:`LocalHttpChain`): a URL and a number."""
+
+    url: str
+    n: int
+
+
+@workflow.defn(name="bench.local_http_chain")
+class LocalHttpChain:
+    """``steps`` sequential local activities, each POSTing ``n`` to an echo server (1b-http).
+
+    The activity (``bench.http_echo``) lives with whoever runs this (``bench.chains``): it
+    needs an HTTP client, which this module, re-imported by the sandbox, should not import.
+    """
+
+    @workflow.run
+    async def run(self, call: HttpEcho) -> int:
+        value = 0
+        for _ in range(call.n):
+            value = await workflow.execute_local_activity(
+                "bench.http_echo",
+                HttpEcho(call.url, value + 1),
+                result_type=int,
+                start_to_close_timeout=_TIMEOUT,
+            )
+        return value
+
+
 @workflow.defn(name="bench.fan_out")
 class FanOut:
     """``width`` regular activities started at once; returns the sum of their results."""
@@ -85,7 +114,7 @@ class ThreeTransforms:
         }
 
 
-WORKFLOWS = [ActivityChain, LocalChain, FanOut, ThreeTransforms]
+WORKFLOWS = [ActivityChain, LocalChain, LocalHttpChain, FanOut, ThreeTransforms]
 ACTIVITIES = [increment]
 
 
