@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.common import RawValue
+from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from keel.actions.redaction import MARKER
@@ -49,7 +51,9 @@ async def run(activities: ActionActivities, template: str, **args: Any) -> Actio
         args={"token": None, **args},
         deferred=[DeferredArg(["token"], template)],
     )
-    result: ActionResult = await ActivityEnvironment().run(activities.run_action, task)
+    # Encoded as Temporal hands it to the activity, which decodes it itself.
+    [payload] = DataConverter.default.payload_converter.to_payloads([task])
+    result: ActionResult = await ActivityEnvironment().run(activities.run_action, RawValue(payload))
     return result
 
 
