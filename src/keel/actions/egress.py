@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import httpcore
 
+from keel.actions.streams import AsyncioBackend
 from keel.errors import KeelError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -184,7 +185,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     Args:
         allow_private: Allow loopback, private and reserved addresses.
         resolver: How names are looked up (:func:`resolve` when None).
-        inner: The backend that makes the connections (anyio's when None).
+        inner: The backend that makes the connections
+            (:class:`~keel.actions.streams.AsyncioBackend` when None).
     """
 
     def __init__(
@@ -196,7 +198,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self.allow_private = allow_private
         self._resolver = resolver
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
 
     async def connect_tcp(
         self,
