@@ -117,7 +117,8 @@ def walk(value: Any, keys: tuple[str | int, ...]) -> tuple[Any, int]:
     """
     for i, key in enumerate(keys):
         if isinstance(key, str):
-            if isinstance(value, Mapping):
+            # Run contexts are plain dicts: test for one first, as the ABC check costs more.
+            if type(value) is dict or isinstance(value, Mapping):
                 value = value.get(key, _MISSING)
                 if value is _MISSING:
                     return _MISSING, i
