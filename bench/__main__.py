@@ -112,13 +112,15 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 server.address, runtime=_quiet_runtime(), data_converter=data_converter(store)
             )
             out.print(report.facts_table(options, server.command()))
+            # The I/O chains (raw 1b-http, Keel 2b) call this server.
+            loopback = None if options.only_webhook else sync_stack.enter_context(LoopbackServer())
             if "raw" in options.parts:
                 log.print("[bold]raw Temporal[/]")
-                measurements += await RawBench(client, options).run_all(progress)
+                url = loopback.url if loopback is not None else None
+                measurements += await RawBench(client, options, url).run_all(progress)
             if "keel" in options.parts:
                 log.print("[bold]Keel[/]")
-                if not options.only_webhook:
-                    loopback = sync_stack.enter_context(LoopbackServer())
+                if loopback is not None:
                     try:
                         from bench.keel_runs import KeelBench
                     except Exception as exc:  # the pure core may not have landed yet

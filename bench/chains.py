@@ -36,28 +36,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench import documents
+from bench.raw import EchoActivity
 from bench.raw_workflows import ACTIVITIES, WORKFLOWS, HttpEcho, LocalChain, LocalHttpChain
 
 RunOnce = Callable[[], Awaitable[None]]
-
-
-class _EchoActivity:
-    """The raw 1b-http activity: one POST on a reused plain client, no guard, no Keel."""
-
-    def __init__(self) -> None:
-        self.client = httpx.AsyncClient(timeout=10.0)
-
-    @activity.defn(name="bench.http_echo")
-    async def http_echo(self, call: HttpEcho) -> int:
-        response = await self.client.post(call.url, json={"n": call.n})
-        response.raise_for_status()
-        return int(response.json()["echo"]["n"])
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -125,7 +111,7 @@ async def _main(args: argparse.Namespace) -> None:
             raw_client = await Client.connect(server.address)
             store = Settings(home=folder, database_url=f"sqlite+aiosqlite:///{folder / 'keel.db'}")
             keel_client = await Client.connect(server.address, data_converter=data_converter(store))
-            echo = _EchoActivity()
+            echo = EchoActivity()
             raw_queue = f"chains-raw-{uuid.uuid4().hex[:8]}"
             keel_queue = f"chains-keel-{uuid.uuid4().hex[:8]}"
             executor = LocalExecutor()

@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -21,7 +23,9 @@ from bench.raw_workflows import (
     WORKFLOWS,
     ActivityChain,
     FanOut,
+    HttpEcho,
     LocalChain,
+    LocalHttpChain,
     ThreeTransforms,
     TransformInput,
     expected_transform,
@@ -50,19 +54,42 @@ def _runner(
     return run
 
 
-class RawBench:
-    """The raw scenarios (1a-1e) against one client."""
+class EchoActivity:
+    """The raw HTTP chain's activity: one POST on a reused plain ``httpx`` client, no guard."""
 
-    def __init__(self, client: Client, options: Options) -> None:
+    def __init__(self) -> None:
+        self.client = httpx.AsyncClient(timeout=10.0)
+
+    @activity.defn(name="bench.http_echo")
+    async def http_echo(self, call: HttpEcho) -> int:
+        """POST ``{"n": call.n}`` to ``call.url``; return the ``n`` the server echoes."""
+        response = await self.client.post(call.url, json={"n": call.n})
+        response.raise_for_status()
+        return int(response.json()["echo"]["n"])
+
+
+class RawBench:
+    """The raw scenarios (1a-1e) against one client.
+
+    Args:
+        client: The Temporal client.
+        options: Sizes and repetitions.
+        url: The loopback HTTP server's base URL; with it, the raw HTTP chain (1b-http), the
+            fair floor of Keel's I/O chain (1b does no I/O), runs too.
+    """
+
+    def __init__(self, client: Client, options: Options, url: str | None = None) -> None:
         self.client = client
         self.o = options
+        self.url = url
+        self.echo = EchoActivity()
 
     def _worker(self, task_queue: str) -> Worker:
         return Worker(
             self.client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
-            activities=ACTIVITIES,
+            activities=[*ACTIVITIES, self.echo.http_echo],
         )
 
     async def run_all(self, progress: Callable[[Measurement], None]) -> list[Measurement]:
@@ -79,6 +106,14 @@ class RawBench:
             (
                 Measurement("raw.local_chain", "1b sequential local activities", f"{steps} steps"),
                 self.local_chain,
+            ),
+            (
+                Measurement(
+                    "raw.local_http_chain",
+                    "1b-http local activities, each an HTTP POST",
+                    f"{steps} steps",
+                ),
+                self.local_http_chain,
             ),
             (
                 Measurement("raw.fan_out", "1c fan-out of regular activities", f"{width} wide"),
@@ -125,10 +160,15 @@ class RawBench:
         ]
         if o.only_webhook:  # the floor of the webhook scenarios only
             plan = [(m, body) for m, body in plan if m.key.startswith("raw.transform")]
+        if self.url is None:
+            plan = [(m, body) for m, body in plan if m.key != "raw.local_http_chain"]
         results = []
-        for m, body in plan:
-            results.append(await guarded(m, body))
-            progress(results[-1])
+        try:
+            for m, body in plan:
+                results.append(await guarded(m, body))
+                progress(results[-1])
+        finally:
+            await self.echo.client.aclose()
         return results
 
     async def activity_chain(self, m: Measurement) -> Measurement:
@@ -143,6 +183,16 @@ class RawBench:
         tq = _queue("local-chain")
         async with self._worker(tq):
             run = _runner(self.client, tq, LocalChain.run, self.o.steps, self.o.steps)
+            return await measure.latency(
+                m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
+            )
+
+    async def local_http_chain(self, m: Measurement) -> Measurement:
+        tq = _queue("local-http-chain")
+        assert self.url is not None
+        call = HttpEcho(f"{self.url}/echo", self.o.steps)
+        async with self._worker(tq):
+            run = _runner(self.client, tq, LocalHttpChain.run, call, self.o.steps)
             return await measure.latency(
                 m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
             )

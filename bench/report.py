@@ -49,6 +49,13 @@ TARGETS = [
     Target(
         "I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms", 1.5
     ),
+    # 1b does no I/O; 1b-http makes the same POST on a plain client: the fair floor.
+    Target(
+        "I/O chain, local (2b) vs raw HTTP chain (1b-http)",
+        "keel.http_chain_local",
+        "raw.local_http_chain",
+        "total_ms",
+    ),
     Target(
         "I/O chain, Ray (2b) vs 1b", "keel.http_chain_ray", "raw.local_chain", "total_ms", 1.5, 3.0
     ),
