@@ -127,8 +127,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if conn.error is not None:
                 raise httpcore.ReadError(str(conn.error) or type(conn.error).__name__)
             return b""
-        data = bytes(conn.buffer[:max_bytes])
-        del conn.buffer[:max_bytes]
+        if len(conn.buffer) <= max_bytes:  # the usual case: take it all, copied once
+            data = bytes(conn.buffer)
+            conn.buffer.clear()
+        else:
+            data = bytes(conn.buffer[:max_bytes])
+            del conn.buffer[:max_bytes]
         if conn.reading_paused and len(conn.buffer) < READ_LOW_WATER:
             conn.reading_paused = False
             assert conn.transport is not None
