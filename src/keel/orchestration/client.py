@@ -26,7 +26,13 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
 from keel.orchestration.final_state import read_closed
-from keel.orchestration.payloads import WORKFLOW_NAME, RunProgress, RunRequest, run_result
+from keel.orchestration.payloads import (
+    WORKFLOW_NAME,
+    RunProgress,
+    RunRequest,
+    request_json,
+    run_result,
+)
 
 
 class RunFailedError(KeelError):
@@ -115,7 +121,7 @@ async def start_run(
     try:
         handle: WorkflowHandle[Any, Any] = await client.start_workflow(
             WORKFLOW_NAME,
-            request,
+            request_json(request),  # the same JSON, without the converter's deep copy
             id=execution_id,
             task_queue=task_queue,
             execution_timeout=timedelta(seconds=timeout) if timeout else None,

@@ -1,4 +1,7 @@
-"""A run's final state: wrapped with its result, unwrapped for callers, read back from JSON."""
+"""A run's final state: wrapped with its result, unwrapped for callers, read back from JSON.
+
+And the plain JSON data Keel hands Temporal instead of its dataclasses (the same JSON).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,14 @@ from keel.orchestration.payloads import (
     ActionState,
     FinalState,
     ItemState,
+    ParentLink,
+    RelaySpec,
+    RunRequest,
+    StreamRelaySpec,
     StreamState,
     final_payload,
     is_final_payload,
+    request_json,
     run_result,
 )
 
@@ -64,3 +72,34 @@ def test_fields_of_a_newer_keel_are_ignored_and_garbage_is_no_state() -> None:
     assert state_from_json("not a state") is None
     assert state_from_json({"actions": "nope", "items": {}}) is None
     assert state_from_json({"actions": []}) is None  # no items: not a state this Keel wrote
+
+
+def test_the_state_json_is_what_the_converter_writes_for_the_dataclass() -> None:
+    action = ActionState(
+        "a",
+        status="succeeded",
+        events=[ActionEvent("warning", "w")],
+        streams=[
+            StreamState("s[0]", result={"deep": [1, {"x": 2}]}, events=[ActionEvent("i", "m")])
+        ],
+    )
+    items = {"each": [ItemState(0, "succeeded", {"n": 1}, 1, result=[{"r": 1}])]}
+    state = FinalState([action], items, ["huge"], {"ACTIONS": {"a": {"result": 1}}, "TRIGGER": 2})
+    written = json.dumps(final_payload(None, state)["keel_state"])
+    assert written == json.dumps(dataclasses.asdict(state))
+    assert json.dumps(final_payload(None, FinalState())["keel_state"]) == json.dumps(
+        dataclasses.asdict(FinalState())
+    )
+
+
+def test_the_request_json_is_what_the_converter_writes_for_the_dataclass() -> None:
+    plain = RunRequest({"title": "t", "actions": [{"ref": "a"}]}, trigger={"x": [1]})
+    nested = RunRequest(
+        {"title": "t"},
+        parent=ParentLink("wf-1", "wf_a", "call"),
+        relay=RelaySpec({"ref": "call"}, [{"n": 1}], 2),
+        streams=StreamRelaySpec("s", [1, 2], actions={"a": {"result": 1}}),
+        actions_queue="q",
+    )
+    for request in (plain, nested):
+        assert json.dumps(request_json(request)) == json.dumps(dataclasses.asdict(request))
