@@ -41,6 +41,7 @@ from keel.orchestration.payloads import (
     InstantRequest,
     InstantResult,
     ItemState,
+    task_json,
 )
 
 #: Actions evaluated inside the workflow, without an activity: the argument that is the result
@@ -327,7 +328,7 @@ async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
     try:
         result = await placement.call(
             RUN_ACTION,
-            task,
+            task_json(task),  # the same JSON as the dataclass, without asdict's deep copy
             result_type=ActionResult,
             timeout=timeout,
             retry_policy=once,

@@ -180,6 +180,19 @@ class ActionTask:
     workflow_id: str = ""
 
 
+def task_json(task: ActionTask) -> dict[str, Any]:
+    """Return ``task`` as the JSON data Temporal's converter would write for it.
+
+    The workflow schedules an action's activity with this instead of the dataclass: the
+    converter's ``dataclasses.asdict`` would deep-copy the evaluated arguments only to
+    serialise the copy (measured ~0.3 ms of workflow CPU per step of the I/O chain). The JSON
+    written is the same, field for field.
+    """
+    data = _flat(task)
+    data["deferred"] = [_flat(deferred) for deferred in task.deferred]
+    return data
+
+
 @dataclass(frozen=True)
 class ActionResult:
     """Output of the ``keel.run_action`` activity.

@@ -13,6 +13,8 @@ from keel.orchestration.final_state import state_from_json
 from keel.orchestration.payloads import (
     ActionEvent,
     ActionState,
+    ActionTask,
+    DeferredArg,
     FinalState,
     ItemState,
     ParentLink,
@@ -24,6 +26,7 @@ from keel.orchestration.payloads import (
     is_final_payload,
     request_json,
     run_result,
+    task_json,
 )
 
 
@@ -103,3 +106,20 @@ def test_the_request_json_is_what_the_converter_writes_for_the_dataclass() -> No
     )
     for request in (plain, nested):
         assert json.dumps(request_json(request)) == json.dumps(dataclasses.asdict(request))
+
+
+def test_the_task_json_is_what_the_converter_writes_for_the_dataclass() -> None:
+    plain = ActionTask("a", "core.http_request", {"url": "http://x", "n": [1, {"y": None}]})
+    deferred = ActionTask(
+        "b",
+        "sample.intel.lookup",
+        {"ip": "1.2.3.4"},
+        deferred=[DeferredArg(["headers", 0], "${{ SECRETS.k.v }}")],
+        context={"TRIGGER": {"x": 1}},
+        environment="prod",
+        timeout=12.5,
+        attempt=3,
+        workflow_id="wf_1",
+    )
+    for task in (plain, deferred):
+        assert json.dumps(task_json(task)) == json.dumps(dataclasses.asdict(task))
