@@ -50,11 +50,12 @@ from keel.orchestration.home import FolderLock, process_alive, write_private
 QUEUE_READER_RPS = 10_000
 
 #: The dynamic-config keys of those readers (transfer: workflow/activity tasks to matching;
-#: timer: timers, retries and timeouts; visibility: the run list).
+#: timer: timers, retries and timeouts). The visibility reader (Temporal's run list, which Keel
+#: does not read on a run's path) keeps its default: reading it at once put its writes inside
+#: every short run's critical path on a 2-core machine, for no gain.
 QUEUE_READER_KEYS = (
     "history.transferProcessorMaxPollRPS",
     "history.timerProcessorMaxPollRPS",
-    "history.visibilityProcessorMaxPollRPS",
 )
 
 #: Seconds to wait for the frontend to answer after the process starts.
