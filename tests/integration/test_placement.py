@@ -21,8 +21,9 @@ from temporalio.client import Client
 from keel.config import Settings, get_settings
 from keel.dsl.loader import parse_workflow
 from keel.execution.local import LocalExecutor
+from keel.orchestration.action_runner import stays_in_workflow
 from keel.orchestration.client import start_run, wait_result
-from keel.orchestration.placement import orchestration_queue, stays_in_workflow
+from keel.orchestration.placement import orchestration_queue
 from keel.orchestration.stack import EmbeddedStack
 from keel.orchestration.worker import build_orchestrator, build_worker
 from tests.integration.loopback import serving

@@ -32,8 +32,8 @@ from keel.api.state import ServiceState
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
+from keel.orchestration.action_runner import stays_in_workflow
 from keel.orchestration.client import start_run
-from keel.orchestration.placement import stays_in_workflow
 from keel.store import workflows
 from keel.store.runs import TriggerType
 
@@ -67,7 +67,7 @@ class Runnable:
 
     @functools.cached_property
     def stays_in_workflow(self) -> bool:
-        """Whether its runs need no activity (see ``placement.stays_in_workflow``)."""
+        """Whether its runs need no activity (see ``action_runner.stays_in_workflow``)."""
         return stays_in_workflow(self.workflow)
 
 

@@ -25,11 +25,12 @@ from temporalio.exceptions import ActivityError
 
 from keel import expressions
 from keel.dsl.instants import EXAMPLES, iso_instant
-from keel.dsl.model import ActionStatement
+from keel.dsl.model import ActionStatement, Workflow
+from keel.dsl.regions import GATHER, LOOP_END
 from keel.errors import ExpressionError
 from keel.orchestration import placement
 from keel.orchestration.children import CHILD_ACTION, ChildLauncher
-from keel.orchestration.context import RunContext, jsonable, split_secret_args
+from keel.orchestration.context import RunContext, jsonable, reads_secrets, split_secret_args
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
     RESOLVE_INSTANT,
@@ -51,6 +52,31 @@ INLINE_ACTIONS: Mapping[str, str | None] = {
     "core.transform.scatter": "collection",
     "core.loop.start": None,
 }
+#: Actions a run computes inside its workflow task with no activity: the inline ones above
+#: and the closers of regions, which the region runner computes.
+IN_WORKFLOW = frozenset(INLINE_ACTIONS) | {GATHER, LOOP_END}
+
+
+def stays_in_workflow(definition: Workflow) -> bool:
+    """Return whether a run of ``definition`` needs no activity at all, by its text.
+
+    Such a run (pure transforms, regions, timers) is finished by the process that runs its
+    workflow tasks; an API process starts it eagerly and finishes it in one step. Any other
+    action, a ``wait_until`` phrase, an argument the runner would defer to an activity because
+    it reads ``SECRETS`` (:func:`~keel.orchestration.context.reads_secrets`) or an error
+    handler makes the answer False (the run goes to the workers whole). Conservative by design:
+    a wrong False costs a round of matching, never correctness.
+    """
+    if definition.error_handler:
+        return False
+    return all(
+        stmt.action in IN_WORKFLOW
+        and stmt.wait_until is None
+        and not any(reads_secrets(text) for _, text in expressions.iter_strings(stmt.args))
+        for stmt in definition.actions
+    )
+
+
 #: Calls allowed this long per attempt run as local activities; longer ones as regular ones.
 LOCAL_ACTIVITY_MAX_SECONDS = 300.0
 #: How many for_each items of one action run at once.

@@ -4,7 +4,8 @@ Two kinds of process run Keel workflow tasks. A **worker** (``keel worker``, ``k
 in-process stack) registers the workflow and every activity, so a run there calls its actions as
 *local activities*: the worker that runs the workflow task runs the action too (~1.3 ms per step
 on the dev server, against ~8 ms for a regular activity). An **API process** (``keel api``)
-starts the synchronous runs that need no activity (:func:`stays_in_workflow`) *eagerly* and
+starts the synchronous runs that need no activity
+(:func:`keel.orchestration.action_runner.stays_in_workflow`) *eagerly* and
 runs their workflow tasks itself, which saves each a round of matching; but it registers no
 activity at all: an API process accepts and orchestrates, it never executes an action. A run it
 starts carries ``RunRequest.actions_queue``, so should it call an activity after all (a lookup:
@@ -18,7 +19,7 @@ written before ``actions_queue`` existed replay as local activities, as they ran
 
 :data:`ACTIONS_QUEUE` holds the run's choice for the workflow code that calls activities and
 starts children (set once at the top of the run; tasks the run starts copy it). Pure: imports
-only ``temporalio.workflow`` (allowed in the sandbox) and the pure core.
+only ``temporalio.workflow`` (allowed in the sandbox).
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-
-from keel.dsl.model import Workflow
-from keel.dsl.regions import GATHER, LOOP_END, LOOP_START, SCATTER
 
 T = TypeVar("T")
 
@@ -49,41 +47,6 @@ def orchestration_queue(task_queue: str) -> str:
     ``task_queue`` calls local activities an API process could not run). Workers poll both.
     """
     return f"{task_queue}-orchestration"
-
-
-#: Actions a run computes inside its workflow task, with no activity (when no argument reads
-#: ``SECRETS``: those resolve in an activity). The action runner's inline set plus the closers
-#: of regions, which the region runner computes.
-IN_WORKFLOW = frozenset({"core.transform.reshape", SCATTER, GATHER, LOOP_START, LOOP_END})
-
-
-def stays_in_workflow(definition: Workflow) -> bool:
-    """Return whether a run of ``definition`` needs no activity at all, by its text.
-
-    Such a run (pure transforms, regions, timers) is finished by the process that runs its
-    workflow tasks; an API process starts it eagerly and finishes it in one step. Any other
-    action, a ``wait_until`` phrase, an argument that reads ``SECRETS`` or an error handler
-    makes the answer False (the run goes to the workers whole). Conservative by design: a wrong
-    False costs a round of matching, never correctness.
-    """
-    if definition.error_handler:
-        return False
-    for stmt in definition.actions:
-        if stmt.action not in IN_WORKFLOW or stmt.wait_until is not None:
-            return False
-        if _reads_secrets(stmt.args):
-            return False
-    return True
-
-
-def _reads_secrets(value: Any) -> bool:
-    if isinstance(value, str):
-        return "SECRETS" in value
-    if isinstance(value, dict):
-        return any(_reads_secrets(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_reads_secrets(v) for v in value)
-    return False
 
 
 def actions_queue() -> str | None:

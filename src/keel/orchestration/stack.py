@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -75,6 +73,7 @@ class EmbeddedStack:
         self._worker: Worker | None = None
         self._orchestrator: Worker | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        self._runs: list[asyncio.Task[None]] = []
 
     @property
     def address(self) -> str:
@@ -124,11 +123,11 @@ class EmbeddedStack:
                 variables=StoreVariables(store),
                 max_concurrent_activities=self.settings.worker_max_actions,
             )
-            runs = [self._worker.run()]
             if self.orchestration:
                 self._orchestrator = build_orchestrator(self.client, self.task_queue)
-                runs.append(self._orchestrator.run())
-            self._worker_task = asyncio.create_task(_together(*runs))
+            workers = [w for w in (self._worker, self._orchestrator) if w is not None]
+            self._runs = [asyncio.create_task(worker.run()) for worker in workers]
+            self._worker_task = asyncio.create_task(_first_to_end(self._runs))
 
     def _known_address(self) -> str | None:
         if self.settings.temporal_address:
@@ -155,6 +154,8 @@ class EmbeddedStack:
                         await worker.shutdown()
             with contextlib.suppress(BaseException):
                 await self._worker_task
+            await asyncio.gather(*self._runs, return_exceptions=True)  # each shut down above
+            self._runs = []
             self._worker = None
             self._orchestrator = None
         if self._executor is not None:
@@ -165,9 +166,8 @@ class EmbeddedStack:
             self.server = None
 
 
-async def _together(*runs: Coroutine[Any, Any, None]) -> None:
-    """Run the workers' ``run()`` at once; end (with its error) as soon as one of them ends."""
-    tasks = [asyncio.ensure_future(run) for run in runs]
+async def _first_to_end(tasks: list[asyncio.Task[None]]) -> None:
+    """End (with its error) as soon as one of the workers' ``run()`` tasks ends."""
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         task.result()
