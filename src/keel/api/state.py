@@ -95,6 +95,9 @@ class ServiceState:
         eager: Start runs eagerly (only when this process runs a worker on ``task_queue``).
         orchestrates: This process runs a workflow-only worker on the orchestration queue
             (``keel api``): runs whose caller waits for the result start there, eagerly.
+            Cleared while that worker is down (:mod:`keel.processes.orchestrator`).
+        orchestration: That worker's state for ``GET /health``: ``running`` or
+            ``restarting``; ``None`` in a process that does not orchestrate.
         on_commit: Hooks run for each commit (webhook and schedule triggers register here).
         on_delete: Hooks run for each workflow deletion.
         bounds: The limits every input is checked against (``KEEL_MAX_JSON_DEPTH``...); from
@@ -111,6 +114,7 @@ class ServiceState:
     registry: Registry = field(default_factory=default_registry)
     eager: bool = False
     orchestrates: bool = False
+    orchestration: str | None = None
     on_commit: list[CommitHook] = field(default_factory=list)
     on_delete: list[DeleteHook] = field(default_factory=list)
     bounds: InputBounds = field(default_factory=lambda: InputBounds.from_settings(get_settings()))

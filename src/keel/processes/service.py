@@ -13,17 +13,16 @@ to the workers (:mod:`keel.orchestration.placement`): this process never execute
 Every other run goes to the workers whole, so adding workers adds capacity for runs that do real
 work. An API process that dies loses no accepted run: a run it was orchestrating moves to the
 other pollers of the orchestration queue, workers included (README, "Running in production").
+Should the orchestrating worker itself stop, :class:`~keel.processes.orchestrator.Orchestration`
+restarts it, sending runs to the workers meanwhile and reporting ``degraded`` in ``/health``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
-from temporalio.worker import Worker
 
 from keel.api.app import create_app
 from keel.api.state import ServiceState
@@ -31,6 +30,7 @@ from keel.api.triggers_sync import install_trigger_hooks
 from keel.config import Settings, get_settings
 from keel.expressions.limits import configure as configure_limits
 from keel.orchestration.worker import build_orchestrator
+from keel.processes.orchestrator import Orchestration
 from keel.processes.temporal import connect_patiently
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
@@ -47,8 +47,7 @@ class ServiceApp:
         self.settings = settings
         self.app: FastAPI | None = None
         self._database: Database | None = None
-        self._orchestrator: Worker | None = None
-        self._orchestrating: asyncio.Task[None] | None = None
+        self.orchestration: Orchestration | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the lifespan protocol here, and everything else with the API app."""
@@ -81,26 +80,21 @@ class ServiceApp:
         await self._database.migrate()
         cipher = SecretCipher.from_settings(settings)
         client = await connect_patiently(settings)
-        orchestrates = settings.api_orchestration
-        if orchestrates:
+        state = ServiceState(self._database, cipher, client, settings.task_queue)
+        if settings.api_orchestration:
             configure_limits(settings.user_code_limits())  # expressions run in workflow tasks
-            self._orchestrator = build_orchestrator(client, settings.task_queue)
-            self._orchestrating = asyncio.create_task(self._orchestrator.run())
-        state = ServiceState(
-            self._database, cipher, client, settings.task_queue, orchestrates=orchestrates
-        )
+            self.orchestration = Orchestration(
+                state, lambda: build_orchestrator(client, settings.task_queue)
+            )
+            self.orchestration.start()
         install_trigger_hooks(state)
         self.app = create_app(state)
 
     async def close(self) -> None:
         """Stop the orchestrating worker, then close the store (the client has nothing to close)."""
-        if self._orchestrator is not None:
-            with contextlib.suppress(Exception):
-                await self._orchestrator.shutdown()
-            if self._orchestrating is not None:
-                with contextlib.suppress(BaseException):
-                    await self._orchestrating
-            self._orchestrator = self._orchestrating = None
+        if self.orchestration is not None:
+            await self.orchestration.close()
+            self.orchestration = None
         if self._database is not None:
             await self._database.dispose()
             self._database = None

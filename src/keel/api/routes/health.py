@@ -4,7 +4,8 @@ The answer checks Temporal (a service that cannot start runs is not healthy) and
 runs under ``keel up``, lists each supervised process with its restarts:
 
 - ``ok`` (200): Temporal answers and every supervised process runs;
-- ``degraded`` (200): Temporal answers but a supervised process is down (being restarted);
+- ``degraded`` (200): Temporal answers but a supervised process is down (being restarted), or
+  this API process's orchestrating worker is (runs then go to the workers meanwhile);
 - ``unavailable`` (503): Temporal does not answer; runs cannot be started.
 """
 
@@ -35,6 +36,8 @@ class Health(BaseModel):
         status: ``ok``, ``degraded`` or ``unavailable``.
         version: Keel's version.
         temporal: ``ok`` or ``unreachable``.
+        orchestration: In a ``keel api`` process that orchestrates runs: its workflow-only
+            worker's state, ``running`` or ``restarting``.
         processes: Under ``keel up``: each supervised process (``state``, ``pid``,
             ``restarts``, ``last_exit``), by name.
     """
@@ -42,6 +45,7 @@ class Health(BaseModel):
     status: str
     version: str
     temporal: str = "ok"
+    orchestration: str | None = None
     processes: dict[str, dict[str, Any]] | None = None
 
 
@@ -61,6 +65,7 @@ async def health(state: Annotated[ServiceState, Depends(get_state)], response: R
     info = StackInfo.live(get_settings().home.expanduser().resolve())
     processes = info.processes if info is not None and info.processes else None
     down = any(p.get("state") != "running" for p in (processes or {}).values())
+    down = down or state.orchestration == "restarting"
     if not reachable:
         response.status_code = 503
         status = "unavailable"
@@ -70,5 +75,6 @@ async def health(state: Annotated[ServiceState, Depends(get_state)], response: R
         status=status,
         version=keel.__version__,
         temporal="ok" if reachable else "unreachable",
+        orchestration=state.orchestration,
         processes=processes,
     )

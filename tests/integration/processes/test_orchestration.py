@@ -1,0 +1,99 @@
+"""A ``keel api`` process whose orchestrating worker stops: reported, runs go on, restarted.
+
+The service app of one API process (what uvicorn serves) against the session's dev server and
+a SQLite store: its workflow-only worker is shut down behind its back; ``/health`` then says
+``degraded``, runs whose caller waits are no longer started eagerly here, and once the worker is
+back a ``/wait``-style run is orchestrated here again and finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keel.config import Settings
+from keel.dsl.loader import parse_workflow
+from keel.orchestration.client import start_run, wait_result
+from keel.processes.service import ServiceApp
+
+pytestmark = pytest.mark.integration
+
+PURE = """\
+title: pure
+description: one transform, orchestrated where it is started
+actions:
+  - ref: shout
+    action: core.transform.reshape
+    args: {value: "${{ FN.uppercase(TRIGGER.word) }}"}
+returns: ${{ ACTIONS.shout.result }}
+"""
+
+
+@pytest.fixture
+async def service(
+    tmp_path: Path, temporal_server: object, task_queue: str
+) -> AsyncIterator[ServiceApp]:
+    settings = Settings(
+        home=tmp_path / "home",
+        temporal_address=temporal_server.address,  # type: ignore[attr-defined]
+        task_queue=task_queue,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}",
+        secret_key="a passphrase for the orchestration tests, long enough",
+    )
+    app = ServiceApp(settings)
+    await app.open()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def _health(app: ServiceApp) -> dict[str, object]:
+    assert app.app is not None
+    transport = httpx.ASGITransport(app=app.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://keel.test") as http:
+        answer = await http.get("/health")
+        assert answer.status_code == 200
+        body: dict[str, object] = answer.json()
+        return body
+
+
+async def _until(condition: object, seconds: float = 20.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.05)
+
+
+async def test_a_stopped_orchestrator_is_reported_and_restarted(service: ServiceApp) -> None:
+    keeper = service.orchestration
+    assert keeper is not None and keeper.worker is not None
+    assert service.app is not None
+    state = service.app.state.keel
+    health = await _health(service)
+    assert (health["status"], health["orchestration"]) == ("ok", "running")
+    assert state.placement(wait=True, inline=True).eager
+
+    await keeper.worker.shutdown()  # as if the SDK had ended it
+    await _until(lambda: state.orchestration == "restarting")
+    health = await _health(service)
+    assert (health["status"], health["orchestration"]) == ("degraded", "restarting")
+    assert state.placement(wait=True, inline=True).task_queue == state.task_queue
+
+    await _until(lambda: state.orchestration == "running" and keeper.worker is not None)
+    assert keeper.restarts == 1
+    assert (await _health(service))["status"] == "ok"
+    where = state.placement(wait=True, inline=True)
+    assert where.eager and where.task_queue != state.task_queue
+    started = await start_run(
+        state.temporal,
+        parse_workflow(PURE),
+        task_queue=where.task_queue,
+        trigger={"word": "back"},
+        eager=where.eager,
+        actions_queue=where.actions_queue,
+    )
+    assert await wait_result(started) == "BACK"
