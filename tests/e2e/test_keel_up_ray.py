@@ -1,7 +1,8 @@
 """``keel up`` with ``KEEL_EXECUTOR=ray``: one Ray head for the whole stack, supervised.
 
 Two workers run their actions on the one head ``keel up`` starts (not a Ray each); a user action
-from an installed package runs in a Ray worker of that head; a killed head is restarted and runs
+from an installed package runs in a Ray worker of that head; a ``keel worker`` started by hand in
+the same folder joins that head too; a killed head is restarted and runs
 complete again; after Ctrl-C no process of the stack, Ray's included, is left.
 """
 
@@ -79,7 +80,7 @@ def sample_package() -> None:
 @pytest.fixture
 def ray_up(
     temporal_server: TemporalDevServer, task_queue: str, tmp_path: Path
-) -> Iterator[tuple[Process, str, Path]]:
+) -> Iterator[tuple[Process, str, Path, dict[str, str]]]:
     (tmp_path / "where.yml").write_text(WHERE)
     env = {
         "KEEL_TEMPORAL_ADDRESS": temporal_server.address,
@@ -93,15 +94,15 @@ def ray_up(
     process = Process(["up", "where.yml", "--port", str(port), "--workers", "2"], env, tmp_path)
     try:
         process.wait_for("Keel is up", timeout=240)
-        yield process, f"http://127.0.0.1:{port}", tmp_path / "home"
+        yield process, f"http://127.0.0.1:{port}", tmp_path / "home", env
     finally:
         stop(process)
 
 
 def test_keel_up_runs_one_ray_head_for_its_workers_and_stops_it(
-    ray_up: tuple[Process, str, Path],
+    ray_up: tuple[Process, str, Path, dict[str, str]],
 ) -> None:
-    process, url, home = ray_up
+    process, url, home, env = ray_up
     webhook = next(line for line in process.seen if "webhook:" in line).split()[-1]
     ray_line = next(line for line in process.seen if line.startswith("Ray: 127.0.0.1:"))
     assert "2 CPUs, one head for every worker" in ray_line
@@ -124,6 +125,19 @@ def test_keel_up_runs_one_ray_head_for_its_workers_and_stops_it(
     health = httpx.get(f"{url}/health").json()
     assert health["processes"]["ray"]["state"] == "running"
     seen = {pid: table[pid][2] for pid in descendants(process.popen.pid, table)}
+
+    # A `keel worker` started by hand in the same folder joins keel up's head (its address in
+    # stack.json, its token in the folder) instead of starting a Ray of its own.
+    ray_address = stack(home)["ray_address"]
+    assert ray_line.startswith(f"Ray: {ray_address} ")
+    lone = Process(["worker"], env, home.parent)
+    try:
+        lone.wait_for("Ctrl-C", timeout=120)
+        said = " ".join(" ".join(lone.seen).split())  # the console wraps long lines
+        assert f"(executor: ray at {ray_address})" in said
+        assert ray_nodes(lone.popen.pid) == ([], [])
+    finally:
+        assert stop(lone) == 0
 
     # kill -9 of `ray start`: its GCS and raylet go with it, a new head starts on the same
     # port, the workers are restarted onto it, and runs complete again.

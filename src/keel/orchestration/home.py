@@ -10,6 +10,9 @@ other process in the same folder finds it:
   supervised child process (read by ``keel worker``/``keel run``, the CLI and ``GET /health``).
 - ``api.key``: an API key for commands run in the same folder (mode 0600): ``keel apply`` works
   without a key on the machine where ``keel up`` runs; remote use still needs one.
+- ``ray.token``: the token of the Ray head ``keel up`` runs with ``KEEL_EXECUTOR=ray`` (its
+  address is in ``stack.json``), so a ``keel worker`` or ``keel run`` started by hand in the same
+  folder joins that head instead of starting a Ray of its own (:func:`ray_join_env`).
 
 The folder is created 0700 and these files 0600: it also holds the store and the secret key.
 """
@@ -30,6 +33,7 @@ from keel.errors import ConfigError
 STACK_FILE = "stack.json"
 LOCK_FILE = "keel.lock"
 KEY_FILE = "api.key"
+RAY_TOKEN_FILE = "ray.token"
 
 #: Stack files larger than this are not Keel's (a bound on what every command reads).
 _MAX_STACK_BYTES = 1024 * 1024
@@ -134,6 +138,7 @@ class StackInfo:
         api_url: The Keel API's base URL.
         temporal_pid: The dev server's pid, when ``keel up`` started one (found and stopped by
             the next start if ``keel up`` was killed without stopping it).
+        ray_address: The Ray head ``keel up`` runs for its workers, when it runs one.
         processes: Each supervised child by name: ``pid``, ``state``, ``restarts``,
             ``last_exit``.
     """
@@ -144,6 +149,7 @@ class StackInfo:
     api_url: str | None = None
     temporal_pid: int | None = None
     processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ray_address: str | None = None
 
     @classmethod
     def read(cls, home: Path) -> StackInfo | None:
@@ -160,6 +166,7 @@ class StackInfo:
                 api_url=data.get("api_url"),
                 temporal_pid=data.get("temporal_pid"),
                 processes=dict(data.get("processes") or {}),
+                ray_address=data.get("ray_address"),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -173,6 +180,28 @@ class StackInfo:
     def write(self, home: Path) -> None:
         """Publish this stack in ``home`` (atomically, mode 0600)."""
         write_private(home / STACK_FILE, json.dumps(asdict(self), indent=2))
+
+
+def ray_env(home: Path) -> dict[str, str]:
+    """Return Ray's settings for the head of ``home``'s stack and every driver that joins it.
+
+    Token authentication with the token in ``home`` (``ray.token``), and loopback kept as it is
+    (otherwise Ray swaps 127.0.0.1 for the machine's network address, which the head does not
+    serve).
+    """
+    return {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(home / RAY_TOKEN_FILE),
+    }
+
+
+def ray_join_env(home: Path) -> tuple[str, dict[str, str]] | None:
+    """Return the address and Ray settings of the live ``keel up`` Ray head of ``home``, if any."""
+    info = StackInfo.live(home)
+    if info is None or not info.ray_address or not (home / RAY_TOKEN_FILE).is_file():
+        return None
+    return info.ray_address, ray_env(home)
 
 
 def remove_stack(home: Path) -> None:

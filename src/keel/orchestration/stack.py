@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from types import TracebackType
 
@@ -28,7 +29,7 @@ from keel.expressions.limits import configure as configure_limits
 from keel.orchestration.catalog import WorkflowCatalog
 from keel.orchestration.connection import connect, embedded_server
 from keel.orchestration.devserver import TemporalDevServer
-from keel.orchestration.home import StackInfo
+from keel.orchestration.home import StackInfo, ray_join_env
 from keel.orchestration.secrets import FileSecrets, NoSecrets, SecretsProvider
 from keel.orchestration.worker import build_orchestrator, build_worker
 from keel.store.database import LazyDatabase
@@ -111,6 +112,7 @@ class EmbeddedStack:
         self.client = await connect(self.settings, address)
         if self.with_worker:
             configure_limits(self.settings.user_code_limits())  # this worker's bounds on user code
+            self._join_stack_ray()
             self._executor = create_executor(self.settings)
             store = LazyDatabase.from_settings(self.settings)  # opened on first use
             self._worker = build_worker(
@@ -128,6 +130,21 @@ class EmbeddedStack:
             workers = [w for w in (self._worker, self._orchestrator) if w is not None]
             self._runs = [asyncio.create_task(worker.run()) for worker in workers]
             self._worker_task = asyncio.create_task(_first_to_end(self._runs))
+
+    def _join_stack_ray(self) -> None:
+        """Run actions on the Ray head of this folder's ``keel up``, when it runs one.
+
+        With ``KEEL_EXECUTOR=ray`` and no ``KEEL_RAY_ADDRESS``, a worker would start a Ray of its
+        own; beside a ``keel up`` that runs a head, it joins that one instead, with its token.
+        Ray reads its authentication settings from the environment only, hence ``os.environ``.
+        """
+        if self.settings.executor != "ray" or self.settings.ray_address:
+            return
+        joined = ray_join_env(Path(self.settings.home).expanduser().resolve())
+        if joined is not None:
+            address, env = joined
+            os.environ.update(env)
+            self.settings = self.settings.model_copy(update={"ray_address": address})
 
     def _known_address(self) -> str | None:
         if self.settings.temporal_address:

@@ -40,7 +40,7 @@ from pathlib import Path
 from keel.config import Settings
 from keel.errors import ConfigError
 from keel.orchestration.devserver import free_port
-from keel.orchestration.home import write_private
+from keel.orchestration.home import RAY_TOKEN_FILE, ray_env, write_private
 from keel.processes.supervisor import Child
 
 #: Seconds to wait for a started head to say it runs.
@@ -81,7 +81,8 @@ class RayHead:
         else:
             own.mkdir(mode=0o700, exist_ok=True)
             self.temp_dir = own
-        self.token_path = home / "ray.token"
+        self.home = home
+        self.token_path = home / RAY_TOKEN_FILE
         if not self.token_path.exists():
             write_private(self.token_path, secrets.token_hex(32))
         command = [
@@ -104,11 +105,7 @@ class RayHead:
 
     def ray_env(self) -> dict[str, str]:
         """Return Ray's settings for the head and for every driver that joins it."""
-        return {
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": str(self.token_path),
-        }
+        return ray_env(self.home)
 
     def driver_env(self) -> dict[str, str]:
         """Return the environment a ``keel worker`` needs to run its actions on this head."""

@@ -141,6 +141,9 @@ async def run_up(
             else None
         )
         worker_env = ray.driver_env() if ray is not None else {}
+        if ray is not None:  # a `keel worker` or `keel run` started by hand here joins it too
+            info.ray_address = ray.address
+            info.write(home)
         children += [
             Child(
                 f"worker-{n}",

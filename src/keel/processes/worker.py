@@ -51,17 +51,24 @@ async def run_worker(settings: Settings, console: Console) -> None:
             catalog=StoreCatalog(database),
             orchestration=True,
         ) as stack:
+            stop = stop_signals()
             console.print(
                 f"worker polling task queue '{stack.task_queue}' on {stack.address} "
-                f"(executor: {settings.executor}); Ctrl-C to stop"
+                f"(executor: {_executor(stack.settings)}); Ctrl-C to stop"
             )
             stopped = stack.worker_task
-            await until_signal(stopped)
+            await until_signal(stopped, stop)
             if stopped is not None and stopped.done():
                 problem = stopped.exception() if not stopped.cancelled() else None
                 raise WorkerStoppedError(f"the worker stopped: {problem or 'cancelled'}")
     finally:
         await database.dispose()
+
+
+def _executor(settings: Settings) -> str:
+    if settings.executor == "ray" and settings.ray_address:
+        return f"ray at {settings.ray_address}"
+    return settings.executor
 
 
 def store_secrets(
@@ -73,13 +80,28 @@ def store_secrets(
     return StoreSecrets(database, cipher or SecretCipher.from_settings(settings))
 
 
-async def until_signal(stopped: asyncio.Task[None] | None = None) -> None:
-    """Wait for SIGINT/SIGTERM (or for ``stopped`` to end, e.g. a server or worker failing)."""
+def stop_signals() -> asyncio.Event:
+    """Return an event that SIGINT/SIGTERM set from now on (this loop's handlers replace any).
+
+    Installed before a process says it is ready: Ray's core installs a SIGTERM handler of its
+    own at ``ray.init`` that exits at once (code 15), skipping the worker's graceful shutdown.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def until_signal(
+    stopped: asyncio.Task[None] | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Wait for SIGINT/SIGTERM (or for ``stopped`` to end, e.g. a server or worker failing).
+
+    ``stop``: the event of :func:`stop_signals` when the handlers are already installed.
+    """
+    stop = stop or stop_signals()
     waiter: asyncio.Task[object] = asyncio.create_task(stop.wait())
     waiting: set[asyncio.Task[object]] = {waiter}
     if stopped is not None:
