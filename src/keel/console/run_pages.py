@@ -24,6 +24,8 @@ TRIGGERS = ("api", "webhook", "schedule", "cli", "child", "error_handler")
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
 PAGE_SIZE = 25
 ITEMS_PAGE = 50
+#: How many streams (items or passes of a region) an action's panel lists; failed ones first.
+STREAMS_SHOWN = 50
 Verb = Literal["cancel", "terminate", "rerun", "rerun-failed"]
 
 
@@ -84,14 +86,16 @@ async def runs_page(
 async def run_page(page: Signed, execution_id: str) -> Response:
     """Show one run: its DAG coloured by status, timeline, action panels, items and lineage."""
     run = await page.api.get(f"/runs/{execution_id}")
-    return page.render("run.html", run=run, states=_states(run))
+    return page.render("run.html", run=run, states=_states(run), streams=_streams(run))
 
 
 @router.get("/runs/{execution_id}/live")
 async def run_live(page: Signed, execution_id: str) -> Response:
     """The part of the run page that changes while the run runs (polled by htmx)."""
     run = await page.api.get(f"/runs/{execution_id}")
-    return page.render("run_live.html", run=run, states=_states(run), fragment=True)
+    return page.render(
+        "run_live.html", run=run, states=_states(run), streams=_streams(run), fragment=True
+    )
 
 
 @router.get("/runs/{execution_id}/items/{ref}")
@@ -162,6 +166,33 @@ def _states(run: dict[str, Any]) -> dict[str, Any]:
             for a in run["actions"]
         },
     }
+
+
+def _streams(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return, for each action inside a scatter or loop region, what its panel lists.
+
+    Each entry: ``counts`` (streams by status, failed first), ``rows`` (at most
+    :data:`STREAMS_SHOWN` streams: the failed ones first, then in the run's order) and ``hidden``
+    (how many more there are; ``GET /runs/{id}`` has them all).
+    """
+    views: dict[str, dict[str, Any]] = {}
+    for action in run["actions"]:
+        streams = action.get("streams") or []
+        if not streams:
+            continue
+        counts: dict[str, int] = {}
+        for stream in streams:
+            counts[stream["status"]] = counts.get(stream["status"], 0) + 1
+        failed = [s for s in streams if s["status"] == "failed"]
+        rest = [s for s in streams if s["status"] != "failed"]
+        rows = (failed + rest)[:STREAMS_SHOWN]
+        ordered = sorted(counts.items(), key=lambda pair: (pair[0] != "failed", pair[0]))
+        views[action["ref"]] = {
+            "counts": dict(ordered),
+            "rows": rows,
+            "hidden": len(streams) - len(rows),
+        }
+    return views
 
 
 def _shown(status: str, run_status: str) -> str:

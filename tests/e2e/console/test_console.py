@@ -74,6 +74,23 @@ actions:
     args: {value: "${{ ACTIONS.divide.result }}", python_lambda: "lambda v: sum(v)"}
 """
 
+SCATTER = """\
+title: Scatter
+description: divides 100 by each number in a scatter region; 0 fails in its stream
+actions:
+  - ref: numbers
+    action: core.transform.scatter
+    args: {collection: "${{ TRIGGER.numbers }}"}
+  - ref: share
+    action: core.transform.apply
+    depends_on: [numbers]
+    args: {value: "${{ ACTIONS.numbers.result }}", python_lambda: "lambda n: 100 // n"}
+  - ref: shares
+    action: core.transform.gather
+    depends_on: [share]
+    args: {items: "${{ ACTIONS.share.result }}", error_strategy: include}
+"""
+
 FAILING = """\
 title: Broken sum
 description: fails on a zero
@@ -225,6 +242,25 @@ async def test_for_each_items_filter_to_failed(console: Console, page: Page) -> 
     await expect(row).to_contain_text("ZeroDivisionError")
     await expect(row.locator("td").first).to_have_text("1")
     await screenshot(page, "run-items-failed")
+
+
+async def test_region_streams_in_the_action_panel(console: Console, page: Page) -> None:
+    await apply(console, SCATTER, "scatter")
+    execution_id = await start(console, "scatter", {"numbers": [5, 0, 4]})
+    await ended(console, execution_id)
+    await sign_in(page, console)
+    await page.goto(f"{console.url}/ui/runs/{execution_id}")
+    panel = page.locator("#panel-share")
+    await expect(panel).to_have_attribute("open", "")  # failed: open from the start
+    rows = panel.locator(".streams-table tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(rows.first).to_be_visible()
+    # The failed stream is listed first, with its error; the others with their results.
+    await expect(rows.first).to_contain_text("numbers[1]")
+    await expect(rows.first).to_contain_text("ZeroDivisionError")
+    await expect(panel.locator(".streams-table")).to_contain_text("20")
+    await expect(panel.locator(".streams .row")).to_contain_text("failed 1")
+    await screenshot(page, "run-region-streams")
 
 
 async def test_cancel_a_running_run(console: Console, page: Page) -> None:
