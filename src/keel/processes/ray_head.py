@@ -15,7 +15,8 @@ The head is private to this stack:
   another local user cannot run code on it, and the user's own ``~/.ray`` is not involved;
 - its temporary folder (sessions, sockets, Ray's logs) is ``<home>/ray`` when that path is short
   enough for Ray's Unix sockets (107 bytes), else a private folder under the system's temp
-  folder, removed when the stack stops.
+  folder, removed when the stack stops (or, if ``keel up`` was killed, by the next ``keel up``
+  of the same state folder, which finds it named in ``ray.tempdir``).
 
 ``ray start --block`` keeps the node's processes (GCS, raylet, agents) in its process group and
 shuts them down on SIGTERM; Ray's worker processes, though, each get a process group of their
@@ -48,6 +49,11 @@ RAY_START_TIMEOUT = 120.0
 #: The longest temp folder with which Ray's socket paths
 #: (``<temp>/session_<stamp>_<pid>/sockets/plasma_store``) stay under the 107-byte limit.
 MAX_TEMP_DIR = 40
+#: The state-folder file naming the private temp folder in use (removed by the next start if
+#: ``keel up`` was killed before it could remove the folder itself).
+TEMP_RECORD = "ray.tempdir"
+#: The name prefix of those private temp folders.
+TEMP_PREFIX = "keel-ray-"
 #: The file ``ray start`` writes in its temp folder once the node runs.
 _ADDRESS_FILE = "ray_current_cluster"
 
@@ -76,8 +82,11 @@ class RayHead:
         self.num_cpus = settings.ray_num_cpus or os.cpu_count() or 1
         own = home / "ray"
         self._private_temp = len(str(own)) > MAX_TEMP_DIR
+        self._temp_record = home / TEMP_RECORD
+        remove_stale_temp(self._temp_record)
         if self._private_temp:
-            self.temp_dir = Path(tempfile.mkdtemp(prefix="keel-ray-"))
+            self.temp_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+            write_private(self._temp_record, str(self.temp_dir))
         else:
             own.mkdir(mode=0o700, exist_ok=True)
             self.temp_dir = own
@@ -167,6 +176,8 @@ class RayHead:
         """Remove the private temp folder (after the head has stopped)."""
         if self._private_temp:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self._temp_record.unlink()
 
     def _tail(self, lines: int = 15) -> str:
         try:
@@ -174,6 +185,25 @@ class RayHead:
         except OSError:
             return ""
         return f"; the end of {self.child.log_path}:\n" + "\n".join(text)
+
+
+def remove_stale_temp(record: Path) -> None:
+    """Remove the private temp folder a killed ``keel up`` of this state folder left behind.
+
+    Called by the ``keel up`` that now holds the folder's lock, so the one that wrote ``record``
+    is gone. Only a ``keel-ray-*`` folder directly in the system's temp folder is removed,
+    whatever the record says.
+    """
+    try:
+        text = record.read_text(encoding="utf-8").strip()[:4096]
+    except (OSError, UnicodeDecodeError):
+        return
+    left = Path(text)
+    ours = left.parent == Path(tempfile.gettempdir()) and left.name.startswith(TEMP_PREFIX)
+    if ours and left.is_dir() and not left.is_symlink():
+        shutil.rmtree(left, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        record.unlink()
 
 
 def _process_table() -> dict[int, tuple[int, int, str]]:
