@@ -95,3 +95,29 @@ async def test_no_actors_runs_async_actions_as_tasks(ray_cluster: None) -> None:
     finally:
         await executor.close()
     assert outcome.result == 3
+
+
+async def test_ready_waits_for_every_actor(ray_cluster: None) -> None:
+    executor = RayExecutor(Settings(executor="ray", ray_actors=2), registry)
+    try:
+        await executor.ready()
+        assert executor._actors is not None
+        # Both started: each answers at once, from a process of its own.
+        refs = [actor.pid.remote() for actor in executor._actors.actors]
+        done, _ = ray.wait(refs, num_returns=2, timeout=10)
+        assert len(done) == 2
+        assert len(set(ray.get(done))) == 2
+        # An actor that cannot answer is reported, not waited for forever.
+        ray.kill(executor._actors.actors[1], no_restart=True)
+        with pytest.raises(ray.exceptions.RayActorError):
+            await executor.ready()
+    finally:
+        await executor.close()
+
+
+async def test_ready_without_actors_returns_at_once(ray_cluster: None) -> None:
+    executor = RayExecutor(Settings(executor="ray", ray_actors=0), registry)
+    try:
+        await asyncio.wait_for(executor.ready(), 1)
+    finally:
+        await executor.close()

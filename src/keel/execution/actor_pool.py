@@ -140,6 +140,16 @@ class ActorPool:
         """The actor handles now in the pool (for tests and diagnostics)."""
         return [slot.actor for slot in self._slots]
 
+    async def ready(self) -> None:
+        """Return once every actor of the pool has started and answers calls.
+
+        An actor's process starts (and imports Keel, about 0.7 s of CPU) in the background
+        when the pool is created; a caller that must not share the machine with that start-up
+        (a worker about to take work, a benchmark about to time calls) awaits this first.
+        Raises what Ray raises if an actor could not start.
+        """
+        await asyncio.gather(*(slot.actor.pid.remote() for slot in self._slots))
+
     def acquire(self) -> Slot:
         """Return the least busy slot, counting one more call on it."""
         slot = min(self._slots, key=lambda s: s.active)

@@ -198,6 +198,15 @@ class RayExecutor:
         )
         self._started_ray = True
 
+    async def ready(self) -> None:
+        """Return once the warm actors (if any) have started and answer calls.
+
+        They start in the background when the executor is created; their first call waits for
+        that anyway, so awaiting this is only needed to keep their start-up out of what follows.
+        """
+        if self._actors is not None:
+            await self._actors.ready()
+
     async def run(self, call: ActionCall) -> ActionOutcome:
         """Run one call as a Ray task; failures and timeouts come back as a failed outcome."""
         prepared = prepare(self._registry, call)
