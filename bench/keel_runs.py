@@ -3,11 +3,21 @@
 Runs start the way Keel's tests and server start them: ``parse_workflow`` once per scenario, then
 ``start_run(..., eager=True)`` and ``wait_result`` per run. Every scenario has its own task queue
 and its own worker; the Ray scenario comes last, so Ray's processes add no load to the others.
+
+The I/O chain on the two executors (2b) is one paired scenario when Ray runs: both workers up,
+Ray started and its actors ready, then the local and the Ray chain alternate run by run (ABBA).
+Its target is a difference of a few ms per step between the two, and on a shared 2-core machine
+the wall time of the same chain moves by more than that between minutes; measured minutes apart
+(the local chain second, the Ray chain last, as before 2026-11-29), the two figures compared
+two machine loads as much as two executors (see bench/RESULTS.md, "Ray vs local, paired").
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import statistics
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -65,12 +75,22 @@ class KeelBench:
 
     @contextlib.asynccontextmanager
     async def _worker(self, name: str, settings: Settings) -> AsyncIterator[str]:
-        """Run a Keel worker on a fresh task queue with the executor ``settings`` names."""
+        """Run a Keel worker on a fresh task queue with the executor ``settings`` names.
+
+        A Ray executor's warm actors are awaited before the worker starts: their processes
+        start (and import Keel, ~0.7 s of CPU each) in the background, which a worker pays
+        once in its life, not on the calls timed here.
+        """
         task_queue = f"bench-keel-{name}-{uuid.uuid4().hex[:8]}"
         if settings.executor == "ray":
             self.ray.start(settings)
         executor: Executor = create_executor(settings)
         try:
+            if settings.executor == "ray":
+                from keel.execution.ray import RayExecutor  # imports Ray: only when it runs
+
+                assert isinstance(executor, RayExecutor)
+                await executor.ready()
             async with build_worker(self.client, task_queue, executor):
                 yield task_queue
         finally:
@@ -79,6 +99,9 @@ class KeelBench:
     async def run_all(self, progress: Progress) -> list[Measurement]:
         """Run every Keel scenario in turn, reporting each as it ends."""
         o = self.o
+        local_chain = Measurement(
+            "keel.http_chain_local", "2b http_request chain, local executor", f"{o.steps} steps"
+        )
         plan: list[tuple[Measurement, Callable[[Measurement], Awaitable[Measurement]]]] = [
             (
                 Measurement(
@@ -86,14 +109,10 @@ class KeelBench:
                 ),
                 self.reshape_chain,
             ),
-            (
-                Measurement(
-                    "keel.http_chain_local",
-                    "2b http_request chain, local executor",
-                    f"{o.steps} steps",
-                ),
-                self.http_chain_local,
-            ),
+        ]
+        if not o.ray:
+            plan.append((local_chain, self.http_chain_local))
+        plan += [
             (
                 Measurement(
                     "keel.for_each_apply", "2c for_each of apply (activities)", f"{o.fanout} items"
@@ -127,21 +146,18 @@ class KeelBench:
                 self.transform_clients,
             ),
         ]
-        if o.ray:
-            plan.append(
-                (
-                    Measurement(
-                        "keel.http_chain_ray",
-                        "2b http_request chain, Ray executor",
-                        f"{o.steps} steps",
-                    ),
-                    self.http_chain_ray,
-                )
-            )
         results = []
         for m, body in plan:
             results.append(await guarded(m, body))
             progress(results[-1])
+        if o.ray:
+            local_chain.size = f"{o.steps} steps, paired"
+            ray_chain = Measurement(
+                "keel.http_chain_ray", "2b http_request chain, Ray executor", local_chain.size
+            )
+            for m in await self.http_chains_paired(local_chain, ray_chain):
+                results.append(m)
+                progress(m)
         return results
 
     async def _latency(
@@ -175,6 +191,49 @@ class KeelBench:
         steps = self.o.steps
         doc = documents.http_chain(steps, f"{self.url}/echo")
         return await self._latency(m, self.ray_settings, doc, None, steps, steps)
+
+    async def http_chains_paired(
+        self, local: Measurement, on_ray: Measurement
+    ) -> list[Measurement]:
+        """Run the I/O chain on both executors alternately; fill ``local`` and ``on_ray``.
+
+        Both workers are up (Ray started, its actors ready) before the first timed run; each
+        repetition runs one chain of each, the order swapped every repetition (local first,
+        then Ray first), so both executors' figures come from the same minutes of the machine.
+        """
+        steps = self.o.steps
+        workflow = parse_workflow(documents.http_chain(steps, f"{self.url}/echo"))
+        try:
+            async with (
+                self._worker("http-chain-local", self.local_settings) as local_tq,
+                self._worker("http-chain-ray", self.ray_settings) as ray_tq,
+            ):
+                runs = [
+                    (local, _runner(self.client, local_tq, workflow, None, steps)),
+                    (on_ray, _runner(self.client, ray_tq, workflow, None, steps)),
+                ]
+                # Importing and starting Ray just allocated heavily: the full collection that
+                # it triggers (0.1-0.5 s on this heap under load) belongs to a worker's start,
+                # not to a timed run; after it, the next one is ~50k surviving objects away.
+                gc.collect()
+                for _ in range(self.o.warmup):
+                    for _m, run in runs:
+                        await run()
+                for m, _run in runs:
+                    m.samples = []
+                for rep in range(self.o.reps):
+                    for m, run in runs if rep % 2 == 0 else runs[::-1]:
+                        started = time.perf_counter()
+                        await run()
+                        m.samples.append(time.perf_counter() - started)
+        except Exception as exc:  # reported in both rows, as guarded() does for one
+            local.error = on_ray.error = f"{type(exc).__name__}: {exc}".strip()
+            return [local, on_ray]
+        for m, _run in runs:
+            m.total_ms = statistics.median(m.samples) * 1000
+            m.per_step_ms = m.total_ms / steps
+            m.reps = self.o.reps
+        return [local, on_ray]
 
     async def for_each_apply(self, m: Measurement) -> Measurement:
         return await self._for_each(m, "apply")
