@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import ray
 
+from keel.actions.registry import Registry, action
 from keel.config import Settings
 from keel.execution import actor_pool
 from keel.execution.base import ActionCall
@@ -16,6 +17,17 @@ from keel.execution.ray import RayExecutor
 from tests.integration.sample_actions import registry
 
 pytestmark = pytest.mark.integration
+
+# Shipped to the actors by value, like sample_actions'.
+limits_registry = Registry()
+
+
+@action("test.max_length_async", registry=limits_registry, secrets=["token"])
+async def max_length_async() -> int:
+    """Return the bound on built lengths in force where the call runs."""
+    from keel.expressions.limits import current
+
+    return current().max_length
 
 
 @pytest.fixture
@@ -121,3 +133,18 @@ async def test_ready_without_actors_returns_at_once(ray_cluster: None) -> None:
         await asyncio.wait_for(executor.ready(), 1)
     finally:
         await executor.close()
+
+
+@pytest.mark.parametrize("with_secret", [False, True])
+async def test_the_bounds_reach_the_actors(ray_cluster: None, with_secret: bool) -> None:
+    # An actor reads no Keel settings: the executor's bounds on user code must reach the async
+    # actions it runs, with and without the action's secrets (test_user_code_bounds covers the
+    # sync actions' tasks).
+    executor = RayExecutor(Settings(executor="ray", max_value_length=1_234), limits_registry)
+    secrets = {"token": {"value": "s3cret"}} if with_secret else {}
+    try:
+        outcome = await executor.run(ActionCall("test.max_length_async", {}, secrets=secrets))
+    finally:
+        await executor.close()
+    assert outcome.error is None, outcome.error
+    assert outcome.result == 1_234
