@@ -11,7 +11,14 @@ keep one worker's runs in flight; the second worker only helps if the first was 
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,7 +28,7 @@ from rich.table import Table
 from bench import documents, measure
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
-from bench.stack import running
+from bench.stack import KeelStack, running, tree_cpu
 from bench.topology import SLOW_MS, slow_server
 
 #: Issue 9: runs/s with 2 worker processes >= this times one worker's.
@@ -155,3 +162,144 @@ def _pair_ms(get: Callable[[str, str], float | None], key: str) -> str:
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+#: One round of :func:`compare_sources` for one source: CPU ms per run of the API process and
+#: of the worker, and the runs/s.
+Round = tuple[float, float, float]
+
+
+async def compare_sources(
+    sources: Sequence[str],
+    *,
+    rounds: int,
+    runs: int,
+    clients: int,
+    slots: int,
+    profile: Path | None = None,
+) -> dict[str, list[Round]]:
+    """Alternate Keel ``src/`` folders on the capacity scenario; return CPU per run of each.
+
+    For each round and each source in turn: a fresh ``keel api`` and one ``keel worker`` (with
+    ``slots`` action slots) on one dev server for all, a warm-up of two runs per client, then
+    ``runs`` runs from ``clients`` clients. The CPU counters of the two processes, read apart,
+    are steadier than wall clock on a shared machine; alternating the sources spreads the
+    machine's drift over all of them.
+
+    Args:
+        sources: The ``src/`` folders (old and new).
+        rounds: How many times each source is measured.
+        runs: Runs measured per round.
+        clients: Closed-loop clients.
+        slots: ``KEEL_WORKER_MAX_ACTIONS`` of the worker.
+        profile: A folder for ``py-spy --gil`` profiles (raw folded stacks) of both processes.
+    """
+    from keel.orchestration.devserver import TemporalDevServer
+
+    found: dict[str, list[Round]] = {src: [] for src in sources}
+    env = {"KEEL_WORKER_MAX_ACTIONS": str(slots)}
+    with (
+        slow_server() as slow_url,
+        tempfile.TemporaryDirectory(prefix="keel-bench-cpu-") as tmp,
+    ):
+        async with TemporalDevServer(db_file=Path(tmp) / "temporal.db") as server:
+            for round_ in range(rounds):
+                for index, src in enumerate(sources):
+                    folder = Path(tmp) / f"r{round_}-{index}"
+                    folder.mkdir()
+                    async with running(server.address, folder, 1, src=src, env=env) as stack:
+                        tag = f"{round_}-{index}"
+                        spied = (profile, tag) if profile is not None else None
+                        found[src].append(await _round(stack, slow_url, runs, clients, spied))
+                    api, worker, rate = found[src][-1]
+                    print(
+                        f"round {round_} {src}: API {api:.2f} ms, worker {worker:.2f} ms/run, "
+                        f"{rate:.1f} runs/s",
+                        flush=True,
+                    )
+    return found
+
+
+async def _round(
+    stack: KeelStack, slow_url: str, runs: int, clients: int, spied: tuple[Path, str] | None
+) -> Round:
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with stack.client(limits) as http:
+        path = await stack.apply(http, io_workflow(slow_url), "bench-capacity")
+
+        async def loop(count: int) -> None:
+            for _ in range(count):
+                response = await http.post(path + "/wait", json={})
+                check(response.status_code, 200, f"/wait status ({response.text[:200]})")
+                check(response.json()["result"], 3, "capacity run result")
+
+        await asyncio.gather(*(loop(2) for _ in range(clients)))
+        assert stack.api is not None
+        api_before, all_before = tree_cpu([stack.api.pid]), stack.cpu()
+        spies = _spies(stack, *spied) if spied is not None else []
+        started = time.perf_counter()
+        per_client = max(1, runs // clients)
+        await asyncio.gather(*(loop(per_client) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        for spy in spies:
+            spy.wait()
+        api = tree_cpu([stack.api.pid]) - api_before
+        worker = stack.cpu() - all_before - api
+        done = per_client * clients
+        return api / done * 1000, worker / done * 1000, done / elapsed
+
+
+def _spies(stack: KeelStack, folder: Path, tag: str) -> list[subprocess.Popen[bytes]]:
+    """Start ``py-spy record --gil`` (raw folded stacks, 10 s) on the API and the worker."""
+    assert stack.api is not None
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    folder.mkdir(parents=True, exist_ok=True)
+    pids = {"api": stack.api.pid, "worker": stack.workers[0].pid}
+    record = [spy, "record", "--gil", "-r", "200", "-d", "10", "--format", "raw"]
+    return [
+        subprocess.Popen(
+            [*record, "-p", str(pid), "-o", str(folder / f"{name}-{tag}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.capacity --src OLD --src NEW``: alternate sources, print CPU per run."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.capacity",
+        description="Keel CPU per run of the capacity scenario (API and worker apart), "
+        "for Keel src/ folders measured in alternation on one dev server.",
+    )
+    parser.add_argument("--src", action="append", required=True, help="a Keel src/ folder")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per source (3)")
+    parser.add_argument("--runs", type=int, default=320, help="runs measured per round (320)")
+    parser.add_argument("--clients", type=int, default=32, help="closed-loop clients (32)")
+    parser.add_argument("--slots", type=int, default=4, help="the worker's action slots (4)")
+    parser.add_argument("--profile", type=Path, help="record py-spy --gil profiles here")
+    args = parser.parse_args(argv)
+    os.environ["KEEL_HTTP_ALLOW_PRIVATE"] = "true"
+    found = asyncio.run(
+        compare_sources(
+            args.src,
+            rounds=args.rounds,
+            runs=args.runs,
+            clients=args.clients,
+            slots=args.slots,
+            profile=args.profile,
+        )
+    )
+    for src, rows in found.items():
+        api = statistics.median(r[0] for r in rows)
+        worker = statistics.median(r[1] for r in rows)
+        rate = statistics.median(r[2] for r in rows)
+        print(
+            f"{src}: median API {api:.2f} + worker {worker:.2f} = {api + worker:.2f} ms/run, "
+            f"{rate:.1f} runs/s ({len(rows)} rounds)"
+        )
+
+
+if __name__ == "__main__":
+    main()
