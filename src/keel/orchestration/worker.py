@@ -30,6 +30,7 @@ from keel.execution.base import Executor
 from keel.orchestration.activities import ActionActivities, VariablesActivities, resolve_instant
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
 from keel.orchestration.placement import orchestration_queue
+from keel.orchestration.sandbox import CompiledSandboxRunner
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.variables import VariablesProvider
 from keel.orchestration.workflow import KeelRun
@@ -70,9 +71,12 @@ PASSTHROUGH_MODULES = (
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """Return the workflow runner with Keel's pure core passed through the sandbox."""
+    """Return the workflow runner with Keel's pure core passed through the sandbox.
+
+    It is Temporal's sandbox, with its glue code compiled once (:mod:`keel.orchestration.sandbox`).
+    """
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    return SandboxedWorkflowRunner(restrictions=restrictions)
+    return CompiledSandboxRunner(restrictions=restrictions)
 
 
 def build_worker(
