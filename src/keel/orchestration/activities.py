@@ -15,6 +15,7 @@ that an action echoes back (a server's error page, a bad argument) is never writ
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import typing
 from datetime import datetime
@@ -68,14 +69,18 @@ class ActionActivities:
         self._registry = registry
 
     @activity.defn(name=RUN_ACTION)
-    async def run_action(self, task: RawValue) -> ActionResult:
+    async def run_action(self, task: RawValue) -> dict[str, Any]:
         """Run one attempt of one action call on the executor; its secrets redacted from all.
 
         Args:
             task: The encoded :class:`~keel.orchestration.payloads.ActionTask`, decoded here by
                 :func:`decode_task` rather than by Temporal (see there why).
+
+        Returns:
+            The :class:`~keel.orchestration.payloads.ActionResult` as JSON data
+            (:func:`result_json`), which the workflow decodes as the dataclass.
         """
-        return await self.attempt(decode_task(task))
+        return result_json(await self.attempt(decode_task(task)))
 
     async def attempt(self, task: ActionTask) -> ActionResult:
         """Run one attempt of ``task`` (what :meth:`run_action` does once it is decoded)."""
@@ -242,6 +247,22 @@ def decode_task(raw: RawValue) -> ActionTask:
     return ActionTask(
         **{name: value_to_type(hints[name], data[name], []) for name in hints if name in data}
     )
+
+
+def result_json(result: ActionResult) -> dict[str, Any]:
+    """Return ``result`` as the JSON data Temporal's converter would write for the dataclass.
+
+    The converter serialises a dataclass through ``dataclasses.asdict``, which deep-copies the
+    action's result (an HTTP response's headers and body) only to serialise the copy: ~2% of a
+    ``keel worker``'s Python CPU in the I/O webhook run. The result is already plain JSON data
+    (:func:`~keel.orchestration.context.jsonable`), so its fields are handed over as they are;
+    the JSON written is the same, field for field.
+    """
+    return {name: getattr(result, name) for name in _RESULT_FIELDS}
+
+
+#: The fields of :class:`ActionResult`, in order (the converter writes them in this order).
+_RESULT_FIELDS = tuple(field.name for field in dataclasses.fields(ActionResult))
 
 
 @cache

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 from keel.actions.redaction import MARKER
 from keel.actions.registry import Registry, action
 from keel.execution.local import LocalExecutor
-from keel.orchestration.activities import ActionActivities
+from keel.orchestration.activities import ActionActivities, result_json
 from keel.orchestration.payloads import ActionResult, ActionTask, DeferredArg
 from keel.orchestration.secrets import FileSecrets
 
@@ -53,7 +53,11 @@ async def run(activities: ActionActivities, template: str, **args: Any) -> Actio
     )
     # Encoded as Temporal hands it to the activity, which decodes it itself.
     [payload] = DataConverter.default.payload_converter.to_payloads([task])
-    result: ActionResult = await ActivityEnvironment().run(activities.run_action, RawValue(payload))
+    data = await ActivityEnvironment().run(activities.run_action, RawValue(payload))
+    # Decoded as the workflow decodes it (the activity returns the dataclass's JSON data).
+    converter = DataConverter.default.payload_converter
+    [result] = converter.from_payloads(converter.to_payloads([data]), [ActionResult])
+    assert isinstance(result, ActionResult)
     return result
 
 
@@ -83,3 +87,17 @@ async def test_an_expression_error_over_a_secret_hides_it(activities: ActionActi
 async def test_a_missing_secret_still_says_which(activities: ActionActivities) -> None:
     result = await run(activities, "${{ SECRETS.nope.token }}")
     assert result.error_message == "secret 'nope' does not exist in environment 'default'"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        ActionResult(ok=True, result={"status_code": 200, "headers": {}, "data": [1, "two"]}),
+        ActionResult(ok=False, error_type="HttpStatusError", error_message="no", retryable=False),
+    ],
+)
+def test_an_activity_result_is_the_json_of_the_dataclass(result: ActionResult) -> None:
+    converter = DataConverter.default.payload_converter
+    [ours] = converter.to_payloads([result_json(result)])
+    [dataclass_json] = converter.to_payloads([result])
+    assert ours == dataclass_json
