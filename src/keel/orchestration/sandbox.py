@@ -10,8 +10,8 @@ and ~30 such calls per run). :class:`CompiledSandboxRunner` is the same sandbox 
 restrictions, whose instances hand ``exec`` that code compiled once (the texts are a handful of
 constants). What runs, and with which globals, is unchanged. The per-payload context
 questions also skip the sandbox's import hook, which they do not use (see
-:class:`_CompiledInstance`): together, the worker's CPU per I/O webhook run went down by
-~3.5 ms (of ~30) in an alternated A/B (``python -m bench.capacity``).
+:class:`_CompiledInstance`). Figures, alternated old and new: ``bench/RESULTS.md``, "CPU of an
+I/O run on the worker".
 
 It overrides private methods of the SDK's ``_Instance``; should a release drop them,
 :data:`SUPPORTED` is false and instances are the SDK's own (tests check that it is true, and
