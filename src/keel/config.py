@@ -34,6 +34,8 @@ class Settings(BaseSettings):
             keep-alive HTTP connections); 0 runs every call as a Ray task of its own.
         database_url: SQLAlchemy URL of Keel's store; empty means a SQLite file in ``home``.
         http_allow_private: Let ``core.http_request`` reach loopback and private addresses.
+        http_max_response_bytes: The largest response body an HTTP action reads (after
+            decompression); a larger one fails the call.
         secret_key: Key that encrypts secrets at rest: a Fernet key or a long random passphrase.
             Empty generates one at ``<home>/secret.key`` (fine for the embedded stack; production
             must set ``KEEL_SECRET_KEY`` and keep it safe: losing it loses every secret).
@@ -109,6 +111,7 @@ class Settings(BaseSettings):
     ray_actors: int = Field(default=2, ge=0, le=64)
     database_url: str = ""
     http_allow_private: bool = False
+    http_max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
     secret_key: str = ""
     secrets_file: str = ""
     debug: bool = False

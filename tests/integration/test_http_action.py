@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 from collections import Counter
@@ -14,7 +15,13 @@ import httpcore
 import pytest
 
 from keel.actions import egress
-from keel.actions.builtin.http import HttpPollError, HttpStatusError, http_poll, http_request
+from keel.actions.builtin.http import (
+    HttpPollError,
+    HttpResponseTooLargeError,
+    HttpStatusError,
+    http_poll,
+    http_request,
+)
 from keel.actions.egress import ForbiddenDestinationError, refusal
 from keel.actions.redaction import CURRENT_REDACTOR, MARKER, Redactor
 from keel.config import get_settings
@@ -24,7 +31,9 @@ pytestmark = pytest.mark.integration
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Routes: /json, /text, /echo, /status/<code>, /redirect?to=URL, /poll/<key>?ready_after=N."""
+    """Routes: /json, /text, /echo, /status/<code>, /redirect?to=URL, /poll/<key>?ready_after=N,
+    /big?n=N (N bytes; ``length=0`` leaves out Content-Length, ``gzip=1`` compresses them).
+    """
 
     polls: Counter[str] = Counter()
     hosts: list[str] = []
@@ -60,6 +69,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", query["to"])
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif segments[0] == "big":
+            data = b"x" * int(query["n"])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            if query.get("gzip"):
+                data = gzip.compress(data)
+                self.send_header("Content-Encoding", "gzip")
+            if query.get("length") != "0":  # else the body ends when the connection closes
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif segments[0] == "poll":
             Handler.polls[segments[1]] += 1
             ready = Handler.polls[segments[1]] > int(query.get("ready_after", "2"))
@@ -118,6 +138,32 @@ class TestRequest:
             f"{base_url}/echo", method="POST", payload={"a": 1}, params={"q": "x"}
         )
         assert result["data"] == {"method": "POST", "body": '{"a":1}', "query": {"q": "x"}}
+
+    @pytest.mark.parametrize(
+        "shape",
+        ["", "&length=0", "&gzip=1", "&gzip=1&length=0"],
+        ids=["declared", "streamed", "gzip", "gzip-streamed"],
+    )
+    async def test_a_body_past_the_limit_fails_the_call(
+        self, base_url: str, shape: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(get_settings(), "http_max_response_bytes", 64 * 1024)
+        fits = await http_request(f"{base_url}/big?n={64 * 1024}{shape}")
+        assert fits["data"] == "x" * 64 * 1024
+        with pytest.raises(HttpResponseTooLargeError) as info:
+            # gzip: 64 KiB + 1 inflated from a few hundred bytes on the wire.
+            await http_request(f"{base_url}/big?n={64 * 1024 + 1}{shape}&secret=1")
+        assert str(info.value) == (
+            f"GET {base_url}/big answered 200 with a body larger than 65536 bytes "
+            "(KEEL_HTTP_MAX_RESPONSE_BYTES); nothing of it was kept"
+        )
+
+    async def test_the_limit_applies_to_polls_too(
+        self, base_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(get_settings(), "http_max_response_bytes", 4096)
+        with pytest.raises(HttpResponseTooLargeError):
+            await http_poll(f"{base_url}/big?n=5000&length=0", poll_max_attempts=1)
 
     async def test_error_status_fails_with_method_url_status_and_body(self, base_url: str) -> None:
         with pytest.raises(HttpStatusError) as info:

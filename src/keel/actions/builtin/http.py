@@ -8,6 +8,10 @@ the guard itself, to an address it checked (a transport built on
 client (unless the executor keeps a pool): actions may run on a fresh event loop per call (the
 Ray executor), where a shared connection pool cannot follow; the TLS context, the costly part
 of a client (about 20 ms), is built once and shared.
+
+A response body is read up to ``KEEL_HTTP_MAX_RESPONSE_BYTES`` (counted after decompression, so
+a small compressed body that inflates to gigabytes is refused too); a larger one fails the call
+with :class:`HttpResponseTooLargeError` before the rest is read.
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ class HttpStatusError(KeelError):
         self.body = body
 
 
+class HttpResponseTooLargeError(KeelError):
+    """A response body was larger than ``KEEL_HTTP_MAX_RESPONSE_BYTES``; it was not kept."""
+
+
 class HttpPollError(KeelError):
     """``core.http_poll`` made all its attempts and the response never became ready."""
 
@@ -127,8 +135,8 @@ async def http_request(
                 max_redirects=max_redirects,
             ),
         )
-        response = await client.request(
-            method, url, **request, timeout=timeout, follow_redirects=follow_redirects
+        response = await _send(
+            client, method, url, request, timeout=timeout, follow_redirects=follow_redirects
         )
     else:
         async with _client(
@@ -137,7 +145,7 @@ async def http_request(
             follow_redirects=follow_redirects,
             max_redirects=max_redirects,
         ) as client:
-            response = await client.request(method, url, **request)
+            response = await _send(client, method, url, request)
     return _result(response, ignore_status_codes, base64_encode_data)
 
 
@@ -187,7 +195,7 @@ async def http_poll(
     )
     async with client:
         for attempt in range(1, attempts + 1):
-            response = await client.request(method, url, **request)
+            response = await _send(client, method, url, request)
             if response.status_code not in retry_codes:
                 result = _result(response, ignore_status_codes, base64_encode_data=False)
                 if ready is None or ready(result):
@@ -238,6 +246,64 @@ def _client(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         event_hooks={"request": [guard]},
+    )
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    request: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    follow_redirects: bool | None = None,
+) -> httpx.Response:
+    """Send one request (``request``: :func:`_request_args`) and read its body, bounded.
+
+    Raises:
+        HttpResponseTooLargeError: The body is larger than ``KEEL_HTTP_MAX_RESPONSE_BYTES``.
+    """
+    args = dict(request)
+    auth = args.pop("auth", None)
+    if timeout is not None:
+        args["timeout"] = timeout
+    built = client.build_request(method, url, **args)
+    response = await client.send(
+        built,
+        auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+        follow_redirects=(
+            httpx.USE_CLIENT_DEFAULT if follow_redirects is None else follow_redirects
+        ),
+        stream=True,
+    )
+    try:
+        await _read_bounded(response, get_settings().http_max_response_bytes)
+    finally:
+        await response.aclose()
+    return response
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> None:
+    """Read ``response``'s body (decoded) into it, failing once it passes ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(response, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(response, limit)
+        chunks.append(chunk)
+    # httpx has no public bounded read; what it keeps after a full read is this attribute.
+    response._content = b"".join(chunks)
+
+
+def _too_large(response: httpx.Response, limit: int) -> HttpResponseTooLargeError:
+    request = response.request
+    return HttpResponseTooLargeError(
+        f"{request.method} {shown_url(request.url)} answered {response.status_code} with a body "
+        f"larger than {limit} bytes (KEEL_HTTP_MAX_RESPONSE_BYTES); nothing of it was kept"
     )
 
 
