@@ -243,7 +243,7 @@ async def test_invalid_trigger_args_refuse_the_commit(api: httpx.AsyncClient) ->
 
 async def _ended(api: httpx.AsyncClient, execution_id: str) -> dict[str, object] | None:
     detail: dict[str, object] = (await api.get(f"/runs/{execution_id}")).json()
-    return None if detail.get("status") == "running" else detail
+    return None if detail.get("status") in ("queued", "running") else detail
 
 
 async def test_redelivery_after_the_store_lost_the_run_starts_nothing(
