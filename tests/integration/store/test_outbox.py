@@ -80,3 +80,18 @@ async def test_a_queued_row_moves_to_running_once(db: Database) -> None:
         await runs.mark_started(session, ["run-q"])  # a late settle changes nothing
     async with db.session() as session:
         assert (await runs.get_run(session, "run-q")).status == "succeeded"
+
+
+async def test_any_json_payload_is_kept_as_it_was(db: Database) -> None:
+    """What a webhook accepts is stored as it came: NUL characters, big numbers, nesting."""
+    trigger = {"text": "a\u0000b", "n": -2e300, "deep": [[[{"x": None}]]], "big": 2**62}
+    async with db.session() as session:
+        await outbox.add(
+            session,
+            [Accepted("run-j", "wf_x", 1, "webhook", trigger)],
+            owner="me",
+            until=Lease("me", 9).until(),
+        )
+    async with db.session() as session:
+        found = await outbox.find(session, "run-j")
+    assert found is not None and found.trigger == trigger
