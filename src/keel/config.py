@@ -94,6 +94,10 @@ class Settings(BaseSettings):
             increment, 0-19). On a machine shared with API processes and Temporal, a positive
             value keeps accepting work quick when the workers saturate it; the work waits in
             Temporal, durably.
+        outbox_max: The most accepted webhook runs waiting in the outbox for their start in
+            Temporal; a plain (202) delivery beyond it is refused with a 503 and Retry-After.
+        outbox_lease_seconds: How long an API process keeps the accepted runs it has not started
+            yet to itself; once it has run out (the process died), any API process starts them.
         api_orchestration: Whether ``keel api`` processes run a workflow-only worker and start
             the runs their callers wait for (``/wait`` webhooks) eagerly on it; their actions
             still run on the workers. False sends every run to the workers whole.
@@ -139,6 +143,8 @@ class Settings(BaseSettings):
     max_runs_per_request: int = Field(default=100, ge=1, le=10_000)
     variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     api_orchestration: bool = True
+    outbox_max: int = Field(default=10_000, ge=1, le=10_000_000)
+    outbox_lease_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     worker_max_actions: int = Field(default=100, ge=1, le=10_000)
     worker_nice: int = Field(default=0, ge=0, le=19)
 

@@ -67,6 +67,7 @@ async def service(
         temporal_client, task_queue, LocalExecutor(), secrets, variables=variables
     ):
         yield state
+        await state.relay.close()  # finish the starts of runs a test accepted last
         await _drop_schedules(state)
 
 

@@ -204,7 +204,7 @@ async def settle(
             if answer.status_code >= 500:
                 continue
             views[run] = {"http": answer.status_code, **answer.json()}
-            if answer.status_code == 200 and answer.json()["status"] != "running":
+            if answer.status_code == 200 and answer.json()["status"] not in ("queued", "running"):
                 del pending[run]
         await asyncio.sleep(1)
     return views
@@ -273,7 +273,7 @@ async def test_runs_survive_kill_9_of_a_worker_the_api_and_the_dev_server(
         and view.get("result") == {"id": run}
         and effects.counts[run] >= 1
     ]
-    stuck = [run for run, view in views.items() if view.get("status") == "running"]
+    stuck = [run for run, view in views.items() if view.get("status") in ("queued", "running")]
     lost = sorted(set(faults.accepted) - set(right) - set(stuck))
     repeated = {run: n for run, n in effects.counts.items() if n > 1}
     in_flight_total = sum(faults.in_flight_at_kills.values())

@@ -134,7 +134,7 @@ def wait_run(http: httpx.Client, execution_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         detail: dict[str, Any] = http.get(f"/runs/{execution_id}").json()
-        if detail["status"] != "running":
+        if detail["status"] not in ("queued", "running"):
             return detail
         time.sleep(0.1)
     raise AssertionError(f"run {execution_id} did not finish")

@@ -1,21 +1,31 @@
-"""Webhook deliveries on the service side: find the webhook, start its runs, wait for results.
+"""Webhook deliveries on the service side: find the webhook, accept or start its runs, wait.
 
 The route (:mod:`keel.api.routes.webhooks`) only adapts HTTP; the checks themselves are
 :func:`keel.triggers.webhook.receive`. This module supplies what ``receive`` needs from the store
 (the secret, the settings, the committed version's ``expects``, the signing secrets resolved from
-``${{ SECRETS.name.key }}``), then starts one run per payload through the API's launcher, so a
-webhook run is checked and recorded like any other (trigger type ``webhook``).
+``${{ SECRETS.name.key }}``), then:
+
+- the plain form (202) *accepts* one run per payload (:func:`accept_runs`): each run's summary
+  row (``queued``) and outbox entry are committed together, and the relay starts the runs in
+  Temporal right after the answer (:mod:`keel.api.outbox`), so the answer never waits on
+  Temporal;
+- the ``/wait`` form starts them through the API's launcher (:func:`start_runs`), as
+  ``POST /workflows/{id}/runs`` does: its caller waits for Temporal anyway.
+
+Either way a webhook run is checked and recorded like any other (trigger type ``webhook``).
 
 Idempotency: a keyed delivery's run id is derived from its key
-(:func:`keel.triggers.webhook.run_id_for`) and started with ``deduplicate``, so Temporal itself
-refuses a second start of that id, across API restarts and between API processes. A redelivery
-answers with the first run's id and starts nothing.
+(:func:`keel.triggers.webhook.run_id_for`). Its summary row is written only if not there yet
+(an accepted run goes to the outbox only then), and every start refuses an id Temporal has seen,
+so across API restarts and between API processes a redelivery answers with the first run's id
+and starts nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,13 +38,16 @@ from temporalio.exceptions import CancelledError, TerminatedError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from keel import expressions
+from keel.api.errors import ApiError
 from keel.api.launcher import Runnable, RunOrder, runnable
 from keel.api.launcher import start_runs as launch_runs
+from keel.api.run_records import RunStart
 from keel.api.state import ServiceState
 from keel.dsl.model import Workflow
 from keel.errors import ExpressionError, TriggerError, WebhookError
 from keel.orchestration.client import RunFailedError, StartedRun, wait_result
 from keel.store import workflows
+from keel.store.outbox import Accepted, OutboxFullError
 from keel.store.secrets import find_secret
 from keel.store.tables import WebhookRow, WorkflowVersionRow
 from keel.triggers.webhook import WebhookRun, WebhookSettings, check_secret, load_webhook_settings
@@ -171,6 +184,61 @@ def _remember(key: tuple[str, int, datetime], parsed: tuple[Runnable, WebhookSet
         _PARSED.popitem(last=False)
 
 
+#: Seconds a client is asked to wait (``Retry-After``) when the outbox is full.
+RETRY_AFTER = 5
+
+
+async def accept_runs(
+    state: ServiceState, target: WebhookTarget, runs: list[WebhookRun]
+) -> list[str]:
+    """Accept one run per payload for a start right after the answer; return their ids.
+
+    One transaction (shared with concurrent deliveries: the recorder's group commit) writes each
+    run's summary row, ``queued``, and its outbox entry; once it is committed the runs cannot be
+    lost, and the relay of this process starts them (:mod:`keel.api.outbox`). A keyed payload
+    whose run is already recorded gives that run's id and accepts nothing new.
+
+    Raises:
+        ApiError: 503 with ``Retry-After`` when the outbox is full (``KEEL_OUTBOX_MAX``);
+            nothing of this delivery was accepted.
+    """
+    version = target.runnable.version
+    assert version is not None  # a webhook always runs a committed version
+    rows = []
+    for run in runs:
+        execution_id = run.run_id or f"run-{uuid.uuid4().hex}"
+        accepted = Accepted(
+            execution_id,
+            target.workflow_id,
+            version,
+            "webhook",
+            trigger=run.payload,
+            idempotency_key=run.idempotency_key,
+        )
+        rows.append(
+            RunStart(
+                execution_id,
+                target.workflow_id,
+                version,
+                "webhook",
+                idempotency_key=run.idempotency_key,
+                exists_ok=run.run_id is not None,
+                accepted=accepted,
+            )
+        )
+    try:
+        await state.recorder.record(rows)
+    except OutboxFullError as exc:
+        log.warning("webhook of %s refused: %s", target.workflow_id, exc)
+        raise ApiError(
+            503,
+            f"this webhook cannot accept runs now: {exc}",
+            None,
+            headers={"Retry-After": str(RETRY_AFTER)},
+        ) from None
+    return [row.execution_id for row in rows]
+
+
 async def start_runs(
     state: ServiceState, target: WebhookTarget, runs: list[WebhookRun], *, wait: bool = False
 ) -> list[str]:
@@ -180,7 +248,7 @@ async def start_runs(
     every one before any run starts), so they go straight to the launcher. A keyed payload whose
     key already started a run gives that run's id and starts nothing (Temporal refuses the
     duplicate id, and the summary row already there is kept). ``wait``: the caller waits for
-    the results (the ``/wait`` form).
+    the results (the ``/wait`` form; the plain form accepts runs with :func:`accept_runs`).
     """
     orders = [
         RunOrder(

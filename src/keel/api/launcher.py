@@ -35,6 +35,7 @@ from keel.errors import KeelError
 from keel.orchestration.action_runner import stays_in_workflow
 from keel.orchestration.client import start_run
 from keel.store import workflows
+from keel.store.outbox import Accepted
 from keel.store.runs import TriggerType
 
 _FIELD = re.compile(r"field '([^']+)'")
@@ -209,6 +210,41 @@ async def start_runs(
         ) from exc
     await _record(state, target, started, trigger_type)
     return [execution_id for execution_id, _ in started]
+
+
+async def start_accepted(state: ServiceState, entry: Accepted) -> bool:
+    """Start an accepted run (an outbox entry) on the workers' queue; ``False`` if Temporal had it.
+
+    Its definition comes from the parsed-version cache (or the store), its ``VARS`` are read
+    now, for the run's environment, as for any start. The start refuses a duplicate id
+    (``REJECT_DUPLICATE``): an entry relayed twice never starts its run twice.
+
+    Raises:
+        NotFoundError: The workflow or its version is gone (deleted before the start).
+    """
+    target = _RUNNABLES.get((entry.workflow_id, entry.version))
+    if target is None:
+        async with state.database.session() as session:
+            stored = await workflows.get_version(session, entry.workflow_id, entry.version)
+            target = runnable(entry.workflow_id, entry.version, dict(stored.definition))
+    where = state.placement(wait=False, inline=target.stays_in_workflow)
+    env = entry.environment or _environment(target.workflow, entry.trigger)
+    started = await start_run(
+        state.temporal,
+        target.workflow,
+        document=target.document,
+        definition_key=target.key,
+        task_queue=where.task_queue,
+        trigger=entry.trigger,
+        workflow_id=target.workflow_id,
+        execution_id=entry.execution_id,
+        eager=where.eager,
+        actions_queue=where.actions_queue,
+        variables=await state.variables.get(state.database, env),
+        environment=entry.environment,
+        deduplicate=True,
+    )
+    return started.started
 
 
 async def _record(

@@ -3,6 +3,10 @@
 A summary row is written ``running`` when a run starts. Whenever the API reads rows that are not
 final, it asks Temporal (one ``describe`` per run, concurrently) and writes the final status,
 end time and error back, so listings and filters are right as soon as a run ends.
+
+A ``queued`` row (a run accepted into the outbox, see :mod:`keel.api.outbox`) is not asked
+about: Temporal does not know it yet. The relay moves it to ``running`` in the transaction that
+settles its start, and from then on it is refreshed like any other.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ MAX_REFRESH = 200
 
 async def refresh_rows(state: ServiceState, session: AsyncSession, rows: Sequence[RunRow]) -> None:
     """Write the final status of every row in ``rows`` whose run has ended in Temporal."""
-    stale = [row for row in rows if row.status not in FINAL_STATUSES]
+    stale = [row for row in rows if row.status not in FINAL_STATUSES and row.status != "queued"]
     if not stale:
         return
     limit = asyncio.Semaphore(CONCURRENCY)

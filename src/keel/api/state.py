@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from keel.actions.registry import Registry, default_registry
+from keel.api.outbox import OutboxRelay, new_lease
 from keel.api.run_records import RunRecorder
 from keel.api.run_variables import VariablesCache
 from keel.config import get_settings
@@ -104,7 +105,15 @@ class ServiceState:
             the process settings unless given.
         variables: The runs' ``VARS`` by environment, read from the store at most once per
             ``KEEL_VARIABLES_CACHE_SECONDS`` (cleared by every variable write through this API).
-        recorder: Writes the run-summary rows of concurrent starts together (group commit).
+        outbox_max: The most accepted runs waiting to start (``KEEL_OUTBOX_MAX``); a delivery
+            beyond it is refused with a 503.
+        outbox_lease: Seconds an accepted run stays claimed by this process before any API
+            process may take it over (``KEEL_OUTBOX_LEASE_SECONDS``).
+        recorder: Writes the run-summary rows of concurrent starts together (group commit), and
+            accepted runs with their outbox entries.
+        relay: Starts the runs this process accepted, and sweeps up those of processes that
+            died (:mod:`keel.api.outbox`); its sweep runs between ``relay.start()`` and
+            ``relay.close()``.
     """
 
     database: Database
@@ -121,10 +130,19 @@ class ServiceState:
     variables: VariablesCache = field(
         default_factory=lambda: VariablesCache(get_settings().variables_cache_seconds)
     )
+    outbox_max: int = field(default_factory=lambda: get_settings().outbox_max)
+    outbox_lease: float = field(default_factory=lambda: get_settings().outbox_lease_seconds)
     recorder: RunRecorder = field(init=False)
+    relay: OutboxRelay = field(init=False)
 
     def __post_init__(self) -> None:
-        self.recorder = RunRecorder(self.database)
+        self.relay = OutboxRelay(self, new_lease(self.outbox_lease))
+        self.recorder = RunRecorder(
+            self.database,
+            lease=self.relay.lease,
+            outbox_max=self.outbox_max,
+            on_accepted=self.relay.push,
+        )
 
     def placement(self, *, wait: bool, inline: bool = False) -> RunPlacement:
         """Return where a run starts.

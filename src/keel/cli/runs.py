@@ -27,6 +27,7 @@ from keel.cli.tables import (
 from keel.errors import KeelError
 
 _STYLE = {
+    "queued": "blue",  # accepted, waiting for its start in Temporal
     "running": "cyan",
     "succeeded": "green",
     "failed": "red",

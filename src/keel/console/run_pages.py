@@ -18,7 +18,7 @@ from keel.console.session import csrf_ok
 
 router = APIRouter()
 
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "terminated", "timed_out")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "terminated", "timed_out")
 TRIGGERS = ("api", "webhook", "schedule", "cli", "child", "error_handler")
 #: The time-range filter's choices: label -> how far back.
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}

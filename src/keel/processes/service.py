@@ -48,6 +48,7 @@ class ServiceApp:
         self.app: FastAPI | None = None
         self._database: Database | None = None
         self.orchestration: Orchestration | None = None
+        self._state: ServiceState | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the lifespan protocol here, and everything else with the API app."""
@@ -88,10 +89,21 @@ class ServiceApp:
             )
             self.orchestration.start()
         install_trigger_hooks(state)
+        # Start the runs this process accepts, and sweep up those of API processes that died
+        # after answering 202 and before starting them (keel.api.outbox).
+        state.relay.start()
+        self._state = state
         self.app = create_app(state)
 
     async def close(self) -> None:
-        """Stop the orchestrating worker, then close the store (the client has nothing to close)."""
+        """Stop the relay and the orchestrating worker, then close the store.
+
+        The relay hands this process's not yet started runs back first (their leases end), so
+        another API process, or this one's restart, starts them at once.
+        """
+        if self._state is not None:
+            await self._state.relay.close()
+            self._state = None
         if self.orchestration is not None:
             await self.orchestration.close()
             self.orchestration = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keel.errors import ConflictError, InvalidCursorError, NotFoundError
@@ -22,11 +22,14 @@ from keel.store.database import upsert_insert
 from keel.store.tables import RunRow, as_utc, utcnow
 
 TriggerType = Literal["api", "webhook", "schedule", "cli", "child", "error_handler"]
-RunStatus = Literal["running", "succeeded", "failed", "cancelled", "terminated", "timed_out"]
+RunStatus = Literal[
+    "queued", "running", "succeeded", "failed", "cancelled", "terminated", "timed_out"
+]
 
 TRIGGER_TYPES: frozenset[str] = frozenset(get_args(TriggerType))
 RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
-FINAL_STATUSES: frozenset[str] = RUN_STATUSES - {"running"}
+#: ``queued``: accepted (its 202 sent) and in the outbox, not yet started in Temporal.
+FINAL_STATUSES: frozenset[str] = RUN_STATUSES - {"queued", "running"}
 
 MAX_PAGE_SIZE = 500
 
@@ -65,6 +68,7 @@ async def record_run_start(
     parent_action: str | None = None,
     idempotency_key: str | None = None,
     exists_ok: bool = False,
+    status: Literal["running", "queued"] = "running",
 ) -> RunRow:
     """Record that a run started (status ``running``), in one ``INSERT`` without a prior read.
 
@@ -84,6 +88,7 @@ async def record_run_start(
         idempotency_key: A key that must start at most one run of this workflow.
         exists_ok: A row with this id already there is fine (a redelivery of a keyed delivery,
             whose run id is derived from its key): keep it and raise nothing.
+        status: ``queued`` for a run that was accepted and waits in the outbox for its start.
 
     Returns:
         The row as written (not attached to the session; read it again to change it).
@@ -92,13 +97,48 @@ async def record_run_start(
         ConflictError: A run with this id (unless ``exists_ok``), or this workflow and
             idempotency key, exists.
     """
+    row, _ = await insert_run(
+        session,
+        execution_id,
+        workflow_id=workflow_id,
+        version=version,
+        trigger_type=trigger_type,
+        started_at=started_at,
+        parent_execution_id=parent_execution_id,
+        parent_action=parent_action,
+        idempotency_key=idempotency_key,
+        exists_ok=exists_ok,
+        status=status,
+    )
+    return row
+
+
+async def insert_run(
+    session: AsyncSession,
+    execution_id: str,
+    *,
+    workflow_id: str | None,
+    version: int | None,
+    trigger_type: TriggerType,
+    started_at: datetime | None = None,
+    parent_execution_id: str | None = None,
+    parent_action: str | None = None,
+    idempotency_key: str | None = None,
+    exists_ok: bool = False,
+    status: Literal["running", "queued"] = "running",
+) -> tuple[RunRow, bool]:
+    """Do :func:`record_run_start`; also say whether the row is new (``False``: it was there).
+
+    An accepted run is put in the outbox only when its row is new: a redelivery of a keyed
+    delivery must not start anything (the first delivery's payload wins).
+    """
     _check_choice("trigger type", trigger_type, TRIGGER_TYPES)
     values = {
         "execution_id": execution_id,
         "workflow_id": workflow_id,
         "version": version,
         "trigger_type": trigger_type,
-        "status": "running",
+        "status": status,
         "started_at": as_utc(started_at) if started_at else utcnow(),
         "parent_execution_id": parent_execution_id,
         "parent_action": parent_action,
@@ -110,7 +150,23 @@ async def record_run_start(
     result = await session.execute(_run_insert(session), values)
     if getattr(result, "rowcount", 1) == 0:
         await _explain_conflict(session, execution_id, workflow_id, idempotency_key, exists_ok)
-    return RunRow(**values)
+        return RunRow(**values), False
+    return RunRow(**values), True
+
+
+async def mark_started(session: AsyncSession, execution_ids: Sequence[str]) -> None:
+    """Move accepted runs that have started in Temporal from ``queued`` to ``running``.
+
+    One statement; a row that has moved on already (refreshed to a final status) is left alone.
+    """
+    if execution_ids:
+        statement = (
+            update(RunRow)
+            .where(RunRow.execution_id.in_(list(execution_ids)), RunRow.status == "queued")
+            .values(status="running")
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(statement)
 
 
 async def _explain_conflict(

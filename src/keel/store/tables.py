@@ -249,3 +249,32 @@ class SeenKeyRow(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(600))
     expires_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A run that was accepted (its 202 sent) and is not yet known to be started in Temporal.
+
+    Written in the same transaction as the run's summary row (status ``queued``) and deleted
+    once the run has started, so an accepted run is never lost between the answer and the
+    start (the transactional outbox; see ``keel.api.outbox``). It holds what the start needs
+    and nothing secret: ``VARS`` and secrets are resolved when the run starts and runs.
+
+    ``claimed_by``/``claimed_until`` are a lease: the API process that accepted the run (or
+    later swept it up) starts it; once the lease has run out, any API process may take it over.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_claimed_until", "claimed_until"),)
+
+    execution_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    trigger_type: Mapped[str] = mapped_column(String(20))
+    trigger: Mapped[Any] = mapped_column(JSON, nullable=True)
+    environment: Mapped[str | None] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -86,6 +86,7 @@ async def console(
             try:
                 async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
                     yield Console(url, key, api)
+                    await state.relay.close()  # finish the starts of runs a test accepted last
             finally:
                 server.should_exit = True
                 await serving

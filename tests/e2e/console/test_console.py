@@ -124,7 +124,7 @@ async def ended(console: Console, execution_id: str) -> dict[str, Any]:
     async with asyncio.timeout(60):
         while True:
             detail: dict[str, Any] = (await console.api.get(f"/runs/{execution_id}")).json()
-            if detail["status"] != "running":
+            if detail["status"] not in ("queued", "running"):
                 return detail
             await asyncio.sleep(0.2)
 

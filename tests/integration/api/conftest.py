@@ -56,6 +56,7 @@ async def service(
     )
     async with worker:
         yield state
+        await state.relay.close()  # finish the starts of runs a test accepted last
 
 
 @pytest.fixture
@@ -99,3 +100,4 @@ async def shared_app(
         transport = httpx.ASGITransport(app=create_app(state))
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             yield client, key
+        await state.relay.close()

@@ -97,12 +97,12 @@ async def start(api: httpx.AsyncClient, workflow: str, inputs: Any = None, **bod
 async def finished(
     api: httpx.AsyncClient, execution_id: str, timeout: float = 20
 ) -> dict[str, Any]:
-    """Poll ``GET /runs/{id}`` until the run is no longer running; return its detail."""
+    """Poll ``GET /runs/{id}`` until the run is neither queued nor running; return its detail."""
     async with asyncio.timeout(timeout):
         while True:
             response = await api.get(f"/runs/{execution_id}")
             assert response.status_code == 200, response.text
             detail: dict[str, Any] = response.json()
-            if detail["status"] != "running":
+            if detail["status"] not in ("queued", "running"):
                 return detail
             await asyncio.sleep(0.1)

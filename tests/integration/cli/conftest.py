@@ -114,6 +114,7 @@ async def served(
                 "LINES": "50",
             }
             yield Served(server.url, key, env, tmp_path, database)
+            await state.relay.close()  # finish the starts of runs a test accepted last
             async with database.session() as session:
                 rows = await schedules.list_schedules(session)
             for row in rows:

@@ -166,7 +166,7 @@ def wait_succeeded(url: str, key: str, execution_id: str) -> dict[str, object]:
         detail: dict[str, object] = httpx.get(
             f"{url}/runs/{execution_id}", headers=headers, timeout=30
         ).json()
-        if detail.get("status") not in ("running", None):
+        if detail.get("status") not in ("queued", "running", None):
             return detail
         time.sleep(0.3)
     raise AssertionError(f"run {execution_id} did not finish")

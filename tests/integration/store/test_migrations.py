@@ -33,6 +33,7 @@ TABLES = {
     "runs",
     "blobs",
     "seen_keys",
+    "outbox",
     VERSION_TABLE,
 }
 
@@ -65,9 +66,9 @@ async def test_migrate_from_empty_then_again_is_a_no_op(make_database: DatabaseF
         assert await table_names(database) == set()
         await database.migrate()
         assert await table_names(database) == TABLES
-        assert await head(database) == ["0004_secrets_webhook_hash"]
+        assert await head(database) == ["0005_outbox"]
         await database.migrate()
-        assert await head(database) == ["0004_secrets_webhook_hash"]
+        assert await head(database) == ["0005_outbox"]
 
 
 async def test_migrated_schema_matches_tables(db: Database) -> None:
@@ -85,7 +86,7 @@ async def test_migrated_schema_matches_tables(db: Database) -> None:
 async def test_concurrent_migrate_from_two_engines(make_database: DatabaseFactory) -> None:
     async with make_database() as first, make_database() as second:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await head(first) == ["0004_secrets_webhook_hash"]
+        assert await head(first) == ["0005_outbox"]
         assert await table_names(second) == TABLES
 
 
@@ -120,7 +121,7 @@ async def test_concurrent_migrate_from_two_processes(make_database: DatabaseFact
         for process in processes:
             _, stderr = await process.communicate()
             assert process.returncode == 0, stderr.decode()
-        assert await head(database) == ["0004_secrets_webhook_hash"]
+        assert await head(database) == ["0005_outbox"]
         assert await table_names(database) == TABLES
 
 

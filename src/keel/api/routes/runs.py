@@ -1,4 +1,11 @@
-"""Runs: start one (``POST /workflows/{id}/runs``), list, inspect, cancel, terminate, re-run."""
+"""Runs: start one (``POST /workflows/{id}/runs``), list, inspect, cancel, terminate, re-run.
+
+A run accepted by a plain webhook delivery is ``queued`` until the relay has started it in
+Temporal (:mod:`keel.api.outbox`; usually milliseconds, longer while Temporal is unreachable).
+Such a run is listed and inspected from the store (its definition, input and pending actions);
+cancelling or terminating it is refused with a 409 until it has started (it is not in Temporal
+yet, and the relay may be starting it at that moment).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from keel.api.deps import get_state
 from keel.api.errors import ApiError
-from keel.api.launcher import launch
+from keel.api.launcher import launch, runnable
 from keel.api.run_sync import refresh_rows, refresh_running, temporal_state
 from keel.api.schemas import MAX_STORED_INT
 from keel.api.schemas.runs import (
+    ActionDetailOut,
     DagOut,
     ItemOut,
     ItemPageOut,
@@ -37,7 +45,8 @@ from keel.orchestration.client import rerun_from_failure
 from keel.orchestration.inspection import action_items, describe_run, run_timeline
 from keel.orchestration.payloads import MAX_ITEMS_PER_QUERY
 from keel.orchestration.queries import RunNotAnsweringError
-from keel.store import runs, workflows
+from keel.store import outbox, runs, workflows
+from keel.store.outbox import Accepted
 from keel.store.runs import MAX_PAGE_SIZE, RunStatus, TriggerType
 from keel.store.tables import RunRow
 
@@ -110,6 +119,10 @@ async def get_run(execution_id: str, state: State) -> RunDetailOut:
     """Return a run's status, each action's attempts, timing, result and error, and lineage."""
     async with state.database.session() as session:
         row = await _find_row(session, execution_id)
+        if row is not None and row.status == "queued":
+            entry = await outbox.find(session, execution_id)
+            if entry is not None:
+                return await _queued_detail(session, row, entry)
         detail = await _temporal(execution_id, describe_run(state.temporal, execution_id))
         children: list[str] = []
         if row is not None:
@@ -172,7 +185,12 @@ async def items(
     summary="A run's event timeline",
 )
 async def events(execution_id: str, state: State) -> list[TimelineEventOut]:
-    """Return the run's events in order: start, each activity and timer, the end."""
+    """Return the run's events in order: start, each activity and timer, the end.
+
+    A ``queued`` run (accepted, not started in Temporal yet) has none yet.
+    """
+    if await _queued(state, execution_id):
+        return []
     timeline = await _temporal(execution_id, run_timeline(state.temporal, execution_id))
     return [TimelineEventOut(**dataclasses.asdict(e)) for e in timeline]
 
@@ -248,9 +266,68 @@ async def _require_running(
 ) -> None:
     current = await temporal_state(state, execution_id)
     if current is None:
+        if await _queued(state, execution_id):
+            raise ApiError(
+                409,
+                f"run {execution_id} is queued: accepted, but not started in Temporal yet; "
+                f"{verb} it once it has started (GET /runs/{execution_id} says running)",
+            )
         raise NotFoundError("run", execution_id)
     if current.status != "running":
         raise ApiError(409, f"run {execution_id} is {current.status}; cannot {verb} it")
+
+
+async def _queued(state: ServiceState, execution_id: str) -> bool:
+    """Return whether the run is accepted and still waits in the outbox for its start."""
+    async with state.database.session() as session:
+        return await outbox.find(session, execution_id) is not None
+
+
+async def _queued_detail(session: AsyncSession, row: RunRow, entry: Accepted) -> RunDetailOut:
+    """Return the detail of a run that waits in the outbox: from the store, nothing run yet."""
+    try:
+        stored = await workflows.get_version(session, entry.workflow_id, entry.version)
+    except NotFoundError:  # deleted meanwhile: the relay will mark the run failed
+        definition: dict[str, object] = {}
+        workflow = None
+    else:
+        target = runnable(entry.workflow_id, entry.version, dict(stored.definition))
+        definition, workflow = target.document, target.workflow
+    actions = [
+        ActionDetailOut(
+            ref=stmt.ref,
+            action=stmt.action,
+            status="pending",
+            attempts=0,
+            started_at=None,
+            ended_at=None,
+            duration_ms=None,
+            result=None,
+            error=None,
+            events=[],
+            args=dict(stmt.args),
+            for_each=stmt.for_each is not None,
+        )
+        for stmt in (workflow.actions if workflow else [])
+    ]
+    return RunDetailOut(
+        execution_id=row.execution_id,
+        workflow_id=row.workflow_id,
+        version=row.version,
+        title=(workflow.title or "") if workflow else "",
+        trigger_type=row.trigger_type,
+        status="queued",
+        started_at=row.started_at.isoformat(),
+        ended_at=None,
+        duration_ms=None,
+        error=None,
+        actions=actions,
+        input=entry.trigger,
+        definition=dict(definition),
+        dag=DagOut.of(diagram(workflow)) if workflow else DagOut(),
+        notice="accepted: waiting for its start in Temporal (it starts in moments, or as soon "
+        "as Temporal is reachable again)",
+    )
 
 
 async def _find_row(session: AsyncSession, execution_id: str) -> RunRow | None:

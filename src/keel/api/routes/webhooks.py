@@ -3,10 +3,13 @@
 The route turns the request into a :class:`~keel.triggers.webhook.WebhookRequest` (the body as
 it streams in, headers, method, client address) and hands it to
 :func:`keel.triggers.webhook.receive`; a refusal becomes its status with the usual JSON error
-(``{"error": {"message", "field", "problems"}}``, ``Allow`` on a 405). Runs start through
-:mod:`keel.api.deliveries`. The answer is 202 as soon as Temporal has accepted the start; the
-``/wait`` form waits for the result up to the webhook's ``wait_timeout_seconds`` (504 with the
-execution id after that, so the caller can poll ``GET /runs/{id}``).
+(``{"error": {"message", "field", "problems"}}``, ``Allow`` on a 405). Runs are accepted or
+started through :mod:`keel.api.deliveries`. The plain form answers 202 as soon as its runs are
+*accepted*: recorded in the store (status ``queued``) with an outbox entry the API starts them
+from right after (without waiting on Temporal; 503 with ``Retry-After`` when
+``KEEL_OUTBOX_MAX`` runs already wait). The ``/wait`` form starts its runs in Temporal and waits
+for the result up to the webhook's ``wait_timeout_seconds`` (504 with the execution id after
+that, so the caller can poll ``GET /runs/{id}``).
 
 These routes take no API key: the secret in the URL is the credential.
 """
@@ -19,7 +22,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from keel.api.deliveries import WebhookTarget, find_target, start_runs, wait_outcomes
+from keel.api.deliveries import (
+    WebhookTarget,
+    accept_runs,
+    find_target,
+    start_runs,
+    wait_outcomes,
+)
 from keel.api.deps import get_state
 from keel.api.errors import ApiError
 from keel.api.schemas.webhooks import (
@@ -76,8 +85,14 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 _STARTED: dict[str, Any] = {
     "status_code": 202,
     "response_model": WebhookStarted | WebhookBatchStarted,
-    "summary": "Deliver to a workflow's webhook: start a run per payload",
-    "responses": _ERRORS,
+    "summary": "Deliver to a workflow's webhook: accept a run per payload",
+    "responses": {
+        **_ERRORS,
+        503: {
+            "description": "KEEL_OUTBOX_MAX accepted runs already wait to start; retry after "
+            "Retry-After seconds (nothing was accepted)."
+        },
+    },
 }
 _WAITED: dict[str, Any] = {
     "response_model": WebhookRunResult | WebhookBatchResult,
@@ -91,10 +106,11 @@ _WAITED: dict[str, Any] = {
 async def deliver(
     workflow_id: str, secret: str, request: Request, state: State
 ) -> WebhookStarted | WebhookBatchStarted:
-    """Check the delivery and start its run(s); answer once Temporal has accepted them.
+    """Check the delivery and accept its run(s); answer once they are stored, before Temporal.
 
-    JSON, form, multipart or text bodies start one run; NDJSON starts one run per line. A
-    redelivery with the same idempotency key answers with the first run's id.
+    JSON, form, multipart or text bodies accept one run; NDJSON one run per line. Accepted runs
+    start in Temporal right after (``GET /runs/{id}`` says ``queued`` until then). A redelivery
+    with the same idempotency key answers with the first run's id.
     """
     _, ids, batch = await _accept(state, workflow_id, secret, request, wait=False)
     return WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
@@ -140,10 +156,11 @@ async def deliver_other_wait(workflow_id: str, secret: str, request: Request, st
 async def _accept(
     state: ServiceState, workflow_id: str, secret: str, request: Request, *, wait: bool
 ) -> tuple[WebhookTarget, list[str], bool]:
-    """Check the delivery and start its runs; return the target, the run ids, and NDJSON-ness.
+    """Check the delivery, accept or start its runs; return the target, run ids, NDJSON-ness.
 
-    ``wait``: the caller waits for the runs' results (``/wait``), so they start where that is
-    quickest (:meth:`~keel.api.state.ServiceState.placement`).
+    ``wait``: the caller waits for the runs' results (``/wait``), so they start now, where that
+    is quickest (:meth:`~keel.api.state.ServiceState.placement`); otherwise they are accepted
+    (stored with an outbox entry) and start right after the answer.
     """
     delivery = WebhookRequest(
         method=request.method,
@@ -170,7 +187,10 @@ async def _accept(
         )
     except WebhookError as exc:
         raise _refusal(exc, target) from None
-    ids = await start_runs(state, target, runs, wait=wait)
+    if wait:
+        ids = await start_runs(state, target, runs, wait=True)
+    else:
+        ids = await accept_runs(state, target, runs)
     return target, ids, len(runs) > 1
 
 
