@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         variables_cache_seconds: How long the API reuses an environment's ``VARS`` read from the
             store before reading them again (0 reads on every run). A change made through this
             process's API is seen at once; one made through another process within this time.
+        webhook_cache_seconds: How long an API process reuses a live webhook's target (its
+            secret digest, enabled flag, latest version) read from the store; 0 reads it for
+            every delivery.
         worker_max_actions: How many actions one worker process runs at once (Temporal's
             activity slots, local and regular each); more wait in Temporal's queue for any
             worker with a free slot. Size it to what one worker's machine can carry.
@@ -142,6 +145,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_runs_per_request: int = Field(default=100, ge=1, le=10_000)
     variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    webhook_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     api_orchestration: bool = True
     outbox_max: int = Field(default=10_000, ge=1, le=10_000_000)
     outbox_lease_seconds: float = Field(default=10.0, ge=0.1, le=3600)

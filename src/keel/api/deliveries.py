@@ -124,11 +124,18 @@ async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarg
     One query reads the webhook and the workflow's latest version number; the secret is
     checked (in constant time) before anything else, so a wrong URL never costs a decryption.
     The parsed definition and settings are cached per (workflow, version, webhook change):
-    versions are immutable and a settings change moves ``updated_at``.
+    versions are immutable and a settings change moves ``updated_at``. A live unsigned target
+    found by id is reused for ``KEEL_WEBHOOK_CACHE_SECONDS`` (:mod:`keel.api.webhook_targets`);
+    the URL secret is checked every time.
 
     Raises:
         WebhookError: 404 when there is no live webhook at this address.
     """
+    kept: WebhookTarget | None = state.targets.get(ref)
+    if kept is not None:  # a live, unsigned webhook found by id moments ago (see webhook_targets)
+        if not check_secret(secret, kept.secret):
+            raise WebhookError(404, NOT_FOUND)
+        return kept
     # A plain connection and one prebuilt Core statement: this runs for every delivery, and an
     # ORM session (its transaction bookkeeping) or a statement built anew (its cache key) cost
     # more than the query. The rarer steps below get a session over the same connection.
@@ -166,7 +173,10 @@ async def find_target(state: ServiceState, ref: str, secret: str) -> WebhookTarg
                     for template in settings.signature.secrets
                 ]
             )
-    return WebhookTarget(workflow_id, version, target, hook_secret, settings, signing)
+    found_target = WebhookTarget(workflow_id, version, target, hook_secret, settings, signing)
+    if settings.signature is None and ref == workflow_id:
+        state.targets.put(workflow_id, found_target)
+    return found_target
 
 
 def _settings(workflow_id: str, stored: Any) -> WebhookSettings:

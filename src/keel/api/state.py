@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -16,6 +17,7 @@ from keel.actions.registry import Registry, default_registry
 from keel.api.outbox import OutboxRelay, new_lease
 from keel.api.run_records import RunRecorder
 from keel.api.run_variables import VariablesCache
+from keel.api.webhook_targets import TargetCache
 from keel.config import get_settings
 from keel.dsl.diagnostics import Problem
 from keel.dsl.model import Workflow
@@ -109,6 +111,9 @@ class ServiceState:
             beyond it is refused with a 503.
         outbox_lease: Seconds an accepted run stays claimed by this process before any API
             process may take it over (``KEEL_OUTBOX_LEASE_SECONDS``).
+        targets: Live webhook targets found moments ago, by workflow id, for at most
+            ``KEEL_WEBHOOK_CACHE_SECONDS`` (cleared by every commit, deletion and secret rotation
+            through this API).
         recorder: Writes the run-summary rows of concurrent starts together (group commit), and
             accepted runs with their outbox entries.
         relay: Starts the runs this process accepted, and sweeps up those of processes that
@@ -132,6 +137,9 @@ class ServiceState:
     )
     outbox_max: int = field(default_factory=lambda: get_settings().outbox_max)
     outbox_lease: float = field(default_factory=lambda: get_settings().outbox_lease_seconds)
+    targets: TargetCache[Any] = field(
+        default_factory=lambda: TargetCache(get_settings().webhook_cache_seconds)
+    )
     recorder: RunRecorder = field(init=False)
     relay: OutboxRelay = field(init=False)
 

@@ -113,11 +113,13 @@ async def apply_triggers(committed: Committed) -> None:
     await webhooks.update_webhook(
         committed.session, committed.workflow_id, settings=webhook_settings
     )
+    committed.state.targets.clear()  # deliveries find the new version and settings at once
     await _apply_schedules(committed, planned)
 
 
 async def remove_triggers(deleted: Deleted) -> None:
     """Delete the workflow's Temporal Schedules and their rows (a delete hook)."""
+    deleted.state.targets.clear()  # its webhook answers 404 at once
     rows = await schedules.list_schedules(deleted.session, workflow_id=deleted.workflow_id)
     for row in rows:
         await delete_temporal(deleted.state.temporal, spec_of(row)[1])

@@ -154,6 +154,7 @@ async def rotate_webhook(ref: str, request: Request, state: State) -> WebhookOut
     async with state.database.session() as session:
         row = await workflows.get_workflow(session, ref)
         issued = await webhooks.rotate_webhook_secret(session, row.id)
+    state.targets.clear()  # the old URL stops working at once (in this process; see the README)
     assert issued.secret is not None
     return WebhookOut(
         workflow_id=row.id, webhook_url=base_url(request) + webhook_path(row.id, issued.secret)
