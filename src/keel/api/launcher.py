@@ -28,12 +28,12 @@ from keel import expressions
 from keel.api.commits import validated
 from keel.api.errors import ApiError
 from keel.api.run_records import RunStart
-from keel.api.state import ServiceState
+from keel.api.state import RunPlacement, ServiceState
 from keel.dsl.expects import check_inputs
 from keel.dsl.model import Workflow
 from keel.errors import KeelError
 from keel.orchestration.action_runner import stays_in_workflow
-from keel.orchestration.client import start_run
+from keel.orchestration.client import StartedRun, start_run
 from keel.store import workflows
 from keel.store.outbox import Accepted
 from keel.store.runs import TriggerType
@@ -175,20 +175,13 @@ async def start_runs(
     started: list[tuple[str, RunOrder]] = []
     try:
         for order in orders:
-            env = environment or _environment(target.workflow, order.trigger)
             execution_id = order.execution_id or f"run-{uuid.uuid4().hex}"
-            await start_run(
-                state.temporal,
-                target.workflow,
-                document=target.document,
-                definition_key=target.key,
-                task_queue=where.task_queue,
+            await _start(
+                state,
+                target,
+                where,
                 trigger=order.trigger,
-                workflow_id=target.workflow_id,
                 execution_id=execution_id,
-                eager=where.eager,
-                actions_queue=where.actions_queue,
-                variables=await state.variables.get(state.database, env),
                 environment=environment,
                 deduplicate=order.deduplicate,
             )
@@ -228,23 +221,45 @@ async def start_accepted(state: ServiceState, entry: Accepted) -> bool:
             stored = await workflows.get_version(session, entry.workflow_id, entry.version)
             target = runnable(entry.workflow_id, entry.version, dict(stored.definition))
     where = state.placement(wait=False, inline=target.stays_in_workflow)
-    env = entry.environment or _environment(target.workflow, entry.trigger)
-    started = await start_run(
+    started = await _start(
+        state,
+        target,
+        where,
+        trigger=entry.trigger,
+        execution_id=entry.execution_id,
+        environment=entry.environment,
+        deduplicate=True,
+    )
+    return started.started
+
+
+async def _start(
+    state: ServiceState,
+    target: Runnable,
+    where: RunPlacement,
+    *,
+    trigger: Any,
+    execution_id: str,
+    environment: str | None,
+    deduplicate: bool,
+) -> StartedRun:
+    """Start one run of ``target`` where ``where`` says, with its environment's ``VARS``."""
+    env = environment or _environment(target.workflow, trigger)
+    return await start_run(
         state.temporal,
         target.workflow,
         document=target.document,
         definition_key=target.key,
         task_queue=where.task_queue,
-        trigger=entry.trigger,
+        trigger=trigger,
         workflow_id=target.workflow_id,
-        execution_id=entry.execution_id,
+        execution_id=execution_id,
         eager=where.eager,
         actions_queue=where.actions_queue,
         variables=await state.variables.get(state.database, env),
-        environment=entry.environment,
-        deduplicate=True,
+        environment=environment,
+        deduplicate=deduplicate,
     )
-    return started.started
 
 
 async def _record(

@@ -96,11 +96,11 @@ class ServiceState:
         task_queue: The task queue Keel's workers poll.
         registry: The action registry (validation and ``/actions``).
         eager: Start runs eagerly (only when this process runs a worker on ``task_queue``).
-        orchestrates: This process runs a workflow-only worker on the orchestration queue
-            (``keel api``): runs whose caller waits for the result start there, eagerly.
-            Cleared while that worker is down (:mod:`keel.processes.orchestrator`).
-        orchestration: That worker's state for ``GET /health``: ``running`` or
-            ``restarting``; ``None`` in a process that does not orchestrate.
+        orchestration: The state of this process's workflow-only worker on the orchestration
+            queue (``keel api``, :mod:`keel.processes.orchestrator`): ``running`` or
+            ``restarting`` (``GET /health`` reports it); ``None`` in a process without one.
+            While it runs, runs whose caller waits for the result start there, eagerly
+            (:attr:`orchestrates`).
         on_commit: Hooks run for each commit (webhook and schedule triggers register here).
         on_delete: Hooks run for each workflow deletion.
         bounds: The limits every input is checked against (``KEEL_MAX_JSON_DEPTH``...); from
@@ -127,7 +127,6 @@ class ServiceState:
     task_queue: str
     registry: Registry = field(default_factory=default_registry)
     eager: bool = False
-    orchestrates: bool = False
     orchestration: str | None = None
     on_commit: list[CommitHook] = field(default_factory=list)
     on_delete: list[DeleteHook] = field(default_factory=list)
@@ -151,6 +150,11 @@ class ServiceState:
             outbox_max=self.outbox_max,
             on_accepted=self.relay.push,
         )
+
+    @property
+    def orchestrates(self) -> bool:
+        """Whether this process's orchestrating worker runs (so runs may start here, eagerly)."""
+        return self.orchestration == "running"
 
     def placement(self, *, wait: bool, inline: bool = False) -> RunPlacement:
         """Return where a run starts.

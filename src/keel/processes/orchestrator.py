@@ -5,9 +5,9 @@ An API process orchestrates the ``/wait`` runs that need no activity on a worker
 worker on an error it cannot retry, such as a namespace that went away), the process must not
 keep offering eager starts to a worker that is gone, nor look healthy: the
 :class:`Orchestration` keeps the worker running, restarting it with a growing pause, and while
-it is down it clears :attr:`ServiceState.orchestrates` (runs go to the workers, which poll the
-orchestration queue too) and sets :attr:`ServiceState.orchestration` to ``restarting``, which
-``GET /health`` reports as ``degraded``.
+it is down it sets :attr:`ServiceState.orchestration` to ``restarting`` (so
+:attr:`ServiceState.orchestrates` is false and runs go to the workers, which poll the
+orchestration queue too), which ``GET /health`` reports as ``degraded``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Orchestration:
     """Runs an API process's orchestrating worker and restarts it when it stops.
 
     Args:
-        state: The API's state: its ``orchestrates`` and ``orchestration`` follow the worker.
+        state: The API's state: its ``orchestration`` follows the worker.
         build: Makes a new worker (a worker that ended cannot run again).
         first_pause: Seconds before the first restart (tests shorten it).
     """
@@ -77,7 +77,7 @@ class Orchestration:
     async def close(self) -> None:
         """Stop the worker (finishing the workflow tasks under way) and its keeper."""
         self._closing = True
-        self._state.orchestrates = False
+        self._state.orchestration = None
         if self._worker is not None:
             with contextlib.suppress(Exception):
                 await self._worker.shutdown()
@@ -115,5 +115,4 @@ class Orchestration:
             self._set(running=True)
 
     def _set(self, *, running: bool) -> None:
-        self._state.orchestrates = running
         self._state.orchestration = "running" if running else "restarting"

@@ -17,10 +17,13 @@ from keel.processes.orchestrator import Orchestration
 
 @dataclass
 class _State:
-    """The two fields of ``ServiceState`` the orchestration keeps."""
+    """The field of ``ServiceState`` the orchestration keeps, and what derives from it."""
 
-    orchestrates: bool = False
     orchestration: str | None = None
+
+    @property
+    def orchestrates(self) -> bool:
+        return self.orchestration == "running"
 
 
 class _Worker:
