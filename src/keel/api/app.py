@@ -34,10 +34,13 @@ def create_app(state: ServiceState) -> FastAPI:
     install_commit_checks(state)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=lambda: state.bounds.max_body_bytes)
-    for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(require_api_key)])
+    # A request is matched against the routes in order: the open routers (webhook deliveries,
+    # the hot path, and /health) come first, so a delivery is not tried against every
+    # management route before its own (~5% of an API process's CPU per /wait delivery).
     for router in OPEN_ROUTERS:
         app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(require_api_key)])
     app.include_router(console.router)
     app.mount(f"{console.PREFIX}/static", console.static_app, name="console-static")
     console.install(app)

@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from keel.actions.registry import Registry
 from keel.actions.seen_keys import SeenKeys
 from keel.execution.base import Executor
+from keel.orchestration import payload_passes
 from keel.orchestration.activities import ActionActivities, VariablesActivities, resolve_instant
 from keel.orchestration.catalog import CatalogActivities, WorkflowCatalog
 from keel.orchestration.placement import orchestration_queue
@@ -74,7 +75,10 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     """Return the workflow runner with Keel's pure core passed through the sandbox.
 
     It is Temporal's sandbox, with its glue code compiled once (:mod:`keel.orchestration.sandbox`).
+    Every worker Keel builds gets one, so this is also where the SDK's idle payload passes
+    around each workflow task are skipped (:mod:`keel.orchestration.payload_passes`).
     """
+    payload_passes.install()
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     return CompiledSandboxRunner(restrictions=restrictions)
 
