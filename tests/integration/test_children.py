@@ -496,3 +496,134 @@ async def test_retries_stop_at_max_attempts_and_say_how_many(engine: Engine) -> 
     document = RETRIED.format(attempts=3, child="double", fail="all").replace("[1, 2]", "[13]")
     with pytest.raises(RunFailedError, match=r"after 3 attempt\(s\).*kids-0-attempt3 failed"):
         await engine.run(document)
+
+
+SCATTER_CHILDREN = """
+title: parent
+description: one child per scattered item
+actions:
+  - ref: items
+    action: core.transform.scatter
+    args: {collection: %s}
+  - ref: kid
+    action: core.workflow.execute
+    depends_on: [items]
+    args:
+      workflow_alias: double
+      trigger_inputs: {n: "${{ ACTIONS.items.result }}"}
+      inherit: %s
+  - ref: plus
+    action: core.transform.reshape
+    depends_on: [kid]
+    args: {value: "${{ ACTIONS.kid.result + 1 }}"}
+  - ref: back
+    action: core.transform.gather
+    depends_on: [plus]
+    args: {items: "${{ ACTIONS.plus.result }}", error_strategy: partition}
+returns: {result: "${{ ACTIONS.back.result }}", error: "${{ ACTIONS.back.error }}"}
+"""
+
+
+async def test_a_child_per_scattered_item_each_with_its_own_run(engine: Engine) -> None:
+    from keel.orchestration.inspection import describe_run
+
+    run = await engine.start(SCATTER_CHILDREN % ("[1, 2, 3]", "false"))
+    assert run_result(await wait_result(run)) == {"result": [3, 5, 7], "error": None}
+    parent = await describe_run(engine.client, run.execution_id)
+    assert [(c.execution_id, c.action, c.status) for c in parent.child_runs] == [
+        (f"{run.execution_id}--kid.items-{i}", "kid", "succeeded") for i in range(3)
+    ]
+    # Each child got its own item (its trigger), not the first stream's or the last one's.
+    for i, n in enumerate([1, 2, 3]):
+        request = await original_request(engine.client, f"{run.execution_id}--kid.items-{i}")
+        assert request.trigger == {"n": n}
+
+
+async def test_a_failing_child_fails_only_its_stream(engine: Engine) -> None:
+    run = await engine.start(SCATTER_CHILDREN % ("[1, 13, 2]", "false"))
+    result = run_result(await wait_result(run))
+    assert result["result"] == [3, 5]
+    (error,) = result["error"]
+    assert error["index"] == 1 and error["ref"] == "kid"
+    assert "ZeroDivisionError" in error["message"]
+
+
+async def test_a_child_in_a_stream_inherits_that_stream_s_context(engine: Engine) -> None:
+    run = await engine.start(
+        """
+title: parent
+description: a child per item reads the item's own results through PARENT
+actions:
+  - ref: items
+    action: core.transform.scatter
+    args: {collection: [a, b]}
+  - ref: first
+    action: core.transform.reshape
+    depends_on: [items]
+    args: {value: "item ${{ ACTIONS.items.result }}"}
+  - ref: kid
+    action: core.workflow.execute
+    depends_on: [first]
+    args: {workflow_alias: inherits, inherit: [ACTIONS, TRIGGER, ENV, SECRETS]}
+  - ref: back
+    action: core.transform.gather
+    depends_on: [kid]
+    args: {items: "${{ ACTIONS.kid.result.parent_result }}"}
+returns: ${{ ACTIONS.back.result }}
+""",
+        {"who": "me"},
+    )
+    assert run_result(await wait_result(run)) == ["item a", "item b"]
+
+
+async def test_a_child_per_loop_pass(engine: Engine) -> None:
+    run = await engine.start(
+        """
+title: parent
+description: one child per pass, until the child's answer reaches 4
+actions:
+  - ref: again
+    action: core.loop.start
+  - ref: kid
+    action: core.workflow.execute
+    depends_on: [again]
+    args:
+      workflow_alias: double
+      trigger_inputs: {n: "${{ ACTIONS.again.result.iteration }}"}
+  - ref: until
+    action: core.loop.end
+    depends_on: [kid]
+    args: {condition: "${{ ACTIONS.kid.result < 4 }}"}
+returns: ${{ ACTIONS.until.result }}
+"""
+    )
+    assert run_result(await wait_result(run)) == {"continue": False, "iterations": 3}
+    for n in range(3):  # passes 0, 1, 2: the child doubled each pass's number
+        request = await original_request(engine.client, f"{run.execution_id}--kid.again-p{n}")
+        assert request.trigger == {"n": n}
+
+
+def test_a_stream_label_becomes_an_unambiguous_run_id_part() -> None:
+    from keel.orchestration.children import stream_scope
+
+    assert stream_scope("scan[3]") == "scan-3"
+    assert stream_scope("rows[1]/cells[0]") == "rows-1.cells-0"
+    assert stream_scope("retry#2/scan[10]") == "retry-p2.scan-10"
+
+
+async def test_children_of_a_scatter_walked_in_relay_runs(engine: Engine) -> None:
+    # 260 items: more than one relay run's 250 streams (keel.orchestration.stream_relays), so
+    # the last 10 children are started by the second relay run.
+    from keel.orchestration.inspection import describe_run
+
+    run = await engine.start(SCATTER_CHILDREN % ("\"${{ FN.range(0, 260) }}\"", "false"))
+    result = run_result(await wait_result(run))
+    assert result["result"] == [2 * n + 1 for n in range(260) if n != 13]  # `double` fails 13
+    assert [error["index"] for error in result["error"]] == [13]
+    detail = await describe_run(engine.client, run.execution_id)
+    relays = [c.execution_id for c in detail.child_runs]
+    assert [r.rsplit("--", 1)[1] for r in relays] == ["items-streams0", "items-streams250"]
+    second = await describe_run(engine.client, relays[1])
+    assert [c.execution_id for c in second.child_runs] == [
+        f"{relays[1]}--kid.items-{i}" for i in range(250, 260)
+    ]

@@ -325,13 +325,6 @@ class _Analyzer:
                 )
             if stmt.action in (GATHER, LOOP_END):
                 self._check_literals(ref, stmt)
-            if stmt.action == "core.workflow.execute" and self.scopes.get(ref):
-                self._problem(
-                    "core.workflow.execute is not supported inside a scatter or loop region "
-                    "yet; use for_each on it instead",
-                    ref,
-                    "action",
-                )
 
     def _check_literals(self, ref: str, stmt: ActionStatement) -> None:
         """Check the closer arguments that are written as literals (expressions run later)."""

@@ -72,11 +72,14 @@ class ChildLauncher:
         environment: str,
         workflow_id: str,
         parent_context: dict[str, Any] | None,
+        *,
+        scope: str = "",
     ) -> None:
         self.context = context
         self.environment = environment
         self.workflow_id = workflow_id
         self.parent_context = parent_context
+        self.scope = scope
         # One resolve per child workflow per run: the children of a fan-out start at once, so
         # they share the in-flight local activity (a failed one is forgotten, so a later call
         # tries again). The definition is validated once per resolve, too.
@@ -84,6 +87,30 @@ class ChildLauncher:
         # In a relay run: what the original parent passes down (computed there, once).
         self.relayed_inheritance: dict[str, Any] | None = None
         self.relaying = False
+
+    def in_stream(self, context: RunContext, stream: str) -> ChildLauncher:
+        """Return the launcher of one stream of a scatter or loop region.
+
+        Its children see the stream's context (``ACTIONS`` of that item or pass, for inputs
+        and ``inherit``), and their run ids carry the stream (:func:`stream_scope`), so the same
+        statement in two streams starts two distinct children. Resolves are shared with this
+        launcher: a child workflow is looked up once per run, whatever the number of streams.
+        """
+        launcher = ChildLauncher(
+            context,
+            self.environment,
+            self.workflow_id,
+            self.parent_context,
+            scope=stream_scope(stream),
+        )
+        launcher._resolving = self._resolving
+        launcher.relayed_inheritance = self.relayed_inheritance
+        launcher.relaying = self.relaying
+        return launcher
+
+    def _suffix(self, ref: str) -> str:
+        """Return the part of a child's run id after ``<parent>--`` for statement ``ref``."""
+        return f"{ref}.{self.scope}" if self.scope else ref
 
     async def run(self, stmt: ActionStatement, warn: Callable[[str], None]) -> Any:
         """Run the statement's child (or children, with ``for_each``) and return the result."""
@@ -144,7 +171,7 @@ class ChildLauncher:
                         relay=spec,
                         actions_queue=placement.actions_queue(),
                     ),
-                    id=f"{info.workflow_id}--{stmt.ref}-relay{start}",
+                    id=f"{info.workflow_id}--{self._suffix(stmt.ref)}-relay{start}",
                     task_queue=info.task_queue,
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 )
@@ -231,7 +258,8 @@ class ChildLauncher:
                 Failure("InputError", "trigger_inputs: " + "; ".join(messages), 1)
             )
         info = workflow.info()
-        suffix = stmt.ref if item is None else f"{stmt.ref}-{item}"
+        base = self._suffix(stmt.ref)
+        suffix = base if item is None else f"{base}-{item}"
         request = RunRequest(
             definition=resolved.definition,
             trigger=inputs,
@@ -369,6 +397,16 @@ class ChildLauncher:
         if self.parent_context is not None:
             passed["PARENT"] = self.parent_context
         return passed
+
+
+def stream_scope(stream: str) -> str:
+    """Return a stream label as a run-id part: ``scan[3]/retry#2`` -> ``scan-3.retry-p2``.
+
+    Labels name items as ``<scatter>[<index>]`` and passes as ``<loop>#<pass>``, nested with
+    ``/``; ids must not hold ``/`` or ``#`` (they appear in URLs). Refs are ``[a-z0-9_]+``, so
+    the token is unambiguous: ``-N`` is an item, ``-pN`` a pass, ``.`` separates levels.
+    """
+    return stream.replace("/", ".").replace("[", "-").replace("]", "").replace("#", "-p")
 
 
 def _failure_text(exc: ChildWorkflowError) -> str:

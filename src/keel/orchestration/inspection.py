@@ -568,9 +568,14 @@ async def child_runs(client: Client, execution_id: str) -> list[ChildRun]:
         if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
             child_id = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
             initiated[event.event_id] = child_id
-            # Child ids are `<parent>--<ref>` or `<parent>--<ref>-<item>` (refs have no dashes).
+            # Child ids are `<parent>--<ref>`, then `.<stream>` inside a region, then `-<item>`
+            # for a for_each (refs have no dashes or dots; keel.orchestration.children).
             suffix = child_id.removeprefix(f"{execution_id}--")
-            action = "error_handler" if suffix == "error-handler" else suffix.split("-", 1)[0]
+            action = (
+                "error_handler"
+                if suffix == "error-handler"
+                else suffix.split("-", 1)[0].split(".", 1)[0]
+            )
             children[child_id] = ChildRun(child_id, action, "starting")
             continue
         kind = event.WhichOneof("attributes") or ""

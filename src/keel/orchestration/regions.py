@@ -44,6 +44,7 @@ from keel.dsl.regions import (
 )
 from keel.errors import ExpressionError
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
+from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
 from keel.orchestration.failures import Failure
 from keel.orchestration.payloads import (
@@ -72,8 +73,10 @@ class RegionRunner:
         states: Mapping[str, ActionState],
         environment: str,
         request: RunRequest,
+        children: ChildLauncher | None = None,
     ) -> None:
         self.plan = plan
+        self._children = children
         self._statements = dict(statements)
         self._states = states
         self._environment = environment
@@ -359,6 +362,7 @@ class RegionRunner:
             environment=self._environment,
             nested=self.run,
             new_state=self.stream_state,
+            children=None if self._children is None else self._children.in_stream(context, stream),
         )
         return await walk.run()
 

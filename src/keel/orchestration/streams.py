@@ -24,6 +24,7 @@ from temporalio import workflow
 
 from keel.dsl.model import ActionStatement
 from keel.orchestration.action_runner import ActionOutcome, ActionRunner
+from keel.orchestration.children import ChildLauncher
 from keel.orchestration.context import RunContext
 from keel.orchestration.failures import Failure
 from keel.orchestration.payloads import ActionState, StreamState
@@ -85,6 +86,7 @@ class StreamWalk:
         environment: str,
         nested: NestedRunner,
         new_state: StateFactory,
+        children: ChildLauncher | None = None,
     ) -> None:
         self._scheduler = Scheduler(nodes)
         self._opener = opener
@@ -93,7 +95,7 @@ class StreamWalk:
         self._openers = openers
         self.context = context
         self._stream = stream
-        self._runner = ActionRunner(context, environment, None, stream=stream)
+        self._runner = ActionRunner(context, environment, children, stream=stream)
         self._nested = nested
         self._new_state = new_state
         self._running = 0

@@ -151,7 +151,9 @@ class KeelRun:
         broken = next((p for p in problems if p.severity == "error"), None)
         if broken is not None:  # a committed workflow never gets here; a raw request might
             raise ApplicationError(f"{broken}", type=RUN_FAILED, non_retryable=True)
-        self._regions = RegionRunner(plan, self._statements, self._states, environment, request)
+        self._regions = RegionRunner(
+            plan, self._statements, self._states, environment, request, self._children
+        )
         self._scheduler = Scheduler(self._regions.top_nodes())
         self._completed = request.completed
 
@@ -226,7 +228,8 @@ class KeelRun:
         self._states = {ref: ActionState(ref) for ref in self._order}
         plan, _ = analyze_regions(definition.actions)
         environment = request.environment or "default"
-        regions = RegionRunner(plan, self._statements, self._states, environment, request)
+        children = ChildLauncher(context, environment, request.workflow_id, request.parent_context)
+        regions = RegionRunner(plan, self._statements, self._states, environment, request, children)
         return await regions.run_slice(spec, context)
 
     async def _hand_off(self, definition: Workflow, request: RunRequest) -> None:

@@ -182,3 +182,14 @@ def test_inside_a_loop_an_action_may_read_its_last_pass_result() -> None:
     assert errors(loop + loop_end("e", "x")) == []
     [problem] = errors(plain("x", "", body))
     assert "refers to its own result" in problem.message
+
+
+def test_a_child_workflow_inside_a_region_is_accepted() -> None:
+    body = act(
+        "kid", "core.workflow.execute", "items", "{workflow_alias: child, trigger_inputs: {}}"
+    )
+    assert errors(scatter("items") + body + gather("done", "kid")) == []
+    looped = act("again", "core.loop.start") + act(
+        "kid", "core.workflow.execute", "again", "{workflow_alias: child}"
+    )
+    assert errors(looped + loop_end("until", "kid")) == []
