@@ -616,7 +616,7 @@ async def test_children_of_a_scatter_walked_in_relay_runs(engine: Engine) -> Non
     # the last 10 children are started by the second relay run.
     from keel.orchestration.inspection import describe_run
 
-    run = await engine.start(SCATTER_CHILDREN % ("\"${{ FN.range(0, 260) }}\"", "false"))
+    run = await engine.start(SCATTER_CHILDREN % ('"${{ FN.range(0, 260) }}"', "false"))
     result = run_result(await wait_result(run))
     assert result["result"] == [2 * n + 1 for n in range(260) if n != 13]  # `double` fails 13
     assert [error["index"] for error in result["error"]] == [13]
