@@ -97,6 +97,9 @@ class Settings(BaseSettings):
             increment, 0-19). On a machine shared with API processes and Temporal, a positive
             value keeps accepting work quick when the workers saturate it; the work waits in
             Temporal, durably.
+        event_loop: The event loop of ``keel api`` and ``keel worker`` processes: ``auto``
+            (uvloop where it is installed, as it is with Keel on Linux and macOS; asyncio
+            otherwise), ``uvloop`` or ``asyncio``.
         outbox_max: The most accepted webhook runs waiting in the outbox for their start in
             Temporal; a plain (202) delivery beyond it is refused with a 503 and Retry-After.
         outbox_lease_seconds: How long an API process keeps the accepted runs it has not started
@@ -151,6 +154,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     worker_max_actions: int = Field(default=100, ge=1, le=10_000)
     worker_nice: int = Field(default=0, ge=0, le=19)
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

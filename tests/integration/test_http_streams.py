@@ -220,3 +220,35 @@ async def test_the_backend_alone_speaks_to_httpcore() -> None:
         assert response.content == b"bare"
         with pytest.raises(httpcore.ConnectError, match="Unix sockets"):
             await AsyncioBackend().connect_unix_socket("/tmp/nothing.sock")
+
+
+def test_requests_go_through_on_uvloop_too() -> None:
+    # keel api and keel worker run on uvloop (KEEL_EVENT_LOOP=auto), whose transports are not
+    # asyncio.Transport subclasses: the backend must take them all the same.
+    import uvloop
+
+    async def main() -> tuple[str, str]:
+        writers: list[asyncio.StreamWriter] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            while await _read_request(reader):
+                writer.write(_reply(b"hello"))
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            # Bounded: before the fix, the connection was never made and the call hung.
+            async with asyncio.timeout(10), _client() as client:
+                response = await client.get(f"http://127.0.0.1:{port}/")
+        finally:
+            server.close()
+            for writer in writers:
+                writer.close()
+        return type(asyncio.get_running_loop()).__module__, response.text
+
+    loop_module, text = uvloop.run(main())
+    assert loop_module.startswith("uvloop")
+    assert text == "hello"

@@ -23,6 +23,7 @@ from keel.cli.apply import alias_of, apply_text
 from keel.cli.client import ApiCallError, ApiClient
 from keel.config import get_settings
 from keel.dsl.validation import validate_text
+from keel.processes import event_loop
 from keel.processes.api import default_api_processes, serve_api
 from keel.processes.up import UpOptions, default_workers, run_up
 from keel.processes.worker import run_worker
@@ -71,7 +72,7 @@ def worker(
     settings = get_settings()
     if nice is not None:
         settings = settings.model_copy(update={"worker_nice": nice})
-    asyncio.run(run_worker(settings, Console(stderr=True, highlight=False)))
+    event_loop.run(run_worker(settings, Console(stderr=True, highlight=False)), settings.event_loop)
 
 
 def up(

@@ -15,6 +15,7 @@ import uvicorn
 
 from keel.api.edge import server_options
 from keel.config import Settings
+from keel.processes import event_loop
 from keel.processes.temporal import temporal_address
 
 #: uvicorn's import path of the app factory.
@@ -33,6 +34,7 @@ def serve_api(settings: Settings, host: str, port: int, processes: int) -> None:
         ConfigError: No Temporal is configured or running (checked before binding anything).
     """
     temporal_address(settings)  # fail early and clearly, before uvicorn starts
+    loop = event_loop.resolve(settings.event_loop)  # KEEL_EVENT_LOOP, checked before binding
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -43,5 +45,6 @@ def serve_api(settings: Settings, host: str, port: int, processes: int) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,
+        loop=loop,
         **server_options(settings),
     )
