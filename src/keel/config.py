@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from keel.errors import ConfigError
 from keel.expressions.limits import Limits, configure
 
+#: ``KEEL_EVENT_LOOP``'s choices (see :mod:`keel.processes.event_loop`).
+EventLoop = Literal["auto", "uvloop", "asyncio"]
+
 
 class Settings(BaseSettings):
     """Settings of a Keel process (CLI, worker, API).
@@ -154,7 +157,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     worker_max_actions: int = Field(default=100, ge=1, le=10_000)
     worker_nice: int = Field(default=0, ge=0, le=19)
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    event_loop: EventLoop = "auto"
 
     def action_module_names(self) -> list[str]:
         """Return the module names of ``KEEL_ACTION_MODULES``, in order, without blanks."""

@@ -14,8 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from keel.api.expiring import ExpiringMap
 from keel.store import variables
 from keel.store.database import Database
+
+#: The most environments whose variables are kept at once.
+MAX_ENVIRONMENTS = 1024
 
 
 class VariablesCache:
@@ -27,26 +31,24 @@ class VariablesCache:
     """
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._entries: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._kept: ExpiringMap[dict[str, dict[str, Any]]] = ExpiringMap(
+            ttl, MAX_ENVIRONMENTS, clock
+        )
 
     async def get(self, database: Database, environment: str) -> dict[str, dict[str, Any]]:
         """Return ``{name: values}`` of ``environment``: cached, or read in a session of its own.
 
         The mapping is shared between runs: callers must not change it.
         """
-        now = self._clock()
-        entry = self._entries.get(environment)
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        kept = self._kept.get(environment)
+        if kept is not None:
+            return kept
         async with database.session() as session:
             mapping = await variables.variables_mapping(session, environment)
-        if self.ttl > 0:
-            # A burst of misses may read a few times over; each read is current, so any wins.
-            self._entries[environment] = (now + self.ttl, mapping)
+        # A burst of misses may read a few times over; each read is current, so any wins.
+        self._kept.put(environment, mapping)
         return mapping
 
     def clear(self) -> None:
         """Forget every cached mapping (after a variable changed)."""
-        self._entries.clear()
+        self._kept.clear()

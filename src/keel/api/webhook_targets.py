@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from keel.api.expiring import ExpiringMap
 
 T = TypeVar("T")
 
@@ -25,8 +27,10 @@ T = TypeVar("T")
 MAX_TARGETS = 1024
 
 
-class TargetCache(Generic[T]):
+class TargetCache(ExpiringMap[T]):
     """Live webhook targets by workflow id, each kept for ``ttl`` seconds.
+
+    Cleared (:meth:`clear`) after a commit, a deletion or a secret rotation.
 
     Args:
         ttl: How long a target read from the store is reused, in seconds; 0 turns caching off.
@@ -34,29 +38,4 @@ class TargetCache(Generic[T]):
     """
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._entries: dict[str, tuple[float, T]] = {}
-
-    def get(self, workflow_id: str) -> T | None:
-        """Return the kept target of ``workflow_id`` if it is still fresh."""
-        entry = self._entries.get(workflow_id)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._entries[workflow_id]
-            return None
-        return entry[1]
-
-    def put(self, workflow_id: str, target: T) -> None:
-        """Keep ``target`` for ``ttl`` seconds (nothing when caching is off)."""
-        if self.ttl <= 0:
-            return
-        self._entries.pop(workflow_id, None)
-        self._entries[workflow_id] = (self._clock() + self.ttl, target)
-        while len(self._entries) > MAX_TARGETS:
-            del self._entries[next(iter(self._entries))]
-
-    def clear(self) -> None:
-        """Forget every kept target (after a commit, a deletion or a rotation)."""
-        self._entries.clear()
+        super().__init__(ttl, MAX_TARGETS, clock)

@@ -56,15 +56,15 @@ _ORIGINALS: dict[str, Any] = {}
 
 def encoding_changes_nothing(completion: Message, data_converter: DataConverter) -> bool:
     """Return whether encoding ``completion``'s payloads would hand each back unchanged."""
-    if getattr(data_converter, "payload_codec", None) is not None:
+    if data_converter.payload_codec is not None:
         return False
-    storage = getattr(data_converter, "external_storage", None)
+    storage = data_converter.external_storage
     return storage is None or completion.ByteSize() < storage.payload_size_threshold
 
 
 def decoding_changes_nothing(activation: Message, data_converter: DataConverter) -> bool:
     """Return whether decoding ``activation``'s payloads would hand each back unchanged."""
-    if getattr(data_converter, "payload_codec", None) is not None:
+    if data_converter.payload_codec is not None:
         return False
     # Without a mark, no payload is a reference (with one and no storage, the SDK refuses it).
     data = activation.SerializeToString()
@@ -110,10 +110,3 @@ def install() -> bool:
             _ORIGINALS[name] = getattr(bridge_worker, name)
             setattr(bridge_worker, name, _skipping(name))
     return True
-
-
-def uninstall() -> None:
-    """Put the SDK's own functions back (for tests that compare both)."""
-    for name, original in _ORIGINALS.items():
-        setattr(bridge_worker, name, original)
-    _ORIGINALS.clear()

@@ -15,14 +15,13 @@ import importlib.util
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
 
+from keel.config import EventLoop
 from keel.errors import ConfigError
 
 T = TypeVar("T")
 
-Choice = Literal["auto", "uvloop", "asyncio"]
 
-
-def resolve(choice: Choice) -> Literal["uvloop", "asyncio"]:
+def resolve(choice: EventLoop) -> Literal["uvloop", "asyncio"]:
     """Return the loop ``choice`` stands for on this machine.
 
     Raises:
@@ -39,7 +38,7 @@ def resolve(choice: Choice) -> Literal["uvloop", "asyncio"]:
     return "uvloop"
 
 
-def run(main: Coroutine[Any, Any, T], choice: Choice) -> T:
+def run(main: Coroutine[Any, Any, T], choice: EventLoop) -> T:
     """Run ``main`` to completion on the event loop ``choice`` names (like ``asyncio.run``)."""
     if resolve(choice) == "uvloop":
         import uvloop
