@@ -4,6 +4,7 @@ are believed only from configured proxies.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,10 +109,42 @@ def test_slow_clients_are_cut_off(api: tuple[str, dict[str, str]]) -> None:
         )
         assert closed_by_server(sock)
 
-    # A prompt client on a kept-alive connection is served, request after request.
+    # A prompt client on a kept-alive connection is served, request after request, and a
+    # request whose body comes in pieces (each in time) is read whole.
     with httpx.Client(base_url=url) as http:
         assert http.get("/health").status_code == 200
         assert http.get("/health").status_code == 200
+        pieces = http.post("/webhooks/wf_x/secret", content=iter([b'{"a": ', b"1}"]))
+        assert pieces.status_code == 404, pieces.text
+        assert http.get("/health").status_code == 200
+
+
+def test_a_request_head_over_the_bound_is_refused(api: tuple[str, dict[str, str]]) -> None:
+    url, _ = api
+    port = int(url.rsplit(":", 1)[1])
+    # Each header line is small; together they pass MAX_HEAD_BYTES (64 KiB).
+    answer = b""
+    # The server may answer and close before the last lines are sent.
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=20) as sock,
+        contextlib.suppress(ConnectionResetError, BrokenPipeError),
+    ):
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: keel\r\n")
+        for number in range(100):
+            sock.sendall(f"X-Filler-{number}: {'x' * 1000}\r\n".encode())
+        sock.sendall(b"\r\n")
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+    # Pipelined requests on one connection: both answered, in order.
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        one = b"GET /health HTTP/1.1\r\nHost: keel\r\n\r\n"
+        sock.sendall(one + one[:-2] + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200") == 2, answer[:400]
 
 
 def apply_allowlisted(url: str, env: dict[str, str], home: Path) -> str:
