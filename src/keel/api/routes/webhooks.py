@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
 from keel.api.deliveries import (
     WebhookTarget,
@@ -29,7 +30,6 @@ from keel.api.deliveries import (
     start_runs,
     wait_outcomes,
 )
-from keel.api.deps import get_state
 from keel.api.errors import ApiError
 from keel.api.schemas.webhooks import (
     WebhookBatchResult,
@@ -42,8 +42,6 @@ from keel.errors import WebhookError
 from keel.triggers.webhook import WebhookRequest, receive
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-
-State = Annotated[ServiceState, Depends(get_state)]
 
 PATH = "/{workflow_id}/{secret}"
 
@@ -103,28 +101,28 @@ _WAITED: dict[str, Any] = {
 
 @router.post(PATH, operation_id="deliver_webhook", **_STARTED)
 @router.get(PATH, operation_id="deliver_webhook_get", **_STARTED)
-async def deliver(
-    workflow_id: str, secret: str, request: Request, state: State
-) -> WebhookStarted | WebhookBatchStarted:
+async def deliver(workflow_id: str, secret: str, request: Request) -> Response:
     """Check the delivery and accept its run(s); answer once they are stored, before Temporal.
 
     JSON, form, multipart or text bodies accept one run; NDJSON one run per line. Accepted runs
     start in Temporal right after (``GET /runs/{id}`` says ``queued`` until then). A redelivery
     with the same idempotency key answers with the first run's id.
     """
-    _, ids, batch = await _accept(state, workflow_id, secret, request, wait=False)
-    return WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
+    _, ids, batch = await _accept(_state(request), workflow_id, secret, request, wait=False)
+    started = (
+        WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
+    )
+    return _json(started, 202)
 
 
 @router.post(PATH + "/wait", operation_id="deliver_webhook_wait", **_WAITED)
 @router.get(PATH + "/wait", operation_id="deliver_webhook_wait_get", **_WAITED)
-async def deliver_and_wait(
-    workflow_id: str, secret: str, request: Request, state: State
-) -> WebhookRunResult | WebhookBatchResult:
+async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> Response:
     """Like the plain form, then wait for the run(s) up to the webhook's ``wait_timeout_seconds``.
 
     A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
     """
+    state = _state(request)
     target, ids, batch = await _accept(state, workflow_id, secret, request, wait=True)
     timeout = target.settings.wait_timeout_seconds
     outcomes = await wait_outcomes(state, ids, timeout)
@@ -138,19 +136,34 @@ async def deliver_and_wait(
             execution_ids=ids,
         )
     results = [WebhookRunResult.model_validate(o, from_attributes=True) for o in outcomes]
-    return WebhookBatchResult(runs=results) if batch else results[0]
+    return _json(WebhookBatchResult(runs=results) if batch else results[0], 200)
 
 
 @router.api_route(PATH, methods=_OTHER_METHODS, include_in_schema=False)
-async def deliver_other(workflow_id: str, secret: str, request: Request, state: State) -> None:
+async def deliver_other(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts, after the secret check (404 or 405)."""
-    await _accept(state, workflow_id, secret, request, wait=False)
+    await _accept(_state(request), workflow_id, secret, request, wait=False)
 
 
 @router.api_route(PATH + "/wait", methods=_OTHER_METHODS, include_in_schema=False)
-async def deliver_other_wait(workflow_id: str, secret: str, request: Request, state: State) -> None:
+async def deliver_other_wait(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts on the ``/wait`` form too."""
-    await _accept(state, workflow_id, secret, request, wait=True)
+    await _accept(_state(request), workflow_id, secret, request, wait=True)
+
+
+def _state(request: Request) -> ServiceState:
+    """Return the service state (read here: a dependency costs FastAPI's solving per request)."""
+    state: ServiceState = request.app.state.keel
+    return state
+
+
+def _json(body: BaseModel, status: int) -> Response:
+    """Return ``body`` as the JSON answer; the route's ``response_model`` documents it.
+
+    Returning a response skips FastAPI's check of the value against that model (the bodies are
+    built from these models here) and its serialization through ``jsonable_encoder``.
+    """
+    return Response(body.model_dump_json(), status, media_type="application/json")
 
 
 async def _accept(
