@@ -41,9 +41,7 @@ Progress = Callable[[Measurement], None]
 
 def io_workflow(url: str) -> str:
     """Return the 3-call ``core.http_request`` chain to ``url`` with a webhook trigger."""
-    return documents.http_chain(3, url).replace(
-        "actions:\n", "triggers:\n  - {type: webhook, ref: hook}\nactions:\n", 1
-    )
+    return documents.with_webhook(documents.http_chain(3, url))
 
 
 async def run_capacity(options: Options, address: str, progress: Progress) -> list[Measurement]:

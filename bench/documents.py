@@ -100,3 +100,12 @@ returns: ${{ ACTIONS.t3.result }}
 def transform_trigger() -> dict[str, Any]:
     """The trigger of :data:`THREE_TRANSFORMS` (the raw twin gets the same values)."""
     return {"n": 20, "name": "keel"}
+
+
+def with_webhook(text: str) -> str:
+    """Return workflow ``text`` with a webhook trigger (ref ``hook``) added."""
+    return text.replace("actions:\n", "triggers:\n  - {type: webhook, ref: hook}\nactions:\n", 1)
+
+
+#: :data:`THREE_TRANSFORMS` with a webhook trigger: the webhook scenarios' workflow.
+WEBHOOK_TRANSFORMS = with_webhook(THREE_TRANSFORMS)

@@ -42,11 +42,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import documents
+from bench.stack import tree_cpu
 from keel.orchestration.devserver import TemporalDevServer, free_port
 
-WEBHOOK_TRANSFORMS = documents.THREE_TRANSFORMS.replace(
-    "actions:\n", "triggers:\n  - {type: webhook, ref: hook}\nactions:\n", 1
-)
 SLOW_MS = 50
 
 
@@ -149,28 +147,6 @@ async def _closed_loop(
     return total / elapsed, latencies[len(latencies) // 2] * 1000
 
 
-def _tree_cpu(root: int) -> float:
-    """Return the CPU seconds (user + system) of ``root`` and its live descendants."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += times.get(pid, 0.0)
-        todo += [child for child, parent in parents.items() if parent == pid]
-    return total
-
-
 async def _measure(
     url: str, key: str, slow_url: str, api: int, workers: list[int]
 ) -> dict[str, float]:
@@ -178,10 +154,8 @@ async def _measure(
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as h:
         paths = {}
-        io_flow = documents.http_chain(3, slow_url).replace(
-            "actions:\n", "triggers:\n  - {type: webhook, ref: hook}\nactions:\n", 1
-        )
-        for alias, text in (("transforms", WEBHOOK_TRANSFORMS), ("io", io_flow)):
+        io_flow = documents.with_webhook(documents.http_chain(3, slow_url))
+        for alias, text in (("transforms", documents.WEBHOOK_TRANSFORMS), ("io", io_flow)):
             applied = await h.post("/workflows/apply", json={"yaml": text, "alias": alias})
             applied.raise_for_status()
             paths[alias] = "/webhooks/" + applied.json()["webhook_url"].split("/webhooks/")[1]
@@ -201,11 +175,11 @@ async def _measure(
         await _closed_loop(1, 10, transforms)  # warm-up
         await _closed_loop(4, 8, io)
         _, seq_p50 = await _closed_loop(1, 60, transforms)
-        api_before = _tree_cpu(api)
-        workers_before = sum(_tree_cpu(w) for w in workers)
+        api_before = tree_cpu([api])
+        workers_before = tree_cpu(workers)
         rate8, _ = await _closed_loop(8, 200, transforms)
-        api_ms = (_tree_cpu(api) - api_before) * 1000 / 200
-        workers_ms = (sum(_tree_cpu(w) for w in workers) - workers_before) * 1000 / 200
+        api_ms = (tree_cpu([api]) - api_before) * 1000 / 200
+        workers_ms = (tree_cpu(workers) - workers_before) * 1000 / 200
         io_rate, _ = await _closed_loop(16, 160, io)
     return {
         "seq_p50_ms": seq_p50,

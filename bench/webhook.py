@@ -49,7 +49,7 @@ from bench.measure import Measurement, check, guarded
 from bench.options import Options
 from bench.raw_workflows import TransformInput, expected_transform
 from bench.stack import running
-from bench.webhook_service import WEBHOOK_TRANSFORMS, serving
+from bench.webhook_service import serving
 from keel.orchestration.payloads import run_result
 
 Progress = Callable[[Measurement], None]
@@ -123,7 +123,7 @@ class WebhookBench:
                         running(self.address, Path(tmp), self.o.workers, self.src)
                     )
                     http = await stack.enter_async_context(keel.client(limits))
-                    path = await keel.apply(http, WEBHOOK_TRANSFORMS, "bench-webhook")
+                    path = await keel.apply(http, documents.WEBHOOK_TRANSFORMS, "bench-webhook")
                     yield Service(http, path, keel.cpu, cpu_is_alone=True)
                     return
                 if self.topology == "in-process":

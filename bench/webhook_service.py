@@ -23,11 +23,6 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from bench import documents
 
-#: The three-transform benchmark workflow with a webhook trigger.
-WEBHOOK_TRANSFORMS = documents.THREE_TRANSFORMS.replace(
-    "actions:\n", "triggers:\n  - {type: webhook, ref: hook}\nactions:\n", 1
-)
-
 
 @contextlib.asynccontextmanager
 async def serving(client: Client, task_queue: str, folder: Path) -> AsyncIterator[tuple[str, str]]:
@@ -50,7 +45,7 @@ async def serving(client: Client, task_queue: str, folder: Path) -> AsyncIterato
         install_trigger_hooks(state)
         worker = build_worker(client, task_queue, LocalExecutor(), NoSecrets())
         async with worker, ApiServer(create_app(state), "127.0.0.1", 0) as server:
-            result = await apply_document(state, WEBHOOK_TRANSFORMS, "bench-webhook")
+            result = await apply_document(state, documents.WEBHOOK_TRANSFORMS, "bench-webhook")
             yield server.url, result.webhook_path()
 
 
