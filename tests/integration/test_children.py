@@ -11,9 +11,10 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from keel.config import Settings
+from keel.dsl.loader import parse_workflow
 from keel.execution.local import LocalExecutor
 from keel.orchestration.catalog import DirectoryCatalog
-from keel.orchestration.client import RunFailedError, original_request, wait_result
+from keel.orchestration.client import RunFailedError, original_request, start_run, wait_result
 from keel.orchestration.payloads import run_result
 from keel.orchestration.secrets import FileSecrets
 from keel.orchestration.worker import build_worker
@@ -627,3 +628,30 @@ async def test_children_of_a_scatter_walked_in_relay_runs(engine: Engine) -> Non
     assert [c.execution_id for c in second.child_runs] == [
         f"{relays[1]}--kid.items-{i}" for i in range(250, 260)
     ]
+
+
+async def test_a_child_run_id_over_temporals_limit_fails_the_action_clearly(
+    engine: Engine,
+) -> None:
+    # Nested children (and regions) lengthen run ids level by level; here the parent's own id
+    # is already long. The child action fails with the reason, instead of Temporal refusing
+    # the start and the parent's workflow task failing over and over.
+    workflow = parse_workflow(
+        """
+title: parent
+description: runs a child
+actions:
+  - ref: kid
+    action: core.workflow.execute
+    args: {workflow_alias: double, trigger_inputs: {n: 2}}
+returns: ${{ ACTIONS.kid.result }}
+"""
+    )
+    run = await start_run(
+        engine.client, workflow, task_queue=engine.task_queue, execution_id="r" * 996
+    )
+    with pytest.raises(RunFailedError) as info:
+        await asyncio.wait_for(wait_result(run), 60)
+    assert "action 'kid' failed" in str(info.value)
+    assert "over Temporal's limit of 1,000 characters" in str(info.value)
+    assert "nested too deep" in str(info.value)

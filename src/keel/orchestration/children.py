@@ -63,6 +63,14 @@ INHERITABLE = ("TRIGGER", "ACTIONS", "VARS", "SECRETS", "ENV")
 _Key = tuple[str | None, str | None, Any]
 
 
+#: Temporal's longest workflow id (the server's ``limit.maxIDLength``, 1,000 by default).
+TEMPORAL_MAX_ID = 1000
+
+#: The longest child run id Keel starts: Temporal's limit less room for the ``-attempt<n>``
+#: suffix of a retried child (up to 9,999 attempts).
+MAX_CHILD_RUN_ID = TEMPORAL_MAX_ID - len("-attempt9999")
+
+
 class ChildLauncher:
     """Runs ``core.workflow.execute`` statements of one run."""
 
@@ -171,7 +179,7 @@ class ChildLauncher:
                         relay=spec,
                         actions_queue=placement.actions_queue(),
                     ),
-                    id=f"{info.workflow_id}--{self._suffix(stmt.ref)}-relay{start}",
+                    id=child_run_id(info.workflow_id, f"{self._suffix(stmt.ref)}-relay{start}"),
                     task_queue=info.task_queue,
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 )
@@ -275,7 +283,7 @@ class ChildLauncher:
         )
         timeout = args.get("timeout")
         options: dict[str, Any] = {
-            "id": f"{info.workflow_id}--{suffix}",
+            "id": child_run_id(info.workflow_id, suffix),
             "task_queue": info.task_queue,
             "execution_timeout": timedelta(seconds=float(timeout)) if timeout else None,
         }
@@ -335,7 +343,7 @@ class ChildLauncher:
                 is_error_handler=True,
                 actions_queue=placement.actions_queue(),
             ),
-            id=f"{info.workflow_id}--error-handler",
+            id=child_run_id(info.workflow_id, "error-handler"),
             task_queue=info.task_queue,
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
@@ -397,6 +405,25 @@ class ChildLauncher:
         if self.parent_context is not None:
             passed["PARENT"] = self.parent_context
         return passed
+
+
+def child_run_id(parent: str, suffix: str) -> str:
+    """Return the run id of a child of run ``parent``: ``<parent>--<suffix>``.
+
+    Raises:
+        ActionFailedError: The id would pass :data:`MAX_CHILD_RUN_ID`. Temporal refuses such a
+            start as a bad command, which fails the parent's workflow task over and over: the
+            run would hang instead of failing.
+    """
+    run_id = f"{parent}--{suffix}"
+    if len(run_id) > MAX_CHILD_RUN_ID:
+        message = (
+            f"the child run's id would be {len(run_id):,} characters, over Temporal's limit of "
+            f"{TEMPORAL_MAX_ID:,} characters: child workflows (and regions) are nested too "
+            f"deep under this run, or its own id is too long ({len(parent):,} characters)"
+        )
+        raise ActionFailedError(Failure("ValueError", message, 1))
+    return run_id
 
 
 def stream_scope(stream: str) -> str:
