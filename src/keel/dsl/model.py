@@ -29,6 +29,9 @@ from pydantic import (
 
 #: Pattern of an action ``ref`` (and of a trigger ``ref``).
 REF_PATTERN = r"^[a-z0-9_]+$"
+#: Longest ``ref``. Refs become parts of Temporal ids (activities, child runs), which Temporal
+#: caps at 1,000 characters; an id over it is refused as a bad command and the run hangs.
+MAX_REF_LENGTH = 128
 #: Pattern of a dotted action name.
 ACTION_PATTERN = r"^[a-z0-9_.]+$"
 
@@ -122,7 +125,7 @@ class Trigger(_Model):
     """
 
     type: Literal["webhook", "schedule"]
-    ref: str = Field(pattern=REF_PATTERN)
+    ref: str = Field(pattern=REF_PATTERN, max_length=MAX_REF_LENGTH)
     args: Annotated[dict[str, Any], _EmptyDict] = Field(default_factory=dict)
 
 
@@ -211,7 +214,7 @@ class ActionStatement(_Model):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ref: str = Field(pattern=REF_PATTERN)
+    ref: str = Field(pattern=REF_PATTERN, max_length=MAX_REF_LENGTH)
     action: str = Field(pattern=ACTION_PATTERN)
     description: Annotated[str, _EmptyStr] = ""
     args: Annotated[dict[str, Any], _EmptyDict] = Field(default_factory=dict)

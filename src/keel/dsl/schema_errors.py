@@ -127,6 +127,8 @@ def _message(detail: ErrorDetails, loc: Loc, root: type[BaseModel]) -> str:
         hint = _PATTERN_HINTS.get(pattern)
         extra = f" ({hint})" if hint else ""
         return f"must match {pattern}{extra}, got {value!r}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long, got {len(value):,}"
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}, got {describe_value(value)}"
     if kind in ("greater_than_equal", "greater_than"):

@@ -360,3 +360,30 @@ def test_load_workflow_file_errors(tmp_path: Path) -> None:
     bad.write_text("title: [\n")
     result = load_workflow_file(bad)
     assert result.problems[0].file == str(bad)
+
+
+def test_a_ref_longer_than_the_bound_is_refused_with_its_length() -> None:
+    long_ref = "a" * 129
+    workflow, problems = _load(
+        f"""title: t
+description: d
+actions:
+  - ref: {long_ref}
+    action: core.transform.reshape
+    args: {{value: 1}}
+"""
+    )
+    assert workflow is None
+    assert [(p.line, p.field, p.message) for p in problems] == [
+        (4, "ref", "must be at most 128 characters long, got 129")
+    ]
+    at_bound, problems = _load(
+        """title: t
+description: d
+actions:
+  - ref: REF
+    action: core.transform.reshape
+    args: {value: 1}
+""".replace("REF", "a" * 128)
+    )
+    assert at_bound is not None and problems == []
