@@ -3,7 +3,7 @@
 uvicorn times out idle keep-alive connections but not a client that sends its request slowly:
 half-sent headers, or a body trickled a byte at a time, hold a connection (and a task) for as
 long as the client likes. :class:`TimedHttpToolsProtocol` is uvicorn's httptools protocol (HTTP
-parsed in C: ~20% less API CPU per webhook delivery than h11's pure Python, bench/RESULTS.md)
+parsed in C: 8% less API CPU per 202 webhook delivery than h11's pure Python, bench/RESULTS.md)
 with two deadlines added: a request's headers must arrive within ``KEEL_API_HEADER_TIMEOUT``
 seconds of its first byte (or of the connection), and its body within ``KEEL_API_BODY_TIMEOUT``
 seconds of its headers; a late client's connection is closed. It also bounds a request's head
