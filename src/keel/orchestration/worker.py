@@ -71,6 +71,12 @@ PASSTHROUGH_MODULES = (
 )
 
 
+#: Wall-clock seconds a workflow activation may run before it counts as deadlocked: under the
+#: 10 s a workflow task may take on the server, over the SDK's 2 s (see
+#: :func:`with_deadlock_allowance`).
+DEADLOCK_SECONDS = 8.0
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """Return the workflow runner with Keel's pure core passed through the sandbox.
 
@@ -112,7 +118,7 @@ def build_worker(
     """
     activities = ActionActivities(executor, secrets, seen, registry)
     catalog_activities = CatalogActivities(catalog)
-    return Worker(
+    worker = Worker(
         client,
         task_queue=task_queue,
         workflows=[KeelRun],
@@ -126,6 +132,7 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
     )
+    return with_deadlock_allowance(worker)
 
 
 def build_orchestrator(client: Client, task_queue: str) -> Worker:
@@ -136,10 +143,28 @@ def build_orchestrator(client: Client, task_queue: str) -> Worker:
     (:mod:`keel.orchestration.placement`). API processes run one to orchestrate the runs they
     start; worker processes run one too, so that those runs go on when an API process is gone.
     """
-    return Worker(
+    worker = Worker(
         client,
         task_queue=orchestration_queue(task_queue),
         workflows=[KeelRun],
         activities=[],
         workflow_runner=sandbox_runner(),
     )
+    return with_deadlock_allowance(worker)
+
+
+def with_deadlock_allowance(worker: Worker) -> Worker:
+    """Give ``worker``'s workflow activations :data:`DEADLOCK_SECONDS` before a deadlock.
+
+    The SDK fails an activation that has not yielded within 2 s of *wall-clock* time and
+    retries it forever, however the time was spent. Keel's workflow code never blocks (its I/O
+    is in activities; user expressions are bounded by work units, calibrated to well under 2 s),
+    but on a slow or loaded machine the same deterministic work (10,000 pure ``for_each`` items
+    in one task) can take longer than 2 s of wall time, and the run then hangs instead of
+    finishing. The SDK offers only ``debug_mode`` (no detection at all); this sets its private
+    timeout, checked against the pinned release by tests/integration/test_deadlock_allowance.py.
+    """
+    workflows = getattr(worker, "_workflow_worker", None)
+    if workflows is not None:
+        workflows._deadlock_timeout_seconds = DEADLOCK_SECONDS
+    return worker
