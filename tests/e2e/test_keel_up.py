@@ -283,7 +283,11 @@ def up_own(env: dict[str, str], cwd: Path, *files: str) -> tuple[Process, str]:
         env,
         cwd,
     )
-    process.wait_for("Keel is up", timeout=120)
+    try:
+        process.wait_for("Keel is up", timeout=120)
+    except BaseException:
+        stop(process)  # its output pipe too: left open, it fails a later test as unraisable
+        raise
     return process, f"http://127.0.0.1:{port}"
 
 

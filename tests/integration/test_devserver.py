@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio import activity, workflow
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
@@ -94,6 +96,32 @@ async def test_an_early_exit_is_reported_with_the_log(tmp_path: Path) -> None:
     with pytest.raises(DevServerError, match="exited with code"):
         await server.start()
     assert not server.running
+
+
+async def test_ports_taken_before_the_server_binds_them_are_picked_again(tmp_path: Path) -> None:
+    server = TemporalDevServer(log_file=tmp_path / "temporal.log", ui=True, start_timeout=60)
+    taken_port, taken_ui = server.port, server.ui_port
+    assert taken_ui is not None
+    # Another process takes both picked ports between the pick and the server's bind.
+    holders = [socket.create_server(("127.0.0.1", port)) for port in (taken_port, taken_ui)]
+    try:
+        await server.start()
+        assert server.running and server.port != taken_port and server.ui_port != taken_ui
+        client = await Client.connect(server.address)
+        assert await client.workflow_service.get_system_info(GetSystemInfoRequest())
+    finally:
+        await server.stop()
+        for holder in holders:
+            holder.close()
+
+
+async def test_a_port_the_caller_gave_is_never_changed(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        server = TemporalDevServer(log_file=tmp_path / "temporal.log", port=port, start_timeout=30)
+        with pytest.raises(DevServerError, match="address already in use"):
+            await server.start()
+        assert server.port == port and not server.running
 
 
 async def test_open_temporal_uses_a_configured_address(temporal_server: TemporalDevServer) -> None:

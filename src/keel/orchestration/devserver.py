@@ -94,6 +94,10 @@ def find_temporal_cli() -> Path:
     )
 
 
+#: How many times :meth:`TemporalDevServer.start` tries, picking new ports after a port race.
+PORT_TRIES = 3
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on ``host`` right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -136,6 +140,8 @@ class TemporalDevServer:
         self.ip = ip
         self.port = port or free_port(ip)
         self.ui_port = (ui_port or free_port(ip)) if ui else None
+        # Ports picked here (not given) may be picked again if another process takes one first.
+        self._picked = (port is None, ui and ui_port is None)
         self.db_file = db_file
         self.log_file = log_file
         self.namespace = namespace
@@ -192,12 +198,36 @@ class TemporalDevServer:
     async def start(self) -> None:
         """Start the server and wait until its frontend answers.
 
+        A port picked as free can be taken before the server binds it (by any process's next
+        outgoing connection, say); the server then exits at once, and is started again on newly
+        picked ports, up to :data:`PORT_TRIES` times. Ports the caller gave are never changed.
+
         Raises:
             DevServerError: The CLI is missing, the process exited early, or the frontend did not
                 answer within the start timeout (the message quotes the end of the server's log).
         """
         if self.running:
             return
+        for tries_left in reversed(range(PORT_TRIES)):
+            try:
+                await self._start_once()
+                return
+            except DevServerError as exc:
+                if tries_left == 0 or not self._pick_ports_again(str(exc)):
+                    raise
+
+    def _pick_ports_again(self, failure: str) -> bool:
+        """Pick new free ports if ``failure`` is a taken port that was picked here."""
+        if "address already in use" not in failure or not any(self._picked):
+            return False
+        picked_port, picked_ui = self._picked
+        if picked_port:
+            self.port = free_port(self.ip)
+        if picked_ui:
+            self.ui_port = free_port(self.ip)
+        return True
+
+    async def _start_once(self) -> None:
         cmd = self.command()
         for path in (self.db_file, self.log_file):
             if path is not None:
