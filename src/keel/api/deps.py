@@ -27,14 +27,19 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_state(request: Request) -> ServiceState:
-    """Return the service state of the app serving ``request``.
-
-    Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, which would
-    cost every request (webhooks included) a thread hand-off for one attribute read.
-    """
+def state_of(request: Request) -> ServiceState:
+    """Return the service state of the app serving ``request`` (for routes without dependencies)."""
     state: ServiceState = request.app.state.keel
     return state
+
+
+async def get_state(request: Request) -> ServiceState:
+    """Return :func:`state_of` ``request`` as a FastAPI dependency.
+
+    Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, which would
+    cost every request a thread hand-off for one attribute read.
+    """
+    return state_of(request)
 
 
 async def get_registry(state: Annotated[ServiceState, Depends(get_state)]) -> Registry:

@@ -30,6 +30,7 @@ from keel.api.deliveries import (
     start_runs,
     wait_outcomes,
 )
+from keel.api.deps import state_of
 from keel.api.errors import ApiError
 from keel.api.schemas.webhooks import (
     WebhookBatchResult,
@@ -108,7 +109,7 @@ async def deliver(workflow_id: str, secret: str, request: Request) -> Response:
     start in Temporal right after (``GET /runs/{id}`` says ``queued`` until then). A redelivery
     with the same idempotency key answers with the first run's id.
     """
-    _, ids, batch = await _accept(_state(request), workflow_id, secret, request, wait=False)
+    _, ids, batch = await _accept(state_of(request), workflow_id, secret, request, wait=False)
     started = (
         WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
     )
@@ -122,7 +123,7 @@ async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> R
 
     A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
     """
-    state = _state(request)
+    state = state_of(request)
     target, ids, batch = await _accept(state, workflow_id, secret, request, wait=True)
     timeout = target.settings.wait_timeout_seconds
     outcomes = await wait_outcomes(state, ids, timeout)
@@ -142,19 +143,13 @@ async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> R
 @router.api_route(PATH, methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts, after the secret check (404 or 405)."""
-    await _accept(_state(request), workflow_id, secret, request, wait=False)
+    await _accept(state_of(request), workflow_id, secret, request, wait=False)
 
 
 @router.api_route(PATH + "/wait", methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other_wait(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts on the ``/wait`` form too."""
-    await _accept(_state(request), workflow_id, secret, request, wait=True)
-
-
-def _state(request: Request) -> ServiceState:
-    """Return the service state (read here: a dependency costs FastAPI's solving per request)."""
-    state: ServiceState = request.app.state.keel
-    return state
+    await _accept(state_of(request), workflow_id, secret, request, wait=True)
 
 
 def _json(body: BaseModel, status: int) -> Response:
