@@ -30,6 +30,7 @@ from keel.api.triggers_sync import install_trigger_hooks
 from keel.config import Settings, get_settings
 from keel.expressions.limits import configure as configure_limits
 from keel.orchestration.worker import build_orchestrator
+from keel.processes.heap import freeze_startup_heap
 from keel.processes.orchestrator import Orchestration
 from keel.processes.temporal import connect_patiently
 from keel.store.crypto import SecretCipher
@@ -41,10 +42,17 @@ class ServiceApp:
 
     The API app (:func:`keel.api.app.create_app`) takes its resources ready-made; this wrapper
     is what lets a server process build them itself, in its own event loop.
+
+    Args:
+        settings: The process's settings.
+        freeze_heap: The process is this app's own (a ``keel api`` server process): once open,
+            keep what its start built out of the garbage collector's walks
+            (:mod:`keel.processes.heap`). Off for an app opened inside another program (tests).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, freeze_heap: bool = False) -> None:
         self.settings = settings
+        self.freeze_heap = freeze_heap
         self.app: FastAPI | None = None
         self._database: Database | None = None
         self.orchestration: Orchestration | None = None
@@ -94,6 +102,10 @@ class ServiceApp:
         state.relay.start()
         self._state = state
         self.app = create_app(state)
+        if self.freeze_heap:
+            # Everything this process keeps is built: keep it out of the collector's walks
+            # (each full collection walked it all, stalling every request under way).
+            freeze_startup_heap()
 
     async def close(self) -> None:
         """Stop the relay and the orchestrating worker, then close the store.
@@ -114,4 +126,4 @@ class ServiceApp:
 
 def create_service_app() -> Any:
     """Return the ASGI app of one API process (uvicorn's factory: ``factory=True``)."""
-    return ServiceApp(get_settings())
+    return ServiceApp(get_settings(), freeze_heap=True)

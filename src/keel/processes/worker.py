@@ -20,6 +20,7 @@ from keel.config import Settings
 from keel.errors import KeelError
 from keel.orchestration.secrets import SecretsProvider
 from keel.orchestration.stack import EmbeddedStack
+from keel.processes.heap import freeze_startup_heap
 from keel.processes.temporal import connect_patiently, temporal_address
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
@@ -52,6 +53,7 @@ async def run_worker(settings: Settings, console: Console) -> None:
             orchestration=True,
         ) as stack:
             stop = stop_signals()
+            freeze_startup_heap()  # see keel.processes.heap: fewer, shorter pauses of every run
             console.print(
                 f"worker polling task queue '{stack.task_queue}' on {stack.address} "
                 f"(executor: {_executor(stack.settings)}); Ctrl-C to stop"
