@@ -10,7 +10,9 @@ Where Keel runs is the ``topology`` parameter of :class:`WebhookBench`:
 - ``in-process``: that service inside the benchmark's process (the CPU figure then includes the
   clients').
 
-Clients are ``httpx`` over real sockets:
+Clients send over real sockets, with the lean client of :mod:`bench.lean_http` (keep-alive,
+requests built once, responses parsed in C; httpx, which set up the service, cost the benchmark's
+process several times the CPU per request on the machine it measures):
 
 - ``/wait``, one client after another: p50/p99 of webhook-in to result-out;
 - ``/wait`` from ``clients`` and from ``clients_high`` concurrent clients: runs/s and p50/p99,
@@ -45,6 +47,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench import documents, measure
+from bench.lean_http import LeanClient
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
 from bench.raw_workflows import TransformInput, expected_transform
@@ -70,13 +73,15 @@ class Service:
     """A running webhook service, as the scenarios see it.
 
     Attributes:
-        http: A client of its API.
+        http: A client of its API (httpx: setting up).
+        lean: A lean client of the same API (the measured deliveries: see bench.lean_http).
         path: The webhook's path.
         cpu: Returns the CPU seconds the service has used so far.
         cpu_is_alone: Whether ``cpu`` counts the service alone (not the benchmark's clients).
     """
 
     http: httpx.AsyncClient
+    lean: LeanClient
     path: str
     cpu: Callable[[], float]
     cpu_is_alone: bool
@@ -124,7 +129,8 @@ class WebhookBench:
                     )
                     http = await stack.enter_async_context(keel.client(limits))
                     path = await keel.apply(http, documents.WEBHOOK_TRANSFORMS, "bench-webhook")
-                    yield Service(http, path, keel.cpu, cpu_is_alone=True)
+                    lean = _lean(stack, keel.url)
+                    yield Service(http, lean, path, keel.cpu, cpu_is_alone=True)
                     return
                 if self.topology == "in-process":
                     served = serving(self.client, task_queue, Path(tmp))
@@ -136,7 +142,7 @@ class WebhookBench:
                     cpu, alone = (lambda: _cpu_of(pid)), True
                 http = httpx.AsyncClient(base_url=url, limits=limits, timeout=60)
                 await stack.enter_async_context(http)
-                yield Service(http, path, cpu, cpu_is_alone=alone)
+                yield Service(http, _lean(stack, url), path, cpu, cpu_is_alone=alone)
 
     def _m(self, key: str, label: str, size: str) -> Measurement:
         where = f" [{self.label.lstrip('@')}]" if self.label else ""
@@ -207,13 +213,22 @@ async def _acks_then_drain(m: Measurement, ack: _AckRun, o: Options) -> Measurem
     return m
 
 
+def _lean(stack: contextlib.AsyncExitStack, url: str) -> LeanClient:
+    """Return a lean client of the service at ``url``, closed with ``stack``."""
+    address = httpx.URL(url)
+    lean = LeanClient(address.host, address.port or 80)
+    stack.push_async_callback(lean.aclose)
+    return lean
+
+
 def _wait_run(service: Service) -> measure.RunOnce:
     """Return one webhook delivery through ``/wait``, its result checked."""
     trigger = documents.transform_trigger()
     expected = expected_transform(TransformInput(**trigger))
+    request = service.lean.request(service.path + "/wait", trigger)
 
     async def run() -> None:
-        response = await service.http.post(service.path + "/wait", json=trigger)
+        response = await service.lean.send(request)
         check(response.status_code, 200, f"/wait status ({response.text[:200]})")
         body = response.json()
         check(body["status"], "succeeded", "run status")
@@ -230,10 +245,11 @@ class _AckRun:
         self.client = client
         self.trigger = documents.transform_trigger()
         self.expected = expected_transform(TransformInput(**self.trigger))
+        self.request = service.lean.request(service.path, self.trigger)
         self.started: list[str] = []
 
     async def __call__(self) -> None:
-        response = await self.service.http.post(self.service.path, json=self.trigger)
+        response = await self.service.lean.send(self.request)
         check(response.status_code, 202, f"webhook status ({response.text[:200]})")
         self.started.append(response.json()["execution_id"])
 
