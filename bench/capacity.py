@@ -26,6 +26,7 @@ import httpx
 from rich.table import Table
 
 from bench import documents, measure
+from bench.lean_http import LeanClient
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
 from bench.stack import KeelStack, running, tree_cpu
@@ -83,9 +84,12 @@ async def _pair(
             stack.client(limits) as http,
         ):
             path = await stack.apply(http, io_workflow(slow_url), "bench-capacity")
+            # Deliveries through the lean client, as the webhook scenarios send them.
+            lean = LeanClient("127.0.0.1", stack.port)
+            request = lean.request(path + "/wait", {})
 
             async def run() -> None:
-                response = await http.post(path + "/wait", json={})
+                response = await lean.send(request)
                 check(response.status_code, 200, f"/wait status ({response.text[:200]})")
                 body = response.json()
                 check(body["status"], "succeeded", "run status")
@@ -113,6 +117,7 @@ async def _pair(
             await stack.settle()
             found.append(await guarded(two, body))
             progress(found[-1])
+            await lean.aclose()
     return found
 
 

@@ -12,7 +12,7 @@ import gc
 import math
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,21 +138,57 @@ async def clients(
     m: Measurement, run: RunOnce, *, clients: int, per_client: int, reps: int, warmup: int
 ) -> Measurement:
     """Per repetition, ``clients`` loops each do ``per_client`` sequential runs."""
+    (m,) = await levels([Level(m, clients)], run, per_client=per_client, reps=reps, warmup=warmup)
+    return m
+
+
+@dataclass
+class Level:
+    """One client count of :func:`levels`, and where its figures go.
+
+    Attributes:
+        m: The measurement of this level.
+        clients: Its number of concurrent clients.
+        cpu: Returns the CPU seconds of the system under test so far (for ``cpu_ms_per_run``).
+    """
+
+    m: Measurement
+    clients: int
+    cpu: Callable[[], float] | None = None
+
+
+async def levels(
+    found: Sequence[Level], run: RunOnce, *, per_client: int, reps: int, warmup: int
+) -> list[Measurement]:
+    """Measure several client counts, their repetitions alternated (one of each in turn).
+
+    Alternating keeps a slow drift of the machine or of the server under test (its store grows
+    with every run) out of the comparison between the levels: each sees the same minutes.
+    """
     _quiet_heap()
-    latencies: list[float] = []
-    rates: list[float] = []
+    rates: list[list[float]] = [[] for _ in found]
+    latencies: list[list[float]] = [[] for _ in found]
+    cpu_seconds = [0.0 for _ in found]
 
     async def client() -> list[float]:
         return [await _timed(run) for _ in range(per_client)]
 
     for rep in range(warmup + reps):
-        start = time.perf_counter()
-        per = await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-        if rep >= warmup:
-            rates.append(clients * per_client / elapsed)
-            latencies.extend(t for times in per for t in times)
-    return _throughput(m, rates, latencies, reps)
+        for index, level in enumerate(found):
+            cpu_before = level.cpu() if level.cpu is not None else 0.0
+            start = time.perf_counter()
+            per = await asyncio.gather(*(client() for _ in range(level.clients)))
+            elapsed = time.perf_counter() - start
+            if rep >= warmup:
+                rates[index].append(level.clients * per_client / elapsed)
+                latencies[index].extend(t for times in per for t in times)
+                if level.cpu is not None:
+                    cpu_seconds[index] += level.cpu() - cpu_before
+    for index, level in enumerate(found):
+        _throughput(level.m, rates[index], latencies[index], reps)
+        if level.cpu is not None:
+            level.m.cpu_ms_per_run = cpu_seconds[index] / (level.clients * per_client * reps) * 1000
+    return [level.m for level in found]
 
 
 def _throughput(

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,52 +154,52 @@ class WebhookBench:
         found: list[Measurement] = []
         async with self._service() as service:
             wait, ack = _wait_run(service), _AckRun(service, self.client)
-            scenarios: list[tuple[Measurement, Callable[[Measurement], Awaitable[Measurement]]]] = [
-                (
-                    self._m(
-                        "keel.webhook_seq", "2f webhook /wait, sequential", f"{o.seq_runs} runs"
-                    ),
-                    lambda m: measure.sequential(m, wait, runs=o.seq_runs, warmup=3),
-                ),
-                (
-                    self._m(
-                        "keel.webhook_clients", "2f webhook /wait, clients", f"{o.clients} clients"
-                    ),
-                    lambda m: _with_cpu(m, service, o, o.clients, wait),
-                ),
-                (
-                    self._m(
-                        "keel.webhook_clients_high",
-                        "2f webhook /wait, more clients",
-                        f"{o.clients_high} clients",
-                    ),
-                    lambda m: _with_cpu(m, service, o, o.clients_high, wait),
-                ),
-                (
-                    self._m(
-                        "keel.webhook_ack", "2f webhook 202 ack, clients", f"{o.clients} clients"
-                    ),
-                    lambda m: _acks_then_drain(m, ack, o),
-                ),
-            ]
-            for m, body in scenarios:
-                found.append(await guarded(m, body))
-                progress(found[-1])
+            seq = self._m("keel.webhook_seq", "2f webhook /wait, sequential", f"{o.seq_runs} runs")
+            found.append(
+                await guarded(seq, lambda m: measure.sequential(m, wait, runs=o.seq_runs, warmup=3))
+            )
+            progress(found[-1])
+            # The two client counts' repetitions alternate, so that whether Keel holds its rate
+            # at more clients is not decided by which of them ran later (bench.measure.levels).
+            low = self._m(
+                "keel.webhook_clients", "2f webhook /wait, clients", f"{o.clients} clients"
+            )
+            high = self._m(
+                "keel.webhook_clients_high",
+                "2f webhook /wait, more clients",
+                f"{o.clients_high} clients",
+            )
+            for m in await _levels_with_cpu([low, high], service, o, wait):
+                found.append(m)
+                progress(m)
+            ack_m = self._m(
+                "keel.webhook_ack", "2f webhook 202 ack, clients", f"{o.clients} clients"
+            )
+            found.append(await guarded(ack_m, lambda m: _acks_then_drain(m, ack, o)))
+            progress(found[-1])
         return found
 
 
-async def _with_cpu(
-    m: Measurement, service: Service, o: Options, clients: int, run: measure.RunOnce
-) -> Measurement:
-    """Measure ``clients`` closed-loop clients and the service's CPU per run meanwhile."""
-    before = service.cpu()
-    await measure.clients(
-        m, run, clients=clients, per_client=o.per_client, reps=o.reps, warmup=o.warmup
-    )
-    runs = clients * o.per_client * (o.reps + o.warmup)
-    m.cpu_ms_per_run = (service.cpu() - before) / runs * 1000
-    m.cpu_is_alone = service.cpu_is_alone
-    return m
+async def _levels_with_cpu(
+    ms: list[Measurement], service: Service, o: Options, run: measure.RunOnce
+) -> list[Measurement]:
+    """Measure ``clients`` and ``clients_high`` closed-loop clients, alternated, with CPU per run.
+
+    A failure is recorded in both measurements (the benchmark goes on).
+    """
+    low, high = ms
+    found = [
+        measure.Level(low, o.clients, service.cpu),
+        measure.Level(high, o.clients_high, service.cpu),
+    ]
+    try:
+        await measure.levels(found, run, per_client=o.per_client, reps=o.reps, warmup=o.warmup)
+    except Exception as exc:  # reported in the table, the rest still run
+        for m in ms:
+            m.error = f"{type(exc).__name__}: {exc}".strip()
+    for m in ms:
+        m.cpu_is_alone = service.cpu_is_alone
+    return ms
 
 
 async def _acks_then_drain(m: Measurement, ack: _AckRun, o: Options) -> Measurement:
