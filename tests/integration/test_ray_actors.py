@@ -119,12 +119,27 @@ async def test_ready_waits_for_every_actor(ray_cluster: None) -> None:
         done, _ = ray.wait(refs, num_returns=2, timeout=10)
         assert len(done) == 2
         assert len(set(ray.get(done))) == 2
-        # An actor that cannot answer is reported, not waited for forever.
-        ray.kill(executor._actors.actors[1], no_restart=True)
+        # An actor that cannot answer is reported, not waited for forever. ray.kill is
+        # asynchronous: a call sent right after it may still reach the live process (seen in
+        # CI), so wait until Ray itself reports the actor dead, then ask the pool.
+        killed = executor._actors.actors[1]
+        ray.kill(killed, no_restart=True)
+        await _until_dead(killed)
         with pytest.raises(ray.exceptions.RayActorError):
-            await executor.ready()
+            await asyncio.wait_for(executor.ready(), 30)
     finally:
         await executor.close()
+
+
+async def _until_dead(actor: object, seconds: float = 30.0) -> None:
+    """Return once a call to ``actor`` fails as a dead actor's (within ``seconds``)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            try:
+                await asyncio.wrap_future(actor.pid.remote().future())  # type: ignore[attr-defined]
+            except ray.exceptions.RayActorError:
+                return
+            await asyncio.sleep(0.1)
 
 
 async def test_ready_without_actors_returns_at_once(ray_cluster: None) -> None:
