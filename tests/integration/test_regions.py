@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -587,3 +588,49 @@ async def test_a_skipped_scatter_skips_its_whole_region(engine: Engine) -> None:
         "collect": "skipped",
         "after": "skipped",
     }
+
+
+def _deep_scatter(levels: int, timeout: int) -> str:
+    """Return ``levels`` nested single-item scatters of long refs around one HTTP call."""
+    refs = [f"level_{n}_" + "x" * 110 for n in range(levels)]
+    lines = []
+    for n, ref in enumerate(refs):
+        # Level n scatters the one item of level n - 1: lists nested `levels` deep.
+        source = "[" * levels + "1" + "]" * levels
+        if n:
+            source = f'"${{{{ ACTIONS.{refs[n - 1]}.result }}}}"'
+        depends = f"\n    depends_on: [{refs[n - 1]}]" if n else ""
+        lines.append(
+            f"  - ref: {ref}\n    action: core.transform.scatter{depends}\n"
+            f"    args: {{collection: {source}}}\n"
+        )
+    lines.append(
+        f"  - ref: call\n    action: core.http_request\n    depends_on: [{refs[-1]}]\n"
+        f"    retry_policy: {{timeout: {timeout}}}\n"
+        '    args: {url: "${{ TRIGGER.base }}/item", params: {value: deep}}\n'
+    )
+    previous = "call"
+    for n in reversed(range(levels)):
+        gather = f"back_{n}"
+        lines.append(
+            f"  - ref: {gather}\n    action: core.transform.gather\n    depends_on: [{previous}]\n"
+            f'    args: {{items: "${{{{ ACTIONS.{previous}.result }}}}"}}\n'
+        )
+        previous = gather
+    return doc("".join(lines), f"'${{{{ ACTIONS.{previous}.result }}}}'")
+
+
+@pytest.mark.parametrize("timeout", [30, 400], ids=["local activity", "regular activity"])
+async def test_an_action_nested_past_temporals_id_limit_still_runs(
+    engine: Engine, base_url: str, timeout: int
+) -> None:
+    # Nine levels of 118-character scatter refs: the action's activity id (the stream of items
+    # it runs in, its ref, its attempt) passes Temporal's 1,000 characters.
+    document = _deep_scatter(9, timeout)
+    run = await engine.start(document, {"base": base_url})
+    result = await asyncio.wait_for(wait_result(run), 60)
+    inner: Any = result
+    for _ in range(9):
+        assert isinstance(inner, list) and len(inner) == 1
+        inner = inner[0]
+    assert inner["data"] == {"seen": "deep"}

@@ -14,6 +14,7 @@ attempt, and the attempt count reaches the error message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from keel.dsl.model import ActionStatement, Workflow
 from keel.dsl.regions import GATHER, LOOP_END
 from keel.errors import ExpressionError
 from keel.orchestration import placement
-from keel.orchestration.children import CHILD_ACTION, ChildLauncher
+from keel.orchestration.children import CHILD_ACTION, TEMPORAL_MAX_ID, ChildLauncher
 from keel.orchestration.context import RunContext, jsonable, reads_secrets, split_secret_args
 from keel.orchestration.failures import ActionFailedError, Failure
 from keel.orchestration.payloads import (
@@ -267,7 +268,7 @@ class ActionRunner:
                 where = stmt.ref if item is None else f"{stmt.ref}[{item}]"
                 if self.stream:
                     where = f"{self.stream}/{where}"
-                result = await _execute(task, f"{where}#{attempt}")
+                result = await _execute(task, activity_id(where, attempt))
             last = policy.max_attempts != 0 and attempt >= policy.max_attempts
             if result.ok:
                 if policy.retry_until is None or self._done(stmt, result.result, loop_vars, warn):
@@ -346,7 +347,29 @@ class ActionRunner:
             raise ActionFailedError(Failure("ExpressionError", f"{field}: {exc}", 0)) from exc
 
 
-async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
+#: The most of an over-long activity id's end that :func:`activity_id` keeps (the innermost
+#: items and the action's ref, which say the most).
+ACTIVITY_ID_TAIL = 400
+
+
+def activity_id(where: str, attempt: int) -> str:
+    """Return the activity id of attempt ``attempt`` of the action at ``where``.
+
+    ``where`` names the action in its stream of items (``scan[3]/retry#2/call[0]``), so it grows
+    with every region it is nested in. Temporal refuses to schedule an activity whose id passes
+    :data:`~keel.orchestration.children.TEMPORAL_MAX_ID` characters, and a refused command fails
+    the workflow task over and over: the run would hang. Such an id is shortened instead, the
+    same way on every replay: a digest of the whole ``where`` (unique within the run) and its
+    last :data:`ACTIVITY_ID_TAIL` characters. Ids within the limit are unchanged.
+    """
+    full = f"{where}#{attempt}"
+    if len(full) <= TEMPORAL_MAX_ID:
+        return full
+    digest = hashlib.sha256(where.encode()).hexdigest()[:24]
+    return f"{digest}~{where[-ACTIVITY_ID_TAIL:]}#{attempt}"
+
+
+async def _execute(task: ActionTask, identity: str) -> ActionResult:
     """Run one attempt as a local or regular activity, turning Temporal errors into results."""
     timeout = timedelta(seconds=task.timeout + TIMEOUT_SLACK_SECONDS)
     once = RetryPolicy(maximum_attempts=1)
@@ -358,7 +381,7 @@ async def _execute(task: ActionTask, activity_id: str) -> ActionResult:
             result_type=ActionResult,
             timeout=timeout,
             retry_policy=once,
-            activity_id=activity_id,
+            activity_id=identity,
             local=task.timeout <= LOCAL_ACTIVITY_MAX_SECONDS,
         )
     except ActivityError as exc:
