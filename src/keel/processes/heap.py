@@ -5,7 +5,7 @@ api`` or ``keel worker`` process holds a few hundred thousand objects built once
 (FastAPI's and pydantic's schemas, SQLAlchemy's mappings, the Temporal SDK, Keel's own
 modules) that live as long as the process; each full (oldest-generation) collection walked all
 of them again, and stopped the whole process meanwhile. Measured in a ``keel api`` process
-acknowledging 202 webhook deliveries from 8 clients: full collections of 50-120 ms, each
+acknowledging 202 webhook deliveries from 8 clients: full collections of 50-170 ms, each
 holding every delivery under way (the 202 ack p99 was set by them: bench/RESULTS.md, session 8).
 
 :func:`freeze_startup_heap`, called once the process has built everything it keeps, collects
