@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -82,10 +83,10 @@ async def _pair(
         async with (
             running(address, Path(tmp), workers=1, env=env) as stack,
             stack.client(limits) as http,
+            # Deliveries through the lean client, as the webhook scenarios send them.
+            contextlib.aclosing(LeanClient("127.0.0.1", stack.port)) as lean,
         ):
             path = await stack.apply(http, io_workflow(slow_url), "bench-capacity")
-            # Deliveries through the lean client, as the webhook scenarios send them.
-            lean = LeanClient("127.0.0.1", stack.port)
             request = lean.request(path + "/wait", {})
 
             async def run() -> None:
@@ -117,7 +118,6 @@ async def _pair(
             await stack.settle()
             found.append(await guarded(two, body))
             progress(found[-1])
-            await lean.aclose()
     return found
 
 

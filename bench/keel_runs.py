@@ -237,7 +237,7 @@ class KeelBench:
                         await run()
                         m.samples.append(time.perf_counter() - started)
         except Exception as exc:  # reported in both rows, as guarded() does for one
-            local.error = on_ray.error = f"{type(exc).__name__}: {exc}".strip()
+            measure.record_failure([local, on_ray], exc)
             return [local, on_ray]
         for m, _run in runs:
             m.total_ms = statistics.median(m.samples) * 1000

@@ -212,6 +212,12 @@ def check(got: object, expected: object, what: str) -> None:
         raise CheckError(f"{what}: expected {expected!r}, got {got!r}")
 
 
+def record_failure(measurements: Sequence[Measurement], exc: BaseException) -> None:
+    """Record ``exc`` as the error of each of ``measurements`` (measured, and failed, together)."""
+    for m in measurements:
+        m.error = f"{type(exc).__name__}: {exc}".strip()
+
+
 async def guarded(
     m: Measurement, body: Callable[[Measurement], Awaitable[Measurement]]
 ) -> Measurement:
@@ -219,7 +225,7 @@ async def guarded(
     try:
         return await body(m)
     except Exception as exc:  # any failure of one scenario is reported, the rest still run
-        m.error = f"{type(exc).__name__}: {exc}".strip()
+        record_failure([m], exc)
         return m
 
 

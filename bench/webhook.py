@@ -194,9 +194,8 @@ async def _levels_with_cpu(
     ]
     try:
         await measure.levels(found, run, per_client=o.per_client, reps=o.reps, warmup=o.warmup)
-    except Exception as exc:  # reported in the table, the rest still run
-        for m in ms:
-            m.error = f"{type(exc).__name__}: {exc}".strip()
+    except Exception as exc:  # reported in both rows, as guarded() does for one
+        measure.record_failure(ms, exc)
     for m in ms:
         m.cpu_is_alone = service.cpu_is_alone
     return ms
