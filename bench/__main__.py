@@ -158,7 +158,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
         if any(m.key.startswith("keel.capacity") for m in measurements):
             from bench.capacity import capacity_table
 
-            out.print(capacity_table(measurements))
+            out.print(capacity_table(measurements, options.capacity_slots))
         return 1 if any(m.error for m in measurements) else 0
 
 

@@ -3,10 +3,17 @@
 A webhook workflow of 3 chained ``core.http_request`` calls to a loopback server that answers
 after ``SLOW_MS`` (:func:`bench.topology.slow_server`), through ``/wait`` from
 ``capacity_clients`` closed-loop clients, against one ``keel api`` process with one
-``keel worker``, then with a second worker started beside it on the same task queue (the API
-process orchestrates these runs; their actions run on the workers). Issue
-9's target: runs/s with 2 workers >= 1.8x one worker's. The clients are many enough (32) to
-keep one worker's runs in flight; the second worker only helps if the first was the limit.
+``keel worker``, then with a second worker started beside it on the same task queue (the runs
+go to the workers whole; their actions run there). Issue 9's target: runs/s with 2 workers
+>= 1.8x one worker's. The clients are many enough (32) to keep one worker's runs in flight; the
+second worker only helps if the first was the limit.
+
+Measured with each worker's default action slots (one machine's 2 cores for every process, so
+the machine is the limit and a second worker cannot add much), then with fixed slots per worker
+(``KEEL_WORKER_MAX_ACTIONS``), where each worker stands for a machine of its own that carries
+that many actions at once. That stand-in holds only while the two workers together leave this
+machine CPU to spare, so every row prints how busy the whole machine was: with 4 slots, two
+workers need about as many runs/s as this machine completes with any number of workers.
 """
 
 from __future__ import annotations
@@ -30,13 +37,12 @@ from bench import documents, measure
 from bench.lean_http import LeanClient
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
-from bench.stack import KeelStack, running, tree_cpu
+from bench.stack import KeelStack, machine_cpu, running, tree_cpu
 from bench.topology import SLOW_MS, slow_server
 
 #: Issue 9: runs/s with 2 worker processes >= this times one worker's.
 MIN_SCALE = 1.8
 KEY_ONE, KEY_TWO = "keel.capacity_1w", "keel.capacity_2w"
-KEY_ONE_SLOTS, KEY_TWO_SLOTS = "keel.capacity_slots_1w", "keel.capacity_slots_2w"
 
 Progress = Callable[[Measurement], None]
 
@@ -46,18 +52,20 @@ def io_workflow(url: str) -> str:
     return documents.with_webhook(documents.http_chain(3, url))
 
 
+def slot_keys(slots: int) -> tuple[str, str]:
+    """Return the measurement keys of the pair with ``slots`` action slots per worker."""
+    return f"keel.capacity_slots{slots}_1w", f"keel.capacity_slots{slots}_2w"
+
+
 async def run_capacity(options: Options, address: str, progress: Progress) -> list[Measurement]:
     """Measure the I/O webhook's runs/s with one worker process, then with two.
 
-    Twice: with the default action slots (on this machine, every process shares the same 2
-    cores, so the machine is the limit), then with ``KEEL_WORKER_MAX_ACTIONS`` set to
-    ``capacity_slots``, where each worker stands for a machine of its own that carries that many
-    actions at once, which is what a second worker on a second machine adds.
+    First with the default action slots, then once per count in ``capacity_slots`` with
+    ``KEEL_WORKER_MAX_ACTIONS`` set to it (see the module docstring).
     """
     found = await _pair(options, address, progress, None, (KEY_ONE, KEY_TWO))
-    if options.capacity_slots > 0:
-        keys = (KEY_ONE_SLOTS, KEY_TWO_SLOTS)
-        found += await _pair(options, address, progress, options.capacity_slots, keys)
+    for slots in options.capacity_slots:
+        found += await _pair(options, address, progress, slots, slot_keys(slots))
     return found
 
 
@@ -99,7 +107,7 @@ async def _pair(
             async def body(m: Measurement) -> Measurement:
                 # Keel's CPU per run (API + workers) tells a CPU-bound machine from a worker
                 # that leaves capacity unused.
-                before = stack.cpu()
+                before, machine_before = stack.cpu(), machine_cpu()
                 await measure.clients(
                     m,
                     run,
@@ -110,6 +118,9 @@ async def _pair(
                 )
                 runs = o.capacity_clients * per_client * (o.reps + o.warmup)
                 m.cpu_ms_per_run = (stack.cpu() - before) / runs * 1000
+                (busy, total), (busy_before, total_before) = machine_cpu(), machine_before
+                spent = total - total_before
+                m.machine_busy = (busy - busy_before) / spent if spent else None
                 return m
 
             found = [await guarded(one, body)]
@@ -121,8 +132,13 @@ async def _pair(
     return found
 
 
-def capacity_table(measurements: Sequence[Measurement]) -> Table:
-    """Return the capacity target: runs/s with 2 workers against 1, with a verdict."""
+def capacity_table(measurements: Sequence[Measurement], slots: Sequence[int]) -> Table:
+    """Return the capacity target: runs/s with 2 workers against 1, with a verdict per pair.
+
+    Args:
+        measurements: Everything measured (the capacity rows are picked out by key).
+        slots: The fixed slot counts measured (``Options.capacity_slots``).
+    """
     by_key = {m.key: m for m in measurements}
     table = Table(title="Capacity: keel api + keel worker processes, I/O-bound webhook (issue 9)")
     for column in ("target", "1 worker", "2 workers", "ratio", "wanted", "verdict"):
@@ -132,10 +148,9 @@ def capacity_table(measurements: Sequence[Measurement]) -> Table:
         value = getattr(by_key.get(key), metric, None)
         return value if isinstance(value, float) else None
 
-    for first, second, label in (
-        (KEY_ONE, KEY_TWO, "default slots (one machine's 2 cores for all)"),
-        (KEY_ONE_SLOTS, KEY_TWO_SLOTS, "fixed slots per worker (a machine each)"),
-    ):
+    pairs = [(KEY_ONE, KEY_TWO, "default slots (one machine's 2 cores for all)")]
+    pairs += [(*slot_keys(n), f"{n} action slots per worker (a machine each)") for n in slots]
+    for first, second, label in pairs:
         if first not in by_key:
             continue
         rate_one, rate_two = get(first, "runs_per_s"), get(second, "runs_per_s")
@@ -155,12 +170,21 @@ def capacity_table(measurements: Sequence[Measurement]) -> Table:
             _num(get(first, "cpu_ms_per_run")),
             _num(get(second, "cpu_ms_per_run")),
         )
+        table.add_row(
+            f"  machine busy, all processes (% of {os.cpu_count()} cores)",
+            _percent(get(first, "machine_busy")),
+            _percent(get(second, "machine_busy")),
+        )
     return table
 
 
 def _pair_ms(get: Callable[[str, str], float | None], key: str) -> str:
     p50, p99 = get(key, "p50_ms"), get(key, "p99_ms")
     return f"{_num(p50)} / {_num(p99)}"
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share * 100:.0f}%"
 
 
 def _num(value: float | None) -> str:

@@ -44,6 +44,8 @@ class Measurement:
         cpu_ms_per_run: CPU time of the system under test per run (webhook scenarios).
         cpu_is_alone: Whether that CPU time excludes the benchmark's own clients.
         drain_ms: Time from the last 202 until the last accepted run had completed.
+        machine_busy: The share (0-1) of the whole machine's CPU time that was busy while the
+            scenario ran, every process counted (the capacity target: was the machine the limit).
         samples: The raw numbers behind the medians (seconds, or runs/s for throughput).
     """
 
@@ -60,6 +62,7 @@ class Measurement:
     cpu_ms_per_run: float | None = None
     cpu_is_alone: bool = True
     drain_ms: float | None = None
+    machine_busy: float | None = None
     samples: list[float] = field(default_factory=list, repr=False)
 
 

@@ -28,7 +28,7 @@ class Options:
     workers: int = 1
     capacity_clients: int = 32
     capacity_runs: int = 192
-    capacity_slots: int = 4
+    capacity_slots: tuple[int, ...] = (2, 4)
     webhook_src: tuple[str, ...] = ()
     webhook_rounds: int = 1
     only_webhook: bool = False
@@ -47,6 +47,19 @@ QUICK = Options(
     run_timeout=20.0,
     capacity_runs=96,
 )
+
+
+def _slot_list(text: str) -> tuple[int, ...]:
+    """Parse ``--capacity-slots`` (``2,4``; ``0`` for none) into the slot counts to measure."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if any(count < 0 for count in counts):
+        raise argparse.ArgumentTypeError(f"slot counts must be at least 1 (0 for none): {text!r}")
+    return tuple(count for count in counts if count > 0)
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -82,10 +95,10 @@ def parse_options(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--capacity-slots",
-        type=int,
-        help="KEEL_WORKER_MAX_ACTIONS of the capacity target's second pair of measurements, in "
-        "which each worker stands for a machine that carries that many actions at once (4; 0 "
-        "skips it)",
+        type=_slot_list,
+        help="KEEL_WORKER_MAX_ACTIONS of the capacity target's fixed-slot pairs of measurements, "
+        "comma-separated, in which each worker stands for a machine that carries that many "
+        "actions at once (2,4; 0 skips them)",
     )
     parser.add_argument(
         "--no-capacity", action="store_true", help="skip the 1-vs-2 worker capacity target"

@@ -184,6 +184,20 @@ async def running(
         await stack.stop()
 
 
+def machine_cpu() -> tuple[int, int]:
+    """Return the machine's busy and total CPU time so far, in clock ticks (``/proc/stat``).
+
+    Busy is everything but idle and I/O wait, summed over all cores; two readings give the
+    share of the machine that was busy between them.
+    """
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(part) for part in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    # guest time is counted inside user time already (proc(5)), so only the first 8 fields add up.
+    total = sum(ticks[:8])
+    return total - idle, total
+
+
 def tree_cpu(roots: list[int]) -> float:
     """Return the CPU seconds (user + system) of ``roots`` and their live descendants."""
     parents: dict[int, int] = {}
