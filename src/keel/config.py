@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         api_orchestration: Whether ``keel api`` processes run a workflow-only worker and start
             the runs their callers wait for (``/wait`` webhooks) eagerly on it; their actions
             still run on the workers. False sends every run to the workers whole.
+        api_inline_runs: How many of those eager runs one ``keel api`` process keeps under way
+            at once; more callers queue for a place, first come first served (0: no bound).
+        api_inline_hold_seconds: How long such a run keeps its place before giving it up to the
+            next caller (it is still waited for).
     """
 
     model_config = SettingsConfigDict(env_prefix="KEEL_", env_file=".env", extra="ignore")
@@ -153,6 +157,8 @@ class Settings(BaseSettings):
     variables_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     webhook_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     api_orchestration: bool = True
+    api_inline_runs: int = Field(default=16, ge=0, le=10_000)
+    api_inline_hold_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_max: int = Field(default=10_000, ge=1, le=10_000_000)
     outbox_lease_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     worker_max_actions: int = Field(default=100, ge=1, le=10_000)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from keel.actions.registry import Registry, default_registry
+from keel.api.admission import Admission
 from keel.api.outbox import OutboxRelay, new_lease
 from keel.api.run_records import RunRecorder
 from keel.api.run_variables import VariablesCache
@@ -119,6 +120,8 @@ class ServiceState:
         relay: Starts the runs this process accepted, and sweeps up those of processes that
             died (:mod:`keel.api.outbox`); its sweep runs between ``relay.start()`` and
             ``relay.close()``.
+        admission: How many waited-for runs this process orchestrates at once
+            (``KEEL_API_INLINE_RUNS``; :mod:`keel.api.admission`).
     """
 
     database: Database
@@ -139,6 +142,11 @@ class ServiceState:
     targets: TargetCache[Any] = field(
         default_factory=lambda: TargetCache(get_settings().webhook_cache_seconds)
     )
+    admission: Admission = field(
+        default_factory=lambda: Admission(
+            get_settings().api_inline_runs, get_settings().api_inline_hold_seconds
+        )
+    )
     recorder: RunRecorder = field(init=False)
     relay: OutboxRelay = field(init=False)
 
@@ -150,6 +158,13 @@ class ServiceState:
             outbox_max=self.outbox_max,
             on_accepted=self.relay.push,
         )
+
+    def orchestrates_here(self, *, inline: bool) -> bool:
+        """Whether a waited-for run is orchestrated by this process, whole (see :meth:`placement`).
+
+        Such runs are the ones :attr:`admission` bounds; a run with actions goes to the workers.
+        """
+        return inline and self.orchestrates
 
     @property
     def orchestrates(self) -> bool:

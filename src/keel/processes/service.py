@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from keel.api.admission import Admission
 from keel.api.app import create_app
 from keel.api.state import ServiceState
 from keel.api.triggers_sync import install_trigger_hooks
@@ -35,6 +36,7 @@ from keel.processes.orchestrator import Orchestration
 from keel.processes.temporal import connect_patiently
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database
+from keel.triggers.bounds import InputBounds
 
 
 class ServiceApp:
@@ -89,7 +91,16 @@ class ServiceApp:
         await self._database.migrate()
         cipher = SecretCipher.from_settings(settings)
         client = await connect_patiently(settings)
-        state = ServiceState(self._database, cipher, client, settings.task_queue)
+        state = ServiceState(
+            self._database,
+            cipher,
+            client,
+            settings.task_queue,
+            bounds=InputBounds.from_settings(settings),
+            outbox_max=settings.outbox_max,
+            outbox_lease=settings.outbox_lease_seconds,
+            admission=Admission(settings.api_inline_runs, settings.api_inline_hold_seconds),
+        )
         if settings.api_orchestration:
             configure_limits(settings.user_code_limits())  # expressions run in workflow tasks
             self.orchestration = Orchestration(

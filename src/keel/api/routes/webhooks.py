@@ -16,6 +16,7 @@ These routes take no API key: the secret in the URL is the credential.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import Any
@@ -124,9 +125,12 @@ async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> R
     A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
     """
     state = state_of(request)
-    target, ids, batch = await _accept(state, workflow_id, secret, request, wait=True)
-    timeout = target.settings.wait_timeout_seconds
-    outcomes = await wait_outcomes(state, ids, timeout)
+    async with contextlib.AsyncExitStack() as admitted:
+        target, ids, batch = await _accept(
+            state, workflow_id, secret, request, wait=True, admitted=admitted
+        )
+        timeout = target.settings.wait_timeout_seconds
+        outcomes = await wait_outcomes(state, ids, timeout)
     if outcomes is None:
         where = ", ".join(f"/runs/{one}" for one in ids)
         raise ApiError(
@@ -162,13 +166,21 @@ def _json(body: BaseModel, status: int) -> Response:
 
 
 async def _accept(
-    state: ServiceState, workflow_id: str, secret: str, request: Request, *, wait: bool
+    state: ServiceState,
+    workflow_id: str,
+    secret: str,
+    request: Request,
+    *,
+    wait: bool,
+    admitted: contextlib.AsyncExitStack | None = None,
 ) -> tuple[WebhookTarget, list[str], bool]:
     """Check the delivery, accept or start its runs; return the target, run ids, NDJSON-ness.
 
     ``wait``: the caller waits for the runs' results (``/wait``), so they start now, where that
     is quickest (:meth:`~keel.api.state.ServiceState.placement`); otherwise they are accepted
-    (stored with an outbox entry) and start right after the answer.
+    (stored with an outbox entry) and start right after the answer. Runs this process
+    orchestrates itself first take a place in its admission queue (:mod:`keel.api.admission`),
+    held in ``admitted`` until the caller has waited for them.
     """
     delivery = WebhookRequest(
         method=request.method,
@@ -196,6 +208,9 @@ async def _accept(
     except WebhookError as exc:
         raise _refusal(exc, target) from None
     if wait:
+        inline = target.runnable.stays_in_workflow
+        if admitted is not None and state.orchestrates_here(inline=inline):
+            await admitted.enter_async_context(state.admission.place())
         ids = await start_runs(state, target, runs, wait=True)
     else:
         ids = await accept_runs(state, target, runs)
