@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from keel.config import Settings
 from keel.processes.service import ServiceApp
 from keel.store import apikeys
+from tests.integration.processes.service_apps import opened_service
 
 pytestmark = pytest.mark.integration
 
@@ -53,21 +53,12 @@ async def service(
     request: pytest.FixtureRequest, tmp_path: Path, temporal_server: object, task_queue: str
 ) -> AsyncIterator[ServiceApp]:
     """One API process's app with one place for inline runs, held ``request.param`` seconds."""
-    settings = Settings(
-        home=tmp_path / "home",
-        temporal_address=temporal_server.address,  # type: ignore[attr-defined]
-        task_queue=task_queue,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}",
-        secret_key="a passphrase for the admission tests, long enough",
-        api_inline_runs=1,
-        api_inline_hold_seconds=getattr(request, "param", 0.5),
-    )
-    app = ServiceApp(settings)
-    await app.open()
-    try:
+    address = temporal_server.address  # type: ignore[attr-defined]
+    hold = getattr(request, "param", 0.5)
+    async with opened_service(
+        tmp_path, address, task_queue, api_inline_runs=1, api_inline_hold_seconds=hold
+    ) as app:
         yield app
-    finally:
-        await app.close()
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from keel.config import Settings
 from keel.dsl.loader import parse_workflow
 from keel.orchestration.client import start_run, wait_result
 from keel.processes.service import ServiceApp
+from tests.integration.processes.service_apps import opened_service
 
 pytestmark = pytest.mark.integration
 
@@ -37,19 +37,9 @@ returns: ${{ ACTIONS.shout.result }}
 async def service(
     tmp_path: Path, temporal_server: object, task_queue: str
 ) -> AsyncIterator[ServiceApp]:
-    settings = Settings(
-        home=tmp_path / "home",
-        temporal_address=temporal_server.address,  # type: ignore[attr-defined]
-        task_queue=task_queue,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'keel.db'}",
-        secret_key="a passphrase for the orchestration tests, long enough",
-    )
-    app = ServiceApp(settings)
-    await app.open()
-    try:
+    address = temporal_server.address  # type: ignore[attr-defined]
+    async with opened_service(tmp_path, address, task_queue) as app:
         yield app
-    finally:
-        await app.close()
 
 
 async def _health(app: ServiceApp) -> dict[str, object]:
