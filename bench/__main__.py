@@ -127,7 +127,11 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                         log.print(f"[red]Keel scenarios cannot run: {type(exc).__name__}: {exc}[/]")
                     else:
                         measurements += await KeelBench(
-                            keel_client, options, loopback.url, ray_session=ray_session
+                            keel_client,
+                            options,
+                            loopback.url,
+                            ray_session=ray_session,
+                            raw_client=client,
                         ).run_all(progress)
                 measurements += await _webhooks(keel_client, options, server.address, progress)
             if options.capacity and ("keel" in options.parts or "capacity" in options.parts):

@@ -13,6 +13,9 @@ Its target is a difference of a few ms per step between the two, and on a shared
 the wall time of the same chain moves by more than that between minutes; measured minutes apart
 (the local chain second, the Ray chain last, as before 2026-11-29), the two figures compared
 two machine loads as much as two executors (see bench/RESULTS.md, "Ray vs local, paired").
+For the same reason the I/O chain's own target (<= 1.5x the raw local-activity chain, 1b) is
+judged on a pair too: right after the unpaired local chain, Keel's chain and the raw chain (its
+workflow on a plain client and a plain worker, as in 1b) alternate run by run.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from bench import documents, measure
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
-from bench.raw_workflows import TransformInput, expected_transform
+from bench.raw import runner
+from bench.raw_workflows import ACTIVITIES, LocalChain, TransformInput, expected_transform
 from bench.ray_session import RaySession
 from keel.config import Settings
 from keel.dsl.loader import parse_workflow
@@ -67,8 +72,12 @@ class KeelBench:
         options: Options,
         url: str,
         ray_session: RaySession | None = None,
+        raw_client: Client | None = None,
     ) -> None:
         self.client = client
+        # The raw floor's client (Temporal's default converter) for the paired raw chain; without
+        # it that pair is not measured.
+        self.raw_client = raw_client
         self.ray = ray_session or RaySession()
         self.o = options
         self.url = url
@@ -155,6 +164,17 @@ class KeelBench:
         for m, body in plan:
             results.append(await guarded(m, body))
             progress(results[-1])
+            if m is local_chain and self.raw_client is not None:
+                size = f"{o.steps} steps, paired"
+                keel_paired = Measurement(
+                    "keel.http_chain_vs_raw", "2b http_request chain, beside the raw 1b", size
+                )
+                raw_paired = Measurement(
+                    "raw.local_chain_paired", "1b sequential local activities, beside 2b", size
+                )
+                for found in await self.http_chain_vs_raw(keel_paired, raw_paired):
+                    results.append(found)
+                    progress(found)
         if o.ray:
             size = f"{o.steps} steps, paired"
             paired_local = Measurement(
@@ -207,9 +227,7 @@ class KeelBench:
     ) -> list[Measurement]:
         """Run the I/O chain on both executors alternately; fill ``local`` and ``on_ray``.
 
-        Both workers are up (Ray started, its actors ready) before the first timed run; each
-        repetition runs one chain of each, the order swapped every repetition (local first,
-        then Ray first), so both executors' figures come from the same minutes of the machine.
+        Both workers are up (Ray started, its actors ready) before the first timed run.
         """
         steps = self.o.steps
         workflow = parse_workflow(documents.http_chain(steps, f"{self.url}/echo"))
@@ -218,32 +236,70 @@ class KeelBench:
                 self._worker("http-chain-local", self.local_settings) as local_tq,
                 self._worker("http-chain-ray", self.ray_settings) as ray_tq,
             ):
-                runs = [
-                    (local, _runner(self.client, local_tq, workflow, None, steps)),
-                    (on_ray, _runner(self.client, ray_tq, workflow, None, steps)),
-                ]
                 # Importing and starting Ray just allocated heavily: the full collection that
                 # it triggers (0.1-0.5 s on this heap under load) belongs to a worker's start,
                 # not to a timed run; after it, the next one is ~50k surviving objects away.
                 gc.collect()
-                for _ in range(self.o.warmup):
-                    for _m, run in runs:
-                        await run()
-                for m, _run in runs:
-                    m.samples = []
-                for rep in range(self.o.reps):
-                    for m, run in runs if rep % 2 == 0 else runs[::-1]:
-                        started = time.perf_counter()
-                        await run()
-                        m.samples.append(time.perf_counter() - started)
+                await self._alternate(
+                    [
+                        (local, _runner(self.client, local_tq, workflow, None, steps)),
+                        (on_ray, _runner(self.client, ray_tq, workflow, None, steps)),
+                    ]
+                )
         except Exception as exc:  # reported in both rows, as guarded() does for one
             measure.record_failure([local, on_ray], exc)
-            return [local, on_ray]
+        return [local, on_ray]
+
+    async def http_chain_vs_raw(self, keel: Measurement, raw: Measurement) -> list[Measurement]:
+        """Run Keel's I/O chain (local executor) and the raw 1b chain alternately.
+
+        The raw chain is 1b exactly: its workflow on the raw floor's client and a plain worker.
+        """
+        assert self.raw_client is not None
+        steps = self.o.steps
+        workflow = parse_workflow(documents.http_chain(steps, f"{self.url}/echo"))
+        raw_queue = f"bench-raw-local-chain-paired-{uuid.uuid4().hex[:8]}"
+        raw_worker = Worker(
+            self.raw_client, task_queue=raw_queue, workflows=[LocalChain], activities=ACTIVITIES
+        )
+        try:
+            async with (
+                self._worker("http-chain-vs-raw", self.local_settings) as keel_tq,
+                raw_worker,
+            ):
+                await self._alternate(
+                    [
+                        (keel, _runner(self.client, keel_tq, workflow, None, steps)),
+                        (raw, runner(self.raw_client, raw_queue, LocalChain.run, steps, steps)),
+                    ]
+                )
+        except Exception as exc:
+            measure.record_failure([keel, raw], exc)
+        return [keel, raw]
+
+    async def _alternate(
+        self, runs: list[tuple[Measurement, Callable[[], Awaitable[None]]]]
+    ) -> None:
+        """Time ``runs`` in turn, the order swapped every repetition; fill each measurement.
+
+        Each repetition runs one of each (first to last, then last to first), so every figure
+        comes from the same minutes of the machine.
+        """
+        steps = self.o.steps
+        for _ in range(self.o.warmup):
+            for _m, run in runs:
+                await run()
+        for m, _run in runs:
+            m.samples = []
+        for rep in range(self.o.reps):
+            for m, run in runs if rep % 2 == 0 else runs[::-1]:
+                started = time.perf_counter()
+                await run()
+                m.samples.append(time.perf_counter() - started)
         for m, _run in runs:
             m.total_ms = statistics.median(m.samples) * 1000
             m.per_step_ms = m.total_ms / steps
             m.reps = self.o.reps
-        return [local, on_ray]
 
     async def for_each_apply(self, m: Measurement) -> Measurement:
         return await self._for_each(m, "apply")

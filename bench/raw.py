@@ -37,7 +37,7 @@ def _queue(name: str) -> str:
     return f"bench-raw-{name}-{uuid.uuid4().hex[:8]}"
 
 
-def _runner(
+def runner(
     client: Client, task_queue: str, workflow: Any, arg: Any, expected: Any, *, eager: bool = True
 ) -> Callable[[], Awaitable[None]]:
     """Return a function that does one run start to result and checks the result."""
@@ -175,7 +175,7 @@ class RawBench:
     async def activity_chain(self, m: Measurement) -> Measurement:
         tq = _queue("activity-chain")
         async with self._worker(tq):
-            run = _runner(self.client, tq, ActivityChain.run, self.o.steps, self.o.steps)
+            run = runner(self.client, tq, ActivityChain.run, self.o.steps, self.o.steps)
             return await measure.latency(
                 m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
             )
@@ -183,7 +183,7 @@ class RawBench:
     async def local_chain(self, m: Measurement) -> Measurement:
         tq = _queue("local-chain")
         async with self._worker(tq):
-            run = _runner(self.client, tq, LocalChain.run, self.o.steps, self.o.steps)
+            run = runner(self.client, tq, LocalChain.run, self.o.steps, self.o.steps)
             return await measure.latency(
                 m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
             )
@@ -193,7 +193,7 @@ class RawBench:
         assert self.url is not None
         call = HttpEcho(f"{self.url}/echo", self.o.steps)
         async with self._worker(tq):
-            run = _runner(self.client, tq, LocalHttpChain.run, call, self.o.steps)
+            run = runner(self.client, tq, LocalHttpChain.run, call, self.o.steps)
             return await measure.latency(
                 m, run, steps=self.o.steps, reps=self.o.reps, warmup=self.o.warmup
             )
@@ -203,7 +203,7 @@ class RawBench:
         width = self.o.fanout
         expected = sum(i + 1 for i in range(width))
         async with self._worker(tq):
-            run = _runner(self.client, tq, FanOut.run, width, expected)
+            run = runner(self.client, tq, FanOut.run, width, expected)
             return await measure.latency(
                 m, run, steps=width, reps=self.o.reps, warmup=self.o.warmup
             )
@@ -211,7 +211,7 @@ class RawBench:
     async def concurrent(self, m: Measurement, *, eager: bool = True) -> Measurement:
         tq = _queue("concurrent")
         async with self._worker(tq):
-            run = _runner(self.client, tq, ActivityChain.run, 3, 3, eager=eager)
+            run = runner(self.client, tq, ActivityChain.run, 3, 3, eager=eager)
             return await measure.burst(
                 m, run, count=self.o.concurrent, reps=self.o.reps, warmup=self.o.warmup
             )
@@ -223,7 +223,7 @@ class RawBench:
         tq = _queue("transform-seq")
         data = TransformInput(20, "keel")
         async with self._worker(tq):
-            run = _runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
+            run = runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
             return await measure.sequential(
                 m, run, runs=self.o.seq_runs, warmup=max(self.o.warmup, 3)
             )
@@ -232,7 +232,7 @@ class RawBench:
         tq = _queue("transform-clients")
         data = TransformInput(20, "keel")
         async with self._worker(tq):
-            run = _runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
+            run = runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
             # The floor's Python side (its worker, its Temporal client) is this process: its CPU
             # per run is what Keel's CPU per webhook run compares with (printed beside it).
             level = measure.Level(m, clients or self.o.clients, time.process_time)

@@ -46,9 +46,16 @@ TARGETS = [
         "total_ms",
         1.0,
     ),
+    # The I/O chain's target, judged on the pair measured in the same minutes (bench.keel_runs);
+    # the unpaired figures, minutes apart, follow for information.
     Target(
-        "I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms", 1.5
+        "I/O chain, local (2b) vs 1b (paired)",
+        "keel.http_chain_vs_raw",
+        "raw.local_chain_paired",
+        "total_ms",
+        1.5,
     ),
+    Target("I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms"),
     # 1b does no I/O; 1b-http makes the same POST on a plain client: the fair floor.
     Target(
         "I/O chain, local (2b) vs raw HTTP chain (1b-http)",
