@@ -46,8 +46,12 @@ TARGETS = [
         "total_ms",
         1.0,
     ),
-    # The I/O chain's target, judged on the pair measured in the same minutes (bench.keel_runs);
-    # the unpaired figures, minutes apart, follow for information.
+    # The I/O chain's target, judged twice: on the figures measured minutes apart, and on a pair
+    # measured in the same minutes (bench.keel_runs.http_chain_vs_raw). The raw chain's own time
+    # is bimodal on this machine (~110 or ~170-190 ms for the same code), which moves either.
+    Target(
+        "I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms", 1.5
+    ),
     Target(
         "I/O chain, local (2b) vs 1b (paired)",
         "keel.http_chain_vs_raw",
@@ -55,7 +59,6 @@ TARGETS = [
         "total_ms",
         1.5,
     ),
-    Target("I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms"),
     # 1b does no I/O; 1b-http makes the same POST on a plain client: the fair floor.
     Target(
         "I/O chain, local (2b) vs raw HTTP chain (1b-http)",
