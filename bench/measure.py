@@ -138,10 +138,21 @@ async def sequential(m: Measurement, run: RunOnce, *, runs: int, warmup: int) ->
 
 
 async def clients(
-    m: Measurement, run: RunOnce, *, clients: int, per_client: int, reps: int, warmup: int
+    m: Measurement,
+    run: RunOnce,
+    *,
+    clients: int,
+    per_client: int,
+    reps: int,
+    warmup: int,
+    cpu: Callable[[], float] | None = None,
 ) -> Measurement:
-    """Per repetition, ``clients`` loops each do ``per_client`` sequential runs."""
-    (m,) = await levels([Level(m, clients)], run, per_client=per_client, reps=reps, warmup=warmup)
+    """Per repetition, ``clients`` loops each do ``per_client`` sequential runs.
+
+    ``cpu``: returns the CPU seconds of the system under test so far (for ``cpu_ms_per_run``).
+    """
+    level = Level(m, clients, cpu)
+    (m,) = await levels([level], run, per_client=per_client, reps=reps, warmup=warmup)
     return m
 
 

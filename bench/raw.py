@@ -235,9 +235,14 @@ class RawBench:
             run = runner(self.client, tq, ThreeTransforms.run, data, expected_transform(data))
             # The floor's Python side (its worker, its Temporal client) is this process: its CPU
             # per run is what Keel's CPU per webhook run compares with (printed beside it).
-            level = measure.Level(m, clients or self.o.clients, time.process_time)
-            (m,) = await measure.levels(
-                [level], run, per_client=self.o.per_client, reps=self.o.reps, warmup=self.o.warmup
+            m = await measure.clients(
+                m,
+                run,
+                clients=clients or self.o.clients,
+                per_client=self.o.per_client,
+                reps=self.o.reps,
+                warmup=self.o.warmup,
+                cpu=time.process_time,
             )
             m.cpu_is_alone = False
             return m

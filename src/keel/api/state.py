@@ -160,9 +160,11 @@ class ServiceState:
         )
 
     def orchestrates_here(self, *, inline: bool) -> bool:
-        """Whether a waited-for run is orchestrated by this process, whole (see :meth:`placement`).
+        """Whether a waited-for run is orchestrated by this process, whole.
 
-        Such runs are the ones :attr:`admission` bounds; a run with actions goes to the workers.
+        The one rule for both :meth:`placement` (such a run starts eagerly here) and the webhook
+        route (such a run takes a place in :attr:`admission`); a run with actions goes to the
+        workers.
         """
         return inline and self.orchestrates
 
@@ -185,6 +187,6 @@ class ServiceState:
         its actions run beside its workflow tasks and added workers add capacity, and this
         process stays free to answer; measured in bench/RESULTS.md ("Where a run executes").
         """
-        if wait and inline and self.orchestrates:
+        if wait and self.orchestrates_here(inline=inline):
             return RunPlacement(orchestration_queue(self.task_queue), True, self.task_queue)
         return RunPlacement(self.task_queue, self.eager)
