@@ -18,6 +18,7 @@ from temporalio.converter import DataConverter
 from keel.config import Settings
 from keel.orchestration.devserver import TemporalDevServer
 from keel.orchestration.payload_storage import external_storage
+from keel.orchestration.payload_types import KeelPayloadConverter
 from keel.store.blobs import DatabaseBlobs
 
 #: File names of the embedded server's state and log inside ``Settings.home``.
@@ -40,9 +41,16 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Return Temporal's default converter with large payloads offloaded to Keel's store."""
+    """Return Temporal's default converter with large payloads offloaded to Keel's store.
+
+    Keel's payload dataclasses are decoded by pydantic (:mod:`keel.orchestration.payload_types`).
+    """
     storage = external_storage(DatabaseBlobs.from_settings(settings), settings.large_payload_bytes)
-    return dataclasses.replace(DataConverter.default, external_storage=storage)
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_converter_class=KeelPayloadConverter,
+        external_storage=storage,
+    )
 
 
 #: Temporal's usual ports, used by ``keel up`` when free so the ``temporal`` CLI and browser

@@ -47,6 +47,7 @@ warnings.filterwarnings(
 PASSTHROUGH_MODULES = (
     "keel.orchestration.workflow",
     "keel.orchestration.payloads",
+    "keel.orchestration.payload_types",
     "keel.orchestration.scheduler",
     "keel.orchestration.context",
     "keel.orchestration.failures",
