@@ -36,7 +36,8 @@ from ray import cloudpickle
 from keel.actions.connections import CURRENT_POOL, ClientPool
 from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redaction
 from keel.actions.secrets import secrets_in_use
-from keel.expressions.limits import Limits, limits_set
+from keel.execution.ray_calls import RemoteCall, pack_result
+from keel.expressions.limits import limits_set
 
 #: Calls one actor runs at once (async I/O: they mostly wait).
 ACTOR_CONCURRENCY = 64
@@ -58,27 +59,23 @@ class ActionHost:
         self._functions: OrderedDict[bytes, Callable[..., Any]] = OrderedDict()
         install_log_redaction()
 
-    async def run(
-        self,
-        target: str | bytes,
-        args: dict[str, Any],
-        hidden: tuple[str, ...],
-        secrets: dict[str, dict[str, str]] | None,
-        limits: Limits,
-    ) -> Any:
-        """Run one call, as :func:`keel.execution.ray._run_action` does in a task.
+    async def run(self, packed: bytes) -> bytes:
+        """Run one call (a packed :class:`~keel.execution.ray_calls.RemoteCall`); return its result.
 
-        ``hidden`` are the secret values the call read (its log records are redacted),
-        ``secrets`` the values of the secrets the action declares, ``limits`` the worker's
-        bounds on user code.
+        As :func:`keel.execution.ray._run_action` does in a task: the call's log records are
+        redacted of the secret values it read, the secrets it declares are readable during the
+        call, and the worker's bounds on user code apply. The result comes back packed.
         """
-        fn = self._resolve(target)
+        call = RemoteCall.unpack(packed)
+        fn = self._resolve(call.target)
         # Each call is its own asyncio task in the actor: these context variables are its own.
         CURRENT_POOL.set(self._clients)
-        CURRENT_REDACTOR.set(Redactor(hidden) if hidden else None)
-        with limits_set(limits), secrets_in_use(secrets):
-            result = fn(**args)
-            return await result if inspect.isawaitable(result) else result
+        CURRENT_REDACTOR.set(Redactor(call.hidden) if call.hidden else None)
+        with limits_set(call.limits), secrets_in_use(call.secrets):
+            result = fn(**call.args)
+            if inspect.isawaitable(result):
+                result = await result
+        return pack_result(result)
 
     def pid(self) -> int:
         """Return the actor's process id (for tests and diagnostics)."""

@@ -9,8 +9,10 @@ Arguments are validated in this process first (a bad call costs no round trip). 
   run with ``asyncio.run``): a blocking call gets a worker process of its own, which a timeout
   kills.
 
-Either way the action is resolved *inside the Ray worker*. What travels to it depends on the
-registry:
+Either way a call travels as one :class:`~keel.execution.ray_calls.RemoteCall` pickled to
+bytes, and its result comes back as bytes (Ray's own serialization of the separate values cost
+more than the call: see :mod:`keel.execution.ray_calls`). The action is resolved *inside the Ray
+worker*. What travels to it depends on the registry:
 
 - the default registry (production): only the action's **name**; the Ray worker imports Keel and
   looks the name up in its own ``default_registry()``. Nothing but names and JSON-like arguments
@@ -59,38 +61,33 @@ from keel.actions.redaction import CURRENT_REDACTOR, Redactor, install_log_redac
 from keel.execution.actor_pool import ActorPool
 from keel.execution.base import ActionCall, ActionFailure, ActionOutcome, failed, prepare, timed_out
 from keel.execution.local import LocalExecutor
-from keel.expressions.limits import DEFAULT as DEFAULT_LIMITS
-from keel.expressions.limits import Limits, limits_set
+from keel.execution.ray_calls import RemoteCall, pack_result, unpack_result
+from keel.expressions.limits import limits_set
 
 if TYPE_CHECKING:
     from keel.actions.registry import Registry
     from keel.config import Settings
 
 
-def _run_action(
-    target: str | bytes,
-    args: dict[str, Any],
-    hidden: tuple[str, ...] = (),
-    secrets: dict[str, dict[str, str]] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Any:
-    """Run one action inside a Ray worker; ``target`` is an action name or the pickled function.
+def _run_action(packed: bytes) -> bytes:
+    """Run one call inside a Ray worker; ``packed`` is a :class:`RemoteCall`, so is the answer.
 
-    ``hidden`` are the secret values the call read: the worker's log records written during the
-    call are redacted as the activity's are (:mod:`keel.actions.redaction`). ``secrets`` are the
-    values of the secrets the action declares, readable with ``keel.secret`` during the call only.
-    ``limits`` are the worker's bounds on user code (lambdas, expressions): a Ray worker process
-    reads no Keel settings, so they travel with each call.
+    The call's ``hidden`` secret values are redacted from the worker's log records written
+    during the call, as the activity's are (:mod:`keel.actions.redaction`); its ``secrets`` are
+    readable with ``keel.secret`` during the call only; its ``limits`` are the worker's bounds on
+    user code (lambdas, expressions): a Ray worker process reads no Keel settings, so they
+    travel with each call.
     """
-    with limits_set(limits):
-        if hidden:
+    call = RemoteCall.unpack(packed)
+    with limits_set(call.limits):
+        if call.hidden:
             install_log_redaction()
-            token = CURRENT_REDACTOR.set(Redactor(hidden))
+            token = CURRENT_REDACTOR.set(Redactor(call.hidden))
             try:
-                return _call(target, args, secrets)
+                return pack_result(_call(call.target, call.args, call.secrets))
             finally:
                 CURRENT_REDACTOR.reset(token)
-        return _call(target, args, secrets)
+        return pack_result(_call(call.target, call.args, call.secrets))
 
 
 def _call(
@@ -223,9 +220,10 @@ class RayExecutor:
         redactor = CURRENT_REDACTOR.get()
         secrets = {name: dict(keys) for name, keys in call.secrets.items()} or None
         hidden = redactor.values if redactor else ()
+        packed = RemoteCall(target, args, hidden, secrets, self._limits).pack()
         if spec.is_async and self._actors is not None:
-            return await self._run_on_actor(self._actors, call, target, args, hidden, secrets)
-        ref = self._task.remote(target, args, hidden, secrets, self._limits)
+            return await self._run_on_actor(self._actors, call, packed)
+        ref = self._task.remote(packed)
         deadline = asyncio.timeout(call.timeout)
         try:
             async with deadline:
@@ -242,21 +240,15 @@ class RayExecutor:
             # The activity was cancelled: stop the task, then let the cancellation through.
             ray.cancel(ref, force=True)
             raise
-        return ActionOutcome(result=result)
+        return ActionOutcome(result=unpack_result(result))
 
     async def _run_on_actor(
-        self,
-        actors: ActorPool,
-        call: ActionCall,
-        target: str | bytes,
-        args: dict[str, Any],
-        hidden: tuple[str, ...],
-        secrets: dict[str, dict[str, str]] | None,
+        self, actors: ActorPool, call: ActionCall, packed: bytes
     ) -> ActionOutcome:
-        """Run an async action on the least busy warm actor."""
+        """Run an async action (``packed``: its :class:`RemoteCall`) on the least busy actor."""
         slot = actors.acquire()
         try:
-            ref = slot.actor.run.remote(target, args, hidden, secrets, self._limits)
+            ref = slot.actor.run.remote(packed)
             deadline = asyncio.timeout(call.timeout)
             try:
                 async with deadline:
@@ -274,7 +266,7 @@ class RayExecutor:
             except asyncio.CancelledError:
                 actors.stop_call(slot, ref)
                 raise
-            return ActionOutcome(result=result)
+            return ActionOutcome(result=unpack_result(result))
         finally:
             actors.release(slot)
 
