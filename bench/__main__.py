@@ -133,7 +133,9 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                             ray_session=ray_session,
                             raw_client=client,
                         ).run_all(progress)
-                measurements += await _webhooks(keel_client, options, server.address, progress)
+                measurements += await _webhooks(
+                    keel_client, options, server.address, progress, raw_client=client
+                )
             if options.capacity and ("keel" in options.parts or "capacity" in options.parts):
                 from bench.capacity import run_capacity
 
@@ -174,7 +176,12 @@ def _labels(options: Options) -> list[str]:
 
 
 async def _webhooks(
-    client: Any, options: Options, address: str, progress: Callable[[Measurement], None]
+    client: Any,
+    options: Options,
+    address: str,
+    progress: Callable[[Measurement], None],
+    *,
+    raw_client: Any = None,
 ) -> list[Measurement]:
     """Run the webhook scenarios: once, or alternating the given Keel sources for some rounds.
 
@@ -189,7 +196,9 @@ async def _webhooks(
     for round_ in range(options.webhook_rounds):
         order = list(zip(sources, labels, strict=True))
         for src, label in order if round_ % 2 == 0 else reversed(order):
-            bench = WebhookBench(client, options, address, src=src, label=label)
+            bench = WebhookBench(
+                client, options, address, src=src, label=label, raw_client=raw_client
+            )
             found[label].append(await bench.run_all(progress))
     return [merged for rounds in found.values() for merged in _merge_rounds(rounds)]
 

@@ -164,11 +164,14 @@ class Level:
         m: The measurement of this level.
         clients: Its number of concurrent clients.
         cpu: Returns the CPU seconds of the system under test so far (for ``cpu_ms_per_run``).
+        run: What this level's clients run; ``None``: the ``run`` given to :func:`levels`
+            (another system measured in the same minutes, such as the raw floor beside Keel).
     """
 
     m: Measurement
     clients: int
     cpu: Callable[[], float] | None = None
+    run: RunOnce | None = None
 
 
 async def levels(
@@ -184,14 +187,15 @@ async def levels(
     latencies: list[list[float]] = [[] for _ in found]
     cpu_seconds = [0.0 for _ in found]
 
-    async def client() -> list[float]:
-        return [await _timed(run) for _ in range(per_client)]
+    async def client(one: RunOnce) -> list[float]:
+        return [await _timed(one) for _ in range(per_client)]
 
     for rep in range(warmup + reps):
         for index, level in enumerate(found):
             cpu_before = level.cpu() if level.cpu is not None else 0.0
             start = time.perf_counter()
-            per = await asyncio.gather(*(client() for _ in range(level.clients)))
+            one = level.run or run
+            per = await asyncio.gather(*(client(one) for _ in range(level.clients)))
             elapsed = time.perf_counter() - start
             if rep >= warmup:
                 rates[index].append(level.clients * per_client / elapsed)
