@@ -65,6 +65,10 @@ def test_every_payload_class_reads_back_as_the_sdk_reads_it(cls: type) -> None:
     (sdks,) = DefaultPayloadConverter().from_payloads([written], [cls])
     assert ours == sdks == value
     assert type(ours) is cls
+    # Decoded here, not handed back to the SDK's walk.
+    direct = PayloadTypes().to_typed_value(cls, json.loads(written.data))
+    assert direct is not JSONTypeConverter.Unhandled
+    assert direct == value
 
 
 def test_the_payload_classes_are_every_dataclass_of_the_payloads_module() -> None:
