@@ -29,13 +29,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from bench import documents, measure
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
-from bench.raw import runner
-from bench.raw_workflows import ACTIVITIES, LocalChain, TransformInput, expected_transform
+from bench.raw import raw_worker, runner
+from bench.raw_workflows import LocalChain, TransformInput, expected_transform
 from bench.ray_session import RaySession
 from keel.config import Settings
 from keel.dsl.loader import parse_workflow
@@ -259,13 +258,10 @@ class KeelBench:
         steps = self.o.steps
         workflow = parse_workflow(documents.http_chain(steps, f"{self.url}/echo"))
         raw_queue = f"bench-raw-local-chain-paired-{uuid.uuid4().hex[:8]}"
-        raw_worker = Worker(
-            self.raw_client, task_queue=raw_queue, workflows=[LocalChain], activities=ACTIVITIES
-        )
         try:
             async with (
                 self._worker("http-chain-vs-raw", self.local_settings) as keel_tq,
-                raw_worker,
+                raw_worker(self.raw_client, raw_queue),
             ):
                 await self._alternate(
                     [

@@ -37,6 +37,16 @@ def _queue(name: str) -> str:
     return f"bench-raw-{name}-{uuid.uuid4().hex[:8]}"
 
 
+def raw_worker(client: Client, task_queue: str, *more_activities: Any) -> Worker:
+    """Return a plain worker of every raw workflow and activity (plus ``more_activities``)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[*ACTIVITIES, *more_activities],
+    )
+
+
 def runner(
     client: Client, task_queue: str, workflow: Any, arg: Any, expected: Any, *, eager: bool = True
 ) -> Callable[[], Awaitable[None]]:
@@ -86,12 +96,7 @@ class RawBench:
         self.echo = EchoActivity()
 
     def _worker(self, task_queue: str) -> Worker:
-        return Worker(
-            self.client,
-            task_queue=task_queue,
-            workflows=WORKFLOWS,
-            activities=[*ACTIVITIES, self.echo.http_echo],
-        )
+        return raw_worker(self.client, task_queue, self.echo.http_echo)
 
     async def run_all(self, progress: Callable[[Measurement], None]) -> list[Measurement]:
         """Run every raw scenario in turn, reporting each as it ends."""

@@ -49,20 +49,13 @@ import httpx
 from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
 
 from bench import documents, measure
 from bench.lean_http import LeanClient
 from bench.measure import Measurement, check, guarded
 from bench.options import Options
-from bench.raw import runner
-from bench.raw_workflows import (
-    ACTIVITIES,
-    WORKFLOWS,
-    ThreeTransforms,
-    TransformInput,
-    expected_transform,
-)
+from bench.raw import raw_worker, runner
+from bench.raw_workflows import ThreeTransforms, TransformInput, expected_transform
 from bench.stack import running
 from bench.webhook_service import serving
 from keel.orchestration.payloads import run_result
@@ -204,9 +197,7 @@ class WebhookBench:
         assert self.raw_client is not None
         task_queue = f"bench-raw-beside-webhook-{uuid.uuid4().hex[:8]}"
         data = TransformInput(20, "keel")
-        worker = Worker(
-            self.raw_client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES
-        )
+        worker = raw_worker(self.raw_client, task_queue)
         o = self.o
         ms = [
             self._m(
