@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.common import RawValue
 from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
@@ -51,9 +50,7 @@ async def run(activities: ActionActivities, template: str, **args: Any) -> Actio
         args={"token": None, **args},
         deferred=[DeferredArg(["token"], template)],
     )
-    # Encoded as Temporal hands it to the activity, which decodes it itself.
-    [payload] = DataConverter.default.payload_converter.to_payloads([task])
-    data = await ActivityEnvironment().run(activities.run_action, RawValue(payload))
+    data = await ActivityEnvironment().run(activities.run_action, task)
     # Decoded as the workflow decodes it (the activity returns the dataclass's JSON data).
     converter = DataConverter.default.payload_converter
     [result] = converter.from_payloads(converter.to_payloads([data]), [ActionResult])
