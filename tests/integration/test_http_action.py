@@ -22,6 +22,7 @@ from keel.actions.builtin.http import (
     http_poll,
     http_request,
 )
+from keel.actions.connections import CURRENT_POOL, ClientPool
 from keel.actions.egress import ForbiddenDestinationError, refusal
 from keel.actions.redaction import CURRENT_REDACTOR, MARKER, Redactor
 from keel.config import get_settings
@@ -100,6 +101,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
+
+
+class KeepAlive(Handler):
+    """The same routes over HTTP/1.1, so that a connection serves several requests."""
+
+    protocol_version = "HTTP/1.1"
 
 
 @pytest.fixture(scope="module")
@@ -250,25 +257,55 @@ class TestGuard:
         assert result["data"] == f"localhost:{port}"
 
     @pytest.mark.usefixtures("deny_private")
-    async def test_dns_rebinding_cannot_reach_loopback(
+    async def test_a_name_that_resolves_to_loopback_is_refused_where_it_connects(
         self, base_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # A name that answers a public address to the first lookup and loopback afterwards: the
-        # connection must go to an address that was checked, never to a second answer.
+        # The request hook does not look names up; the connection does, once, and refuses it.
         lookups: list[str] = []
 
-        async def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address]:
+        async def to_loopback(host: str, port: int) -> list[ipaddress.IPv4Address]:
             lookups.append(host)
-            first = len(lookups) == 1
-            return [ipaddress.IPv4Address("8.8.8.8" if first else "127.0.0.1")]
+            return [ipaddress.IPv4Address("127.0.0.1")]
 
-        monkeypatch.setattr(egress, "resolve", rebinding)
+        monkeypatch.setattr(egress, "resolve", to_loopback)
         Handler.hosts.clear()
         port = base_url.rsplit(":", 1)[1]
-        with pytest.raises(ForbiddenDestinationError, match=r"127\.0\.0\.1.*loopback"):
+        with pytest.raises(ForbiddenDestinationError) as info:
             await http_request(f"http://rebind.test:{port}/host")
-        assert len(lookups) == 2  # the hook's, then the connection's own: refused
+        assert str(info.value).startswith(
+            f"refused to connect to rebind.test:{port}: rebind.test resolves to 127.0.0.1, "
+            "a loopback address"
+        )
+        assert lookups == ["rebind.test"]
         assert Handler.hosts == []  # the loopback server was never reached
+
+    @pytest.mark.usefixtures("allow_private")
+    async def test_a_name_is_looked_up_once_per_connection_not_per_request(
+        self, base_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        lookups: list[str] = []
+        real = egress.resolve
+
+        async def counted(host: str, port: int) -> list[egress.IPAddress]:
+            lookups.append(host)
+            return await real(host, port)
+
+        monkeypatch.setattr(egress, "resolve", counted)
+        with serving(KeepAlive) as keep_alive_url:
+            port = keep_alive_url.rsplit(":", 1)[1]
+            await self._three_requests_through_a_pool(port)
+        assert lookups == ["localhost"]
+
+    async def _three_requests_through_a_pool(self, port: str) -> None:
+        pool = ClientPool()
+        token = CURRENT_POOL.set(pool)  # as the executors run actions: keep-alive connections
+        try:
+            for _ in range(3):
+                result = await http_request(f"http://localhost:{port}/host")
+                assert result["data"] == f"localhost:{port}"
+        finally:
+            CURRENT_POOL.reset(token)
+            await pool.aclose()
 
     async def test_the_backend_connects_to_the_address_it_checked(self) -> None:
         answers = iter([["8.8.8.8"], ["127.0.0.1"]])

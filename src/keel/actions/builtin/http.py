@@ -237,7 +237,7 @@ def _client(
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
         # The display URL is built only if the request is refused (it costs a URL parse).
-        await check_destination(lambda: shown_url(url), url.host, port, allow_private=allow_private)
+        check_destination(lambda: shown_url(url), url.host, port, allow_private=allow_private)
 
     tls = _verified_tls() if verify_ssl else _unverified_tls()
     return httpx.AsyncClient(
