@@ -96,13 +96,14 @@ def isolation() -> Isolation:
     """Return whether scripts run in new network and PID namespaces here, or as a plain process.
 
     Tried once per process: ``unshare`` must exist and be allowed to create the namespaces
-    (root, or a kernel with unprivileged user namespaces).
+    (root, or a kernel with unprivileged user namespaces). The probe starts the interpreter the
+    scripts run on, as they will be started (not a command looked up on ``PATH``).
     """
     if shutil.which("unshare") is None:
         return "process"
     try:
         done = subprocess.run(
-            [*namespace_prefix(allow_network=False), "true"],
+            [*namespace_prefix(allow_network=False), interpreter(), "-I", "-S", "-c", ""],
             capture_output=True,
             timeout=10,
             check=False,
