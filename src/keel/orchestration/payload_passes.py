@@ -16,7 +16,9 @@ change something:
   markers of an external storage reference (a stray match in user data only costs the SDK's
   passes).
 
-Otherwise the passes would hand every payload back unchanged, and are skipped. These are
+Otherwise the passes would hand every payload back unchanged, and are skipped, for Keel's own
+workers only (a worker whose data converter is Keel's): the SDK's functions are replaced for the
+whole process, and any other worker in it goes on calling the SDK's passes. These are
 private functions of the SDK's bridge module, which its workflow worker looks up at each call;
 should a release rename them, :data:`SUPPORTED` is false and nothing is replaced (tests check
 that it is true, that large payloads still go to the store and come back, and that the
@@ -31,6 +33,8 @@ import temporalio.bridge.worker as bridge_worker
 from google.protobuf.message import Message
 from temporalio.converter import DataConverter, _extstore
 from temporalio.converter._extstore import StorageOperationMetrics
+
+from keel.orchestration.payload_types import KeelPayloadConverter
 
 _NAMES = ("decode_activation", "encode_completion")
 
@@ -77,6 +81,11 @@ _UNCHANGED = {
 }
 
 
+def is_keels(data_converter: DataConverter) -> bool:
+    """Return whether ``data_converter`` is a Keel worker's (:func:`install` acts on no other)."""
+    return data_converter.payload_converter_class is KeelPayloadConverter
+
+
 def _skipping(name: str) -> Any:
     original = getattr(bridge_worker, name)
     unchanged = _UNCHANGED[name]
@@ -84,9 +93,11 @@ def _skipping(name: str) -> Any:
     async def skipping(
         message: Message, data_converter: DataConverter, *args: Any, **kwargs: Any
     ) -> StorageOperationMetrics:
-        if unchanged(message, data_converter):
+        if is_keels(data_converter) and unchanged(message, data_converter):
             return StorageOperationMetrics()
-        result: StorageOperationMetrics = await original(message, data_converter, *args, **kwargs)
+        # Looked up per call, so that a test can watch which calls reach the SDK.
+        sdk = _ORIGINALS[name]
+        result: StorageOperationMetrics = await sdk(message, data_converter, *args, **kwargs)
         return result
 
     skipping.__name__ = skipping.__qualname__ = name
@@ -96,9 +107,11 @@ def _skipping(name: str) -> Any:
 
 
 def install() -> bool:
-    """Make this process's workflow workers skip payload passes that change nothing.
+    """Make this process's Keel workers skip payload passes that change nothing.
 
-    Idempotent; called where Keel builds its workers.
+    Idempotent; called where Keel builds its workers. Only workers whose data converter is
+    Keel's (:func:`is_keels`) skip anything: any other Temporal worker in the process (a user's
+    own, or the benchmark's raw floor) keeps the SDK's passes exactly as they are.
 
     Returns:
         Whether the passes are now skipped (false: this SDK lacks the functions).

@@ -8,18 +8,22 @@ dict; the whole path on a dev server, with the passes skipped where they may be,
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import pytest
 import temporalio.bridge.worker as bridge_worker
 from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.converter import DataConverter
+from temporalio.converter._extstore import StorageOperationMetrics
 
 from keel.orchestration import payload_passes
 from keel.orchestration.payload_passes import (
     decoding_changes_nothing,
     encoding_changes_nothing,
 )
+from keel.orchestration.payload_types import KeelPayloadConverter
 from tests.unit.orchestration.test_payload_storage import DictBlobs, converter
 
 THRESHOLD = 1024
@@ -142,3 +146,47 @@ async def test_the_installed_functions_still_store_large_payloads() -> None:
         small, dc, encode_headers=False, storage_concurrency_limit=4
     )
     assert small.SerializeToString() == before
+
+
+def keels(dc: DataConverter) -> DataConverter:
+    """``dc`` as a Keel worker's: Keel's payload converter."""
+    return dataclasses.replace(dc, payload_converter_class=KeelPayloadConverter)
+
+
+async def test_only_keels_workers_skip_the_sdks_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user's own Temporal worker in the same process (or the benchmark's raw floor) keeps the
+    # SDK's passes: install() replaces the SDK's functions for the whole process.
+    assert payload_passes.install()
+    reached: list[tuple[str, bool]] = []
+
+    def spy(name: str) -> Any:
+        async def sdk(message: Any, dc: DataConverter, *args: Any, **kwargs: Any) -> Any:
+            reached.append((name, payload_passes.is_keels(dc)))
+            return StorageOperationMetrics()
+
+        return sdk
+
+    for name in ("encode_completion", "decode_activation"):
+        monkeypatch.setitem(payload_passes._ORIGINALS, name, spy(name))
+    plain = converter(DictBlobs(), THRESHOLD)
+    for dc in (keels(plain), plain, keels(DataConverter.default), DataConverter.default):
+        await bridge_worker.encode_completion(
+            completion(b'"small"'), dc, encode_headers=False, storage_concurrency_limit=4
+        )
+        await bridge_worker.decode_activation(
+            activation(Payload(data=b"1")), dc, decode_headers=False, storage_concurrency_limit=4
+        )
+    assert (
+        reached
+        == [
+            ("encode_completion", False),
+            ("decode_activation", False),
+        ]
+        * 2
+    )
+    # A Keel worker's message that the passes would change still goes to the SDK.
+    big = completion(b'"' + b"x" * THRESHOLD + b'"')
+    await bridge_worker.encode_completion(
+        big, keels(plain), encode_headers=False, storage_concurrency_limit=4
+    )
+    assert reached[-1] == ("encode_completion", True)
