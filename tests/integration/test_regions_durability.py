@@ -2,37 +2,28 @@
 
 Each pass of a do-while scatters two items that each POST to a loopback server counting hits, then
 waits on a durable timer; the worker is SIGKILLed during the first pass's timer. The hits prove,
-against the outside world, that no item of a finished pass ran twice.
+against the outside world, that no item of a finished pass ran twice
+(:mod:`tests.integration.killed_worker`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 
 import pytest
 from temporalio.client import Client
 
 from keel.dsl.loader import parse_workflow
-from keel.orchestration.client import start_run, wait_result
 from keel.orchestration.devserver import TemporalDevServer
-from tests.integration.test_durability import _Counter, _history_has, _worker
+from tests.integration.killed_worker import counting_server, run_through_a_killed_worker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def hits_server() -> Iterator[tuple[str, dict[str, int]]]:
-    _Counter.hits = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Counter.hits
-    server.shutdown()
-    server.server_close()
+    with counting_server() as served:
+        yield served
 
 
 DOC = """
@@ -77,22 +68,13 @@ async def test_a_killed_worker_mid_loop_is_replaced_and_no_item_runs_twice(
 ) -> None:
     url, hits = hits_server
     workflow = parse_workflow(DOC.format(url=url))
-    first_worker = _worker(temporal_server.address, task_queue)
-    try:
-        run = await start_run(temporal_client, workflow, task_queue=task_queue)
+
+    def before_the_second_worker() -> None:
         # The first pass's timer starts once both of its items have hit the server.
-        await _history_has(temporal_client, run.execution_id, "TIMER_STARTED")
-        first_worker.send_signal(signal.SIGKILL)
-        first_worker.wait(timeout=10)
         assert hits == {"0-a": 1, "0-b": 1}
-        second_worker = _worker(temporal_server.address, task_queue)
-        try:
-            result = await asyncio.wait_for(wait_result(run), timeout=60)
-        finally:
-            second_worker.terminate()
-            second_worker.wait(timeout=10)
-    finally:
-        if first_worker.poll() is None:
-            first_worker.kill()
+
+    result = await run_through_a_killed_worker(
+        temporal_server, temporal_client, task_queue, workflow, before_the_second_worker
+    )
     assert result == {"end": {"continue": False, "iterations": 2}}
     assert hits == {"0-a": 1, "0-b": 1, "1-a": 1, "1-b": 1}
