@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -23,7 +24,7 @@ from keel.actions.builtin.http import (
     http_request,
 )
 from keel.actions.connections import CURRENT_POOL, ClientPool
-from keel.actions.egress import ForbiddenDestinationError, refusal
+from keel.actions.egress import ForbiddenDestinationError, UnresolvableHostError, refusal
 from keel.actions.redaction import CURRENT_REDACTOR, MARKER, Redactor
 from keel.config import get_settings
 from tests.integration.loopback import serving
@@ -278,6 +279,19 @@ class TestGuard:
         )
         assert lookups == ["rebind.test"]
         assert Handler.hosts == []  # the loopback server was never reached
+
+    async def test_a_name_that_does_not_resolve_is_a_clear_error(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async def nowhere(host: str, port: int) -> list[egress.IPAddress]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        monkeypatch.setattr(egress, "resolve", nowhere)
+        with pytest.raises(UnresolvableHostError) as info:
+            await http_request("https://nosuch.invalid/api?key=k3y")
+        message = str(info.value)
+        assert message.startswith("cannot connect to nosuch.invalid:443: nosuch.invalid does not")
+        assert "k3y" not in message
 
     @pytest.mark.usefixtures("allow_private")
     async def test_a_name_is_looked_up_once_per_connection_not_per_request(
