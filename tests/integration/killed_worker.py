@@ -12,10 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from temporalio.client import Client
@@ -23,6 +22,7 @@ from temporalio.client import Client
 from keel.dsl.model import Workflow
 from keel.orchestration.client import start_run, wait_result
 from keel.orchestration.devserver import TemporalDevServer
+from tests.integration.loopback import serving
 
 
 class _Counter(BaseHTTPRequestHandler):
@@ -49,14 +49,8 @@ class _Counter(BaseHTTPRequestHandler):
 def counting_server() -> Iterator[tuple[str, dict[str, int]]]:
     """Serve :class:`_Counter` on loopback; yield its URL and its hits (fresh for each use)."""
     _Counter.hits = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Counter.hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Counter) as url:
+        yield url, _Counter.hits
 
 
 def worker_process(address: str, task_queue: str) -> subprocess.Popen[bytes]:
