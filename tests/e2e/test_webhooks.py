@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import delete
 from temporalio.client import Client
 
+from keel.api.deliveries import wait_outcomes
+from keel.api.launcher import RunOrder, runnable, start_runs
 from keel.api.state import ServiceState
+from keel.store import workflows
 from keel.store.secrets import set_secret
 from keel.store.tables import RunRow
 from tests.e2e.conftest import commit, eventually, path_of
@@ -130,6 +133,31 @@ async def test_webhook_starts_a_run_and_waits_for_its_result(
     assert len(executions) == 1
     rows = (await api.get("/runs", params={"workflow": "alert"})).json()["items"]
     assert [r["execution_id"] for r in rows].count(keyed) == 1
+
+
+async def test_a_waited_run_is_waited_for_by_the_run_its_start_named(
+    api: httpx.AsyncClient, service: ServiceState
+) -> None:
+    # The handle of each start names the run id Temporal gave it, so the wait reads that run's
+    # history directly (no lookup of the workflow's current run on the server: one store read
+    # less per /wait delivery, on a store the dev server reaches through one connection).
+    await commit(api, ALERT, "alert")
+    workflow_id = (await api.get("/workflows/alert")).json()["id"]
+    async with service.database.session() as session:
+        stored = await workflows.get_version(session, workflow_id, 1)
+    target = runnable(workflow_id, 1, dict(stored.definition))
+    orders = [RunOrder({"severity": n, "source": "edr"}) for n in (1, 2)]
+    runs = await start_runs(service, target, orders, trigger_type="webhook", wait=True)
+    for run in runs:
+        assert run.started and run.handle.result_run_id is not None
+        described = await run.handle.describe()
+        assert (described.id, described.run_id) == (run.execution_id, run.handle.result_run_id)
+    outcomes = await wait_outcomes(runs, timeout=20)
+    assert outcomes is not None
+    assert [(o.execution_id, o.status, o.result) for o in outcomes] == [
+        (runs[0].execution_id, "succeeded", {"severity": 2, "source": "edr"}),
+        (runs[1].execution_id, "succeeded", {"severity": 4, "source": "edr"}),
+    ]
 
 
 async def test_hmac_signatures(api: httpx.AsyncClient, service: ServiceState) -> None:

@@ -251,8 +251,8 @@ async def accept_runs(
 
 async def start_runs(
     state: ServiceState, target: WebhookTarget, runs: list[WebhookRun], *, wait: bool = False
-) -> list[str]:
-    """Start one run per payload, in order; return their execution ids.
+) -> list[StartedRun]:
+    """Start one run per payload, in order; return the started runs.
 
     The payloads were checked by :func:`~keel.triggers.webhook.receive` (bounds and ``expects``,
     every one before any run starts), so they go straight to the launcher. A keyed payload whose
@@ -272,24 +272,26 @@ async def start_runs(
     return await launch_runs(state, target.runnable, orders, trigger_type="webhook", wait=wait)
 
 
-async def wait_outcomes(
-    state: ServiceState, execution_ids: list[str], timeout: float
-) -> list[RunOutcome] | None:
-    """Wait until every run has ended; ``None`` when ``timeout`` seconds pass first."""
+async def wait_outcomes(runs: list[StartedRun], timeout: float) -> list[RunOutcome] | None:
+    """Wait until every run has ended; ``None`` when ``timeout`` seconds pass first.
+
+    Each run is waited for through the handle its start returned, which names the run id: the
+    server reads that run's history directly, without first looking up the workflow's current
+    run (a store read per waited run on the Temporal server).
+    """
     try:
         async with asyncio.timeout(timeout):
-            return list(await asyncio.gather(*(_outcome(state, one) for one in execution_ids)))
+            return list(await asyncio.gather(*(_outcome(run) for run in runs)))
     except TimeoutError:
         return None
 
 
-async def _outcome(state: ServiceState, execution_id: str) -> RunOutcome:
-    handle = state.temporal.get_workflow_handle(execution_id)
+async def _outcome(run: StartedRun) -> RunOutcome:
     try:
-        result = await wait_result(StartedRun(execution_id, handle))
+        result = await wait_result(run)
     except RunFailedError as exc:
-        return RunOutcome(execution_id, _failed_status(exc), error=str(exc))
-    return RunOutcome(execution_id, "succeeded", result=result)
+        return RunOutcome(run.execution_id, _failed_status(exc), error=str(exc))
+    return RunOutcome(run.execution_id, "succeeded", result=result)
 
 
 def _failed_status(exc: RunFailedError) -> str:

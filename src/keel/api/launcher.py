@@ -143,10 +143,10 @@ async def launch(
     trigger, messages = check_inputs(target.workflow.entrypoint.expects, inputs)
     if messages:
         raise input_refusal(messages)
-    (execution_id,) = await start_runs(
+    (run,) = await start_runs(
         state, target, [RunOrder(trigger)], trigger_type=trigger_type, environment=environment
     )
-    return Launched(execution_id, target.workflow_id, target.version)
+    return Launched(run.execution_id, target.workflow_id, target.version)
 
 
 async def start_runs(
@@ -157,7 +157,7 @@ async def start_runs(
     trigger_type: TriggerType,
     environment: str | None = None,
     wait: bool = False,
-) -> list[str]:
+) -> list[StartedRun]:
     """Start one run per order, in order, then record their summaries in one session.
 
     No store connection is held while Temporal answers, and none before the starts unless
@@ -169,14 +169,16 @@ async def start_runs(
     they need no activity).
 
     Returns:
-        The runs' execution ids, in order.
+        The started runs, in order; each handle names the run Temporal started (its run id), so
+        waiting on it needs no lookup of the workflow's current run.
     """
     where = state.placement(wait=wait, inline=target.stays_in_workflow)
     started: list[tuple[str, RunOrder]] = []
+    runs: list[StartedRun] = []
     try:
         for order in orders:
             execution_id = order.execution_id or f"run-{uuid.uuid4().hex}"
-            await _start(
+            run = await _start(
                 state,
                 target,
                 where,
@@ -186,6 +188,7 @@ async def start_runs(
                 deduplicate=order.deduplicate,
             )
             started.append((execution_id, order))
+            runs.append(run)
     except Exception as exc:
         if not started:
             raise  # nothing started: the error is the whole answer
@@ -202,7 +205,7 @@ async def start_runs(
             execution_ids=ids,
         ) from exc
     await _record(state, target, started, trigger_type)
-    return [execution_id for execution_id, _ in started]
+    return runs
 
 
 async def start_accepted(state: ServiceState, entry: Accepted) -> bool:

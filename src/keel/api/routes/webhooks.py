@@ -41,7 +41,7 @@ from keel.api.schemas.webhooks import (
 )
 from keel.api.state import ServiceState
 from keel.errors import WebhookError
-from keel.triggers.webhook import WebhookRequest, receive
+from keel.triggers.webhook import WebhookRequest, WebhookRun, receive
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -110,9 +110,13 @@ async def deliver(workflow_id: str, secret: str, request: Request) -> Response:
     start in Temporal right after (``GET /runs/{id}`` says ``queued`` until then). A redelivery
     with the same idempotency key answers with the first run's id.
     """
-    _, ids, batch = await _accept(state_of(request), workflow_id, secret, request, wait=False)
+    state = state_of(request)
+    target, runs = await _receive(state, workflow_id, secret, request)
+    ids = await accept_runs(state, target, runs)
     started = (
-        WebhookBatchStarted(execution_ids=ids) if batch else WebhookStarted(execution_id=ids[0])
+        WebhookBatchStarted(execution_ids=ids)
+        if len(runs) > 1
+        else WebhookStarted(execution_id=ids[0])
     )
     return _json(started, 202)
 
@@ -122,16 +126,21 @@ async def deliver(workflow_id: str, secret: str, request: Request) -> Response:
 async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> Response:
     """Like the plain form, then wait for the run(s) up to the webhook's ``wait_timeout_seconds``.
 
-    A run that fails still answers 200, with ``status`` and ``error`` saying how it ended.
+    The runs start now, where that is quickest (:meth:`~keel.api.state.ServiceState.placement`).
+    Runs this process orchestrates itself first take a place in its admission queue
+    (:mod:`keel.api.admission`), held until they have been waited for. A run that fails still
+    answers 200, with ``status`` and ``error`` saying how it ended.
     """
     state = state_of(request)
+    target, runs = await _receive(state, workflow_id, secret, request)
     async with contextlib.AsyncExitStack() as admitted:
-        target, ids, batch = await _accept(
-            state, workflow_id, secret, request, wait=True, admitted=admitted
-        )
+        if state.orchestrates_here(inline=target.runnable.stays_in_workflow):
+            await admitted.enter_async_context(state.admission.place())
+        started = await start_runs(state, target, runs, wait=True)
         timeout = target.settings.wait_timeout_seconds
-        outcomes = await wait_outcomes(state, ids, timeout)
+        outcomes = await wait_outcomes(started, timeout)
     if outcomes is None:
+        ids = [run.execution_id for run in started]
         where = ", ".join(f"/runs/{one}" for one in ids)
         raise ApiError(
             504,
@@ -141,19 +150,19 @@ async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> R
             execution_ids=ids,
         )
     results = [WebhookRunResult.model_validate(o, from_attributes=True) for o in outcomes]
-    return _json(WebhookBatchResult(runs=results) if batch else results[0], 200)
+    return _json(WebhookBatchResult(runs=results) if len(runs) > 1 else results[0], 200)
 
 
 @router.api_route(PATH, methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts, after the secret check (404 or 405)."""
-    await _accept(state_of(request), workflow_id, secret, request, wait=False)
+    await _receive(state_of(request), workflow_id, secret, request)
 
 
 @router.api_route(PATH + "/wait", methods=_OTHER_METHODS, include_in_schema=False)
 async def deliver_other_wait(workflow_id: str, secret: str, request: Request) -> None:
     """Refuse a method no webhook accepts on the ``/wait`` form too."""
-    await _accept(state_of(request), workflow_id, secret, request, wait=True)
+    await _receive(state_of(request), workflow_id, secret, request)
 
 
 def _json(body: BaseModel, status: int) -> Response:
@@ -165,22 +174,13 @@ def _json(body: BaseModel, status: int) -> Response:
     return Response(body.model_dump_json(), status, media_type="application/json")
 
 
-async def _accept(
-    state: ServiceState,
-    workflow_id: str,
-    secret: str,
-    request: Request,
-    *,
-    wait: bool,
-    admitted: contextlib.AsyncExitStack | None = None,
-) -> tuple[WebhookTarget, list[str], bool]:
-    """Check the delivery, accept or start its runs; return the target, run ids, NDJSON-ness.
+async def _receive(
+    state: ServiceState, workflow_id: str, secret: str, request: Request
+) -> tuple[WebhookTarget, list[WebhookRun]]:
+    """Check the delivery (address, method, signature, body); return its target and its runs.
 
-    ``wait``: the caller waits for the runs' results (``/wait``), so they start now, where that
-    is quickest (:meth:`~keel.api.state.ServiceState.placement`); otherwise they are accepted
-    (stored with an outbox entry) and start right after the answer. Runs this process
-    orchestrates itself first take a place in its admission queue (:mod:`keel.api.admission`),
-    held in ``admitted`` until the caller has waited for them.
+    Raises:
+        ApiError: The delivery is refused (its status, with the part of the request concerned).
     """
     delivery = WebhookRequest(
         method=request.method,
@@ -207,14 +207,7 @@ async def _accept(
         )
     except WebhookError as exc:
         raise _refusal(exc, target) from None
-    if wait:
-        inline = target.runnable.stays_in_workflow
-        if admitted is not None and state.orchestrates_here(inline=inline):
-            await admitted.enter_async_context(state.admission.place())
-        ids = await start_runs(state, target, runs, wait=True)
-    else:
-        ids = await accept_runs(state, target, runs)
-    return target, ids, len(runs) > 1
+    return target, runs
 
 
 def _refusal(exc: WebhookError, target: WebhookTarget | None) -> ApiError:
