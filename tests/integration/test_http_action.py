@@ -274,11 +274,31 @@ class TestGuard:
         with pytest.raises(ForbiddenDestinationError) as info:
             await http_request(f"http://rebind.test:{port}/host")
         assert str(info.value).startswith(
-            f"refused to connect to rebind.test:{port}: rebind.test resolves to 127.0.0.1, "
-            "a loopback address"
+            f"request GET http://rebind.test:{port}/host: refused to connect to rebind.test:"
+            f"{port}: rebind.test resolves to 127.0.0.1, a loopback address"
         )
         assert lookups == ["rebind.test"]
         assert Handler.hosts == []  # the loopback server was never reached
+
+    @pytest.mark.usefixtures("allow_private")
+    async def test_a_redirect_to_a_refused_name_names_the_request_and_the_hop(
+        self, base_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async def metadata_behind_a_name(host: str, port: int) -> list[egress.IPAddress]:
+            if host == "rebind.test":
+                return [ipaddress.IPv4Address("169.254.169.254")]
+            return [ipaddress.ip_address(host)]
+
+        monkeypatch.setattr(egress, "resolve", metadata_behind_a_name)
+        url = f"{base_url}/redirect?to=http://rebind.test/latest/&token=s3cret"
+        with pytest.raises(ForbiddenDestinationError) as info:
+            await http_request(url, follow_redirects=True)
+        message = str(info.value)
+        assert message.startswith(
+            f"request GET {base_url}/redirect: refused to connect to rebind.test:80: "
+            "rebind.test resolves to 169.254.169.254, "
+        )
+        assert "s3cret" not in message
 
     async def test_a_name_that_does_not_resolve_is_a_clear_error(
         self, monkeypatch: pytest.MonkeyPatch
@@ -290,7 +310,10 @@ class TestGuard:
         with pytest.raises(UnresolvableHostError) as info:
             await http_request("https://nosuch.invalid/api?key=k3y")
         message = str(info.value)
-        assert message.startswith("cannot connect to nosuch.invalid:443: nosuch.invalid does not")
+        assert message.startswith(
+            "request GET https://nosuch.invalid/api: cannot connect to nosuch.invalid:443: "
+            "nosuch.invalid does not resolve"
+        )
         assert "k3y" not in message
 
     @pytest.mark.usefixtures("allow_private")

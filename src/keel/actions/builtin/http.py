@@ -28,7 +28,11 @@ import httpx
 from pydantic import BeforeValidator
 
 from keel.actions.connections import CURRENT_POOL, guarded_transport
-from keel.actions.egress import check_destination
+from keel.actions.egress import (
+    ForbiddenDestinationError,
+    UnresolvableHostError,
+    check_destination,
+)
 from keel.actions.redaction import redact
 from keel.actions.registry import action
 from keel.actions.schema import Doc
@@ -226,6 +230,11 @@ def _unverified_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=False)
 
 
+#: How a refusal of the request hook begins (:func:`~keel.actions.egress.check_destination`): it
+#: names the URL already.
+_NAMES_THE_URL = "refused to request "
+
+
 def _client(
     *, timeout: float, verify_ssl: bool, follow_redirects: bool, max_redirects: int
 ) -> httpx.AsyncClient:
@@ -262,20 +271,29 @@ async def _send(
 
     Raises:
         HttpResponseTooLargeError: The body is larger than ``KEEL_HTTP_MAX_RESPONSE_BYTES``.
+        ForbiddenDestinationError: The SSRF guard refused the request or its connection.
+        UnresolvableHostError: The host does not resolve.
     """
     args = dict(request)
     auth = args.pop("auth", None)
     if timeout is not None:
         args["timeout"] = timeout
     built = client.build_request(method, url, **args)
-    response = await client.send(
-        built,
-        auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-        follow_redirects=(
-            httpx.USE_CLIENT_DEFAULT if follow_redirects is None else follow_redirects
-        ),
-        stream=True,
-    )
+    try:
+        response = await client.send(
+            built,
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            follow_redirects=(
+                httpx.USE_CLIENT_DEFAULT if follow_redirects is None else follow_redirects
+            ),
+            stream=True,
+        )
+    except (ForbiddenDestinationError, UnresolvableHostError) as exc:
+        if str(exc).startswith(_NAMES_THE_URL):
+            raise
+        # Refused (or not resolved) where the connection is opened, which knows only the host
+        # and port: say which request it was (the call's URL; a redirect hop's host is named).
+        raise type(exc)(f"request {method} {shown_url(built.url)}: {exc}") from exc
     try:
         await _read_bounded(response, get_settings().http_max_response_bytes)
     finally:
