@@ -18,12 +18,13 @@ import pytest
 from temporalio.client import Client
 
 from keel.api.app import create_app
+from keel.api.launcher import Runnable, runnable
 from keel.api.scheduling import delete_temporal, spec_of
 from keel.api.state import ServiceState
 from keel.api.triggers_sync import install_trigger_hooks
 from keel.execution.local import LocalExecutor
 from keel.orchestration.worker import build_worker
-from keel.store import apikeys, schedules
+from keel.store import apikeys, schedules, workflows
 from keel.store.crypto import SecretCipher
 from keel.store.database import Database, LazyDatabase
 from keel.store.secrets import StoreSecrets
@@ -95,6 +96,17 @@ async def commit(api: httpx.AsyncClient, document: str, alias: str) -> dict[str,
     assert committed.status_code == 201, committed.text
     answer: dict[str, Any] = committed.json()
     return answer
+
+
+async def committed_runnable(
+    api: httpx.AsyncClient, service: ServiceState, document: str, alias: str
+) -> Runnable:
+    """Commit ``document`` as workflow ``alias``; return its first version as the launcher runs it."""
+    await commit(api, document, alias)
+    workflow_id = (await api.get(f"/workflows/{alias}")).json()["id"]
+    async with service.database.session() as session:
+        stored = await workflows.get_version(session, workflow_id, 1)
+    return runnable(workflow_id, 1, dict(stored.definition))
 
 
 def path_of(url: str) -> str:

@@ -14,11 +14,10 @@ import pytest
 from temporalio.client import Client
 
 from keel.api.errors import ApiError
-from keel.api.launcher import RunOrder, runnable, start_runs
+from keel.api.launcher import RunOrder, start_runs
 from keel.api.state import ServiceState
-from keel.store import workflows
 from keel.triggers.bounds import InputBounds
-from tests.e2e.conftest import commit, path_of
+from tests.e2e.conftest import commit, committed_runnable, path_of
 
 pytestmark = pytest.mark.integration
 
@@ -198,11 +197,7 @@ async def test_a_batch_temporal_refuses_midway_records_and_names_what_started(
 ) -> None:
     # Every input is checked before the first start, so only Temporal can fail mid-batch; here
     # it refuses run 2's id (longer than the server's limit on ids).
-    await commit(api, ECHO, "echo")
-    workflow_id = (await api.get("/workflows/echo")).json()["id"]
-    async with service.database.session() as session:
-        stored = await workflows.get_version(session, workflow_id, 1)
-    target = runnable(workflow_id, 1, dict(stored.definition))
+    target = await committed_runnable(api, service, ECHO, "echo")
     orders = [RunOrder({"n": 1}), RunOrder({"n": 2}, execution_id="x" * 1500), RunOrder({"n": 3})]
     with pytest.raises(ApiError) as raised:
         await start_runs(service, target, orders, trigger_type="webhook")

@@ -12,12 +12,11 @@ from sqlalchemy import delete
 from temporalio.client import Client
 
 from keel.api.deliveries import wait_outcomes
-from keel.api.launcher import RunOrder, runnable, start_runs
+from keel.api.launcher import RunOrder, start_runs
 from keel.api.state import ServiceState
-from keel.store import workflows
 from keel.store.secrets import set_secret
 from keel.store.tables import RunRow
-from tests.e2e.conftest import commit, eventually, path_of
+from tests.e2e.conftest import commit, committed_runnable, eventually, path_of
 from tests.integration.store.conftest import BACKENDS
 
 pytestmark = pytest.mark.integration
@@ -141,11 +140,7 @@ async def test_a_waited_run_is_waited_for_by_the_run_its_start_named(
     # The handle of each start names the run id Temporal gave it, so the wait reads that run's
     # history directly (no lookup of the workflow's current run on the server: one store read
     # less per /wait delivery, on a store the dev server reaches through one connection).
-    await commit(api, ALERT, "alert")
-    workflow_id = (await api.get("/workflows/alert")).json()["id"]
-    async with service.database.session() as session:
-        stored = await workflows.get_version(session, workflow_id, 1)
-    target = runnable(workflow_id, 1, dict(stored.definition))
+    target = await committed_runnable(api, service, ALERT, "alert")
     orders = [RunOrder({"severity": n, "source": "edr"}) for n in (1, 2)]
     runs = await start_runs(service, target, orders, trigger_type="webhook", wait=True)
     for run in runs:
