@@ -23,8 +23,9 @@ The fifth keeps that connection for the runs: unless the flag is given, the dev 
 search-attribute cache off (a convenience for tests: a search attribute just created is seen at
 once), so each short run had the server read the cluster metadata (four times) and the namespace
 (once) from SQLite again. :data:`SEARCH_ATTRIBUTE_CACHE` keeps the cache, as a production
-server does; a search attribute created by hand on the embedded server then takes up to the
-cache's refresh interval to be seen (Keel defines none).
+server does; a search attribute created by hand on the embedded server (``temporal operator
+search-attribute create``) is then usable after the cache's next refresh, not at once (measured:
+refused at once, accepted 6 s later; Keel defines none).
 
 Lifetime: the server runs in its own session (``start_new_session=True``), so a Ctrl-C in the
 terminal or a SIGKILL sent to a worker's process group never reaches it; Keel stops it itself,
