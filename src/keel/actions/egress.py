@@ -50,11 +50,24 @@ _LINK_LOCAL = "a link-local address"
 _ALLOW_HINT = " (set KEEL_HTTP_ALLOW_PRIVATE=true to allow loopback and private addresses)"
 
 
-class ForbiddenDestinationError(KeelError):
+class EgressError(KeelError):
+    """A destination the guard would not let an action reach.
+
+    Attributes:
+        names_request: The message names the request (its URL), not only ``host:port``: false
+            for a refusal where a connection is opened, which knows only the host and port.
+    """
+
+    def __init__(self, message: str, *, names_request: bool = False) -> None:
+        super().__init__(message)
+        self.names_request = names_request
+
+
+class ForbiddenDestinationError(EgressError):
     """A request was refused: its host is, or resolves to, an address actions may not reach."""
 
 
-class UnresolvableHostError(KeelError):
+class UnresolvableHostError(EgressError):
     """A request's host name does not resolve, so it cannot be checked (nor reached)."""
 
 
@@ -144,11 +157,13 @@ async def vetted_addresses(
         addresses = await (resolver or resolve)(name, port)
     except OSError as exc:
         raise UnresolvableHostError(
-            f"cannot {_described(what, host, port)}: {name} does not resolve ({exc})"
+            f"cannot {_described(what, host, port)}: {name} does not resolve ({exc})",
+            names_request=what is not None,
         ) from exc
     if not addresses:
         raise UnresolvableHostError(
-            f"cannot {_described(what, host, port)}: {name} resolves to no address"
+            f"cannot {_described(what, host, port)}: {name} resolves to no address",
+            names_request=what is not None,
         )
     for address in addresses:
         _check(address, name, allow_private=allow_private, what=what, host=host, port=port)
@@ -160,7 +175,8 @@ def _refused_name(host: str, port: int, what: Description | None) -> str:
     name = host.rstrip(".").lower()
     if name in METADATA_HOSTS:
         raise ForbiddenDestinationError(
-            f"refused to {_described(what, host, port)}: {name} is a cloud metadata server"
+            f"refused to {_described(what, host, port)}: {name} is a cloud metadata server",
+            names_request=what is not None,
         )
     return name
 
@@ -180,7 +196,8 @@ def _check(
         hint = "" if why in (_METADATA, _LINK_LOCAL) else _ALLOW_HINT
         target = f"{address} is" if name == str(address) else f"{name} resolves to {address},"
         raise ForbiddenDestinationError(
-            f"refused to {_described(what, host, port)}: {target} {why}{hint}"
+            f"refused to {_described(what, host, port)}: {target} {why}{hint}",
+            names_request=what is not None,
         )
 
 

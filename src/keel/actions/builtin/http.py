@@ -28,11 +28,7 @@ import httpx
 from pydantic import BeforeValidator
 
 from keel.actions.connections import CURRENT_POOL, guarded_transport
-from keel.actions.egress import (
-    ForbiddenDestinationError,
-    UnresolvableHostError,
-    check_destination,
-)
+from keel.actions.egress import EgressError, check_destination
 from keel.actions.redaction import redact
 from keel.actions.registry import action
 from keel.actions.schema import Doc
@@ -230,11 +226,6 @@ def _unverified_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=False)
 
 
-#: How a refusal of the request hook begins (:func:`~keel.actions.egress.check_destination`): it
-#: names the URL already.
-_NAMES_THE_URL = "refused to request "
-
-
 def _client(
     *, timeout: float, verify_ssl: bool, follow_redirects: bool, max_redirects: int
 ) -> httpx.AsyncClient:
@@ -288,12 +279,14 @@ async def _send(
             ),
             stream=True,
         )
-    except (ForbiddenDestinationError, UnresolvableHostError) as exc:
-        if str(exc).startswith(_NAMES_THE_URL):
+    except EgressError as exc:
+        if exc.names_request:
             raise
         # Refused (or not resolved) where the connection is opened, which knows only the host
         # and port: say which request it was (the call's URL; a redirect hop's host is named).
-        raise type(exc)(f"request {method} {shown_url(built.url)}: {exc}") from exc
+        raise type(exc)(
+            f"request {method} {shown_url(built.url)}: {exc}", names_request=True
+        ) from exc
     try:
         await _read_bounded(response, get_settings().http_max_response_bytes)
     finally:

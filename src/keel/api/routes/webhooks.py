@@ -133,9 +133,8 @@ async def deliver_and_wait(workflow_id: str, secret: str, request: Request) -> R
     """
     state = state_of(request)
     target, runs = await _receive(state, workflow_id, secret, request)
-    async with contextlib.AsyncExitStack() as admitted:
-        if state.orchestrates_here(inline=target.runnable.stays_in_workflow):
-            await admitted.enter_async_context(state.admission.place())
+    inline = state.orchestrates_here(inline=target.runnable.stays_in_workflow)
+    async with state.admission.place() if inline else contextlib.nullcontext():
         started = await start_runs(state, target, runs, wait=True)
         timeout = target.settings.wait_timeout_seconds
         outcomes = await wait_outcomes(started, timeout)
