@@ -142,7 +142,9 @@ def facts_table(options: Options, server_command: Sequence[str]) -> Table:
     table.add_column("value")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     flags = " ".join(
-        a for a in server_command if a.startswith(("journal", "synchronous", "system.", "history."))
+        a
+        for a in server_command
+        if a.startswith(("journal", "synchronous", "wal_", "system.", "history."))
     )
     rows = [
         ("cores", f"{os.cpu_count()} (load average at start: {load})"),
@@ -159,7 +161,12 @@ def facts_table(options: Options, server_command: Sequence[str]) -> Table:
             if sys.dont_write_bytecode
             else "on",
         ),
-        ("dev server", f"{'in-memory' if options.memory_db else 'temp-file'} SQLite; {flags}"),
+        (
+            "dev server",
+            "in-memory SQLite; " + flags
+            if options.memory_db
+            else f"temp-file SQLite; {flags}; unused search-attribute slot indexes dropped",
+        ),
         (
             "repetitions",
             f"{options.warmup} warm-up + {options.reps} recorded per scenario; medians shown"

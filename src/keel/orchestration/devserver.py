@@ -27,6 +27,10 @@ server does; a search attribute created by hand on the embedded server (``tempor
 search-attribute create``) is then usable after the cache's next refresh, not at once (measured:
 refused at once, accepted 6 s later; Keel defines none).
 
+The sixth takes work off that connection: each run's record in Temporal's run list moved an
+entry in 35 indexes of search-attribute slots that nobody defined; Keel drops those indexes
+once the server is up (:mod:`keel.orchestration.visibility_indexes`).
+
 Lifetime: the server runs in its own session (``start_new_session=True``), so a Ctrl-C in the
 terminal or a SIGKILL sent to a worker's process group never reaches it; Keel stops it itself,
 with SIGTERM then SIGKILL after a grace period, from :meth:`TemporalDevServer.stop`, from the
@@ -62,6 +66,7 @@ from temporalio.client import Client
 from keel.config import private_folder
 from keel.errors import ConfigError, KeelError
 from keel.orchestration.home import FolderLock, process_alive, write_private
+from keel.orchestration.visibility_indexes import drop_unused_slot_indexes
 
 #: How often a history shard may read each of its task queues (Temporal's default is 20 a second).
 QUEUE_READER_RPS = 10_000
@@ -294,6 +299,8 @@ class TemporalDevServer:
         except BaseException:
             await self.stop()
             raise
+        if self.db_file is not None:
+            await asyncio.to_thread(drop_unused_slot_indexes, self.db_file)
 
     async def _wait_ready(self) -> None:
         """Retry connecting until the namespace is served, the process dies, or time runs out."""

@@ -1,0 +1,109 @@
+"""Which run-list indexes Keel drops from a dev-server store: a hand-made SQLite file per test."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from keel.orchestration.visibility_indexes import drop_unused_slot_indexes, slot_indexes
+
+# The shape of Temporal's table and indexes (schema/sqlite/v3/visibility), cut down.
+SCHEMA = """
+CREATE TABLE executions_visibility (
+  namespace_id CHAR(64) NOT NULL,
+  run_id CHAR(64) NOT NULL,
+  workflow_id VARCHAR(255) NOT NULL,
+  close_time TIMESTAMP NULL,
+  start_time TIMESTAMP NOT NULL,
+  search_attributes TEXT NULL,
+  Keyword01 VARCHAR(255) GENERATED ALWAYS AS (JSON_EXTRACT(search_attributes, "$.Keyword01")),
+  TemporalInt02 BIGINT GENERATED ALWAYS AS (JSON_EXTRACT(search_attributes, "$.TemporalInt02")),
+  TemporalLowCardinalityKeyword01 VARCHAR(255)
+    GENERATED ALWAYS AS (JSON_EXTRACT(search_attributes, "$.TemporalLowCardinalityKeyword01")),
+  TemporalScheduledById VARCHAR(255)
+    GENERATED ALWAYS AS (JSON_EXTRACT(search_attributes, "$.TemporalScheduledById")),
+  PRIMARY KEY (namespace_id, run_id)
+);
+CREATE INDEX default_idx ON executions_visibility
+  (namespace_id, (COALESCE(close_time, '9999-12-31')) DESC, start_time DESC, run_id);
+CREATE INDEX by_workflow_id ON executions_visibility
+  (namespace_id, workflow_id, (COALESCE(close_time, '9999-12-31')) DESC, start_time DESC, run_id);
+CREATE INDEX by_temporal_scheduled_by_id ON executions_visibility
+  (namespace_id, TemporalScheduledById, (COALESCE(close_time, '9999-12-31')) DESC, run_id);
+CREATE INDEX by_keyword_01 ON executions_visibility
+  (namespace_id, Keyword01, (COALESCE(close_time, '9999-12-31')) DESC, start_time DESC, run_id);
+CREATE INDEX by_temporal_int_02 ON executions_visibility
+  (namespace_id, TemporalInt02, (COALESCE(close_time, '9999-12-31')) DESC, run_id);
+CREATE INDEX "by low cardinality" ON executions_visibility
+  (namespace_id, TemporalLowCardinalityKeyword01, run_id);
+INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, start_time, search_attributes)
+  VALUES ('ns', 'r1', 'w1', '2026-11-30', '{"Keyword01": "a"}'),
+         ('ns', 'r2', 'w2', '2026-11-30', '{"Keyword01": "b"}');
+"""
+
+
+def store(path: Path, schema: str = SCHEMA) -> Path:
+    with sqlite3.connect(path) as connection:
+        connection.executescript(schema)
+    connection.close()
+    return path
+
+
+def indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+        names = {name for (name,) in rows}
+    connection.close()
+    return names
+
+
+def test_only_the_indexes_of_search_attribute_slots_are_picked(tmp_path: Path) -> None:
+    path = store(tmp_path / "t.db")
+    with sqlite3.connect(path) as connection:
+        picked = set(slot_indexes(connection))
+    connection.close()
+    assert picked == {"by_keyword_01", "by_temporal_int_02", "by low cardinality"}
+
+
+def test_dropping_leaves_the_system_indexes_and_every_row(tmp_path: Path) -> None:
+    path = store(tmp_path / "t.db")
+    assert drop_unused_slot_indexes(path) == 3
+    assert indexes(path) == {"default_idx", "by_workflow_id", "by_temporal_scheduled_by_id"}
+    with sqlite3.connect(path) as connection:
+        found = connection.execute(
+            "SELECT run_id FROM executions_visibility WHERE namespace_id = 'ns' AND Keyword01 = 'a'"
+        ).fetchall()
+    connection.close()
+    assert found == [("r1",)]
+    assert drop_unused_slot_indexes(path) == 0  # a trimmed store is left alone
+
+
+def test_a_store_without_a_run_list_is_left_alone(tmp_path: Path) -> None:
+    path = store(tmp_path / "other.db", "CREATE TABLE t (a, b); CREATE INDEX t_b ON t (a, b);")
+    assert drop_unused_slot_indexes(path) == 0
+    assert indexes(path) == {"t_b"}
+
+
+def test_a_missing_store_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "no such store.db"
+    assert drop_unused_slot_indexes(missing) == 0
+    assert not missing.exists()
+
+
+def test_a_store_another_writer_holds_is_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = store(tmp_path / "t.db")
+    monkeypatch.setattr("keel.orchestration.visibility_indexes.LOCK_TIMEOUT", 0.05)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        assert drop_unused_slot_indexes(path) == 0
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    assert "by_keyword_01" in indexes(path)
