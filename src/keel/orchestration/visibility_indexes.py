@@ -9,21 +9,23 @@ attributes (``Keyword01``-``Keyword10``, ``Int01``-``Int03``, ``Bool01``-``Bool0
 for them: its visibility record is written when it starts and again when it closes, and each
 write moves an entry in every index (the close time is part of every index's key). On the dev
 server, whose store is one SQLite connection shared by everything a run does (see
-:mod:`keel.orchestration.devserver`), that was the most expensive operation of a short run.
+:mod:`keel.orchestration.devserver`), those writes were a short run's slowest store operations.
 
-Measured here (raw eager runs of a 3-transform workflow, 4 clients, 4,000 runs, a fresh store
-each): with the 35 indexes, 9.7-10.6 ms of server CPU per run, rising with the store, a
-visibility write 8.5-11 ms, the store growing 22 MB per 1,000 runs; without them 8.3-8.6 ms, not
-rising, 4.7-6.1 ms, 11 MB. One visibility insert alone, timed in SQLite: 2.3 -> 0.9 ms.
+Measured here (raw eager runs of a 3-transform workflow, 8 clients, 2,500 runs on a fresh store
+per variant, 3 rounds alternated): server CPU per run 8.8-9.9 -> 7.8-8.5 ms, a visibility write
+12.1-12.8 -> 6.8-7.3 ms, the store (with its ~40 MB log) 102 -> 73 MB. Without them the server's
+cost per run also stops rising as the store grows (4 x 1,000 runs: 9.7 -> 10.6 ms with them,
+8.3-8.6 without). One visibility insert alone, timed in SQLite: 2.3 -> 0.9 ms.
 
 :func:`drop_unused_slot_indexes` drops them, and only them, when Keel starts its dev server. An
 index never changes what a query answers: a list filtered on a custom search attribute someone
 registers on the embedded server later still answers correctly, by reading the namespace's rows
 instead of an index (fine at a dev server's size). The indexes of the system attributes
 (workflow id and type, status, task queue, parents, schedules, batch jobs, deployments), the
-full-text tables and the table itself are left as Temporal made them. A store is never
-migrated by the CLI (a ``--db-filename`` file is created once, by the version that made it), so
-no later schema step expects the dropped indexes.
+full-text tables and the table itself are left as Temporal made them. The CLI sets a store's
+schema up once, when it creates the file (Temporal's documentation warns that a
+``--db-filename`` file may not suit a newer CLI, rather than promising a migration), so no later
+schema step of its own expects the dropped indexes.
 """
 
 from __future__ import annotations
