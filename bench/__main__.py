@@ -112,6 +112,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                 server.address, runtime=_quiet_runtime(), data_converter=data_converter(store)
             )
             out.print(report.facts_table(options, server.command()))
+            gauges = [("start", measure.speed_gauge())]
             # The I/O chains (raw 1b-http, Keel 2b) call this server.
             loopback = None if options.only_webhook else sync_stack.enter_context(LoopbackServer())
             if "raw" in options.parts:
@@ -133,6 +134,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
                             ray_session=ray_session,
                             raw_client=client,
                         ).run_all(progress)
+                gauges.append(("webhook", measure.speed_gauge()))
                 measurements += await _webhooks(
                     keel_client, options, server.address, progress, raw_client=client
                 )
@@ -141,6 +143,7 @@ async def _main(options: Options, out: Console, log: Console) -> int:
 
                 log.print("[bold]capacity[/] (keel api + 1, then 2 keel workers)")
                 measurements += await run_capacity(options, server.address, progress)
+            gauges.append(("end", measure.speed_gauge()))
         raw = [m for m in measurements if m.key.startswith("raw.")]
         keel = [m for m in measurements if m.key.startswith("keel.")]
         topology = {
@@ -165,6 +168,10 @@ async def _main(options: Options, out: Console, log: Console) -> int:
             from bench.capacity import capacity_table
 
             out.print(capacity_table(measurements, options.capacity_slots))
+        readings = ", ".join(f"{name} {seconds:.2f}" for name, seconds in gauges)
+        out.print(
+            f"Speed gauge (CPU s of a fixed Python loop; higher is a slower machine): {readings}"
+        )
         return 1 if any(m.error for m in measurements) else 0
 
 

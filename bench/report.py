@@ -46,11 +46,16 @@ TARGETS = [
         "total_ms",
         1.0,
     ),
-    # The I/O chain's target, judged twice: on the figures measured minutes apart, and on a pair
-    # measured in the same minutes (bench.keel_runs.http_chain_vs_raw). The raw chain's own time
-    # is bimodal on this machine (~110 or ~170-190 ms for the same code), which moves either.
+    # The I/O chain's target is judged on a pair measured in the same minutes
+    # (bench.keel_runs.http_chain_vs_raw); the figures measured minutes apart are shown for
+    # scale only: the machine's speed drifts by up to a third between them
+    # (bench.measure.speed_gauge), and the raw chain's own time is bimodal here (~110 or
+    # ~170-190 ms for the same code).
     Target(
-        "I/O chain, local (2b) vs 1b", "keel.http_chain_local", "raw.local_chain", "total_ms", 1.5
+        "I/O chain, local (2b) vs 1b (minutes apart)",
+        "keel.http_chain_local",
+        "raw.local_chain",
+        "total_ms",
     ),
     Target(
         "I/O chain, local (2b) vs 1b (paired)",

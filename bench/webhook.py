@@ -24,9 +24,11 @@ process several times the CPU per request on the machine it measures):
 :func:`targets_table` puts them beside the raw eager-start floor measured in the same run
 (``raw.transform_*``) with issue 9's targets and a verdict for each. Given a plain client of the
 same server (``raw_client``), the floor's 8- and 32-client levels are measured a second time,
-their repetitions alternated with Keel's (``raw.transform_clients_paired``): the floor measured
-first runs against a fresh dev-server store and in other minutes, and the 8-client rate target
-gets a verdict against each.
+their repetitions alternated with Keel's (``raw.transform_clients_paired``), and the 8-client
+rate target is judged against that floor: the floor measured first runs against a fresher
+dev-server store and minutes earlier, while the machine's speed drifts (the benchmark prints a
+speed gauge at its start, before the webhook scenarios and at its end), so its ratio is shown
+for scale only.
 """
 
 from __future__ import annotations
@@ -424,16 +426,19 @@ def targets_table(measurements: Sequence[Measurement], label: str = "") -> Table
     )
     rate, rate_floor = get(cl, "runs_per_s"), get(raw_cl, "runs_per_s")
     paired_floor = get(raw_cl_paired, "runs_per_s")
+    # With a floor alternated with Keel's levels (the same minutes, the same dev-server store:
+    # see _levels_with_cpu), the target is judged against it; the floor measured first, minutes
+    # earlier on a fresher store, is shown for scale only: between the two the machine's speed
+    # drifts by up to a third (bench.measure.speed_gauge), and the floor's own figure with it.
     row(
-        f"runs/s, {n_low}" + (", floor measured first" if paired_floor is not None else ""),
+        f"runs/s, {n_low}"
+        + (", floor measured first (for information)" if paired_floor is not None else ""),
         rate,
         rate_floor,
-        f">= {MIN_RATE_RATIO}x the floor",
+        "" if paired_floor is not None else f">= {MIN_RATE_RATIO}x the floor",
         _within(rate_floor, rate, 1 / MIN_RATE_RATIO),
     )
     if paired_floor is not None:
-        # The same Keel figure against the floor's repetitions alternated with Keel's (the same
-        # minutes, the same dev-server store): see _levels_with_cpu.
         row(
             f"runs/s, {n_low}, floor alternated with it",
             rate,
