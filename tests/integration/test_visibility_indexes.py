@@ -34,7 +34,7 @@ def indexes_of(db_file: Path) -> tuple[list[str], set[str]]:
                 " WHERE type = 'index' AND tbl_name = 'executions_visibility'"
             )
         }
-        return slot_indexes(connection), every
+        return sorted(slot_indexes(connection)), every
     finally:
         connection.close()
 

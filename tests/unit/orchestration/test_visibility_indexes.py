@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from keel.orchestration.visibility_indexes import drop_unused_slot_indexes, slot_indexes
+from keel.orchestration.visibility_indexes import (
+    drop_unused_slot_indexes,
+    slot_indexes,
+    unused_slot_indexes,
+)
 
 # The shape of Temporal's table and indexes (schema/sqlite/v3/visibility), cut down.
 SCHEMA = """
@@ -39,8 +43,8 @@ CREATE INDEX by_temporal_int_02 ON executions_visibility
 CREATE INDEX "by low cardinality" ON executions_visibility
   (namespace_id, TemporalLowCardinalityKeyword01, run_id);
 INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, start_time, search_attributes)
-  VALUES ('ns', 'r1', 'w1', '2026-11-30', '{"Keyword01": "a"}'),
-         ('ns', 'r2', 'w2', '2026-11-30', '{"Keyword01": "b"}');
+  VALUES ('ns', 'r1', 'w1', '2026-11-30', '{"BuildIds": ["unversioned"]}'),
+         ('ns', 'r2', 'w2', '2026-11-30', NULL);
 """
 
 
@@ -64,9 +68,13 @@ def indexes(path: Path) -> set[str]:
 def test_only_the_indexes_of_search_attribute_slots_are_picked(tmp_path: Path) -> None:
     path = store(tmp_path / "t.db")
     with sqlite3.connect(path) as connection:
-        picked = set(slot_indexes(connection))
+        picked = slot_indexes(connection)
     connection.close()
-    assert picked == {"by_keyword_01", "by_temporal_int_02", "by low cardinality"}
+    assert picked == {
+        "by_keyword_01": "Keyword01",
+        "by_temporal_int_02": "TemporalInt02",
+        "by low cardinality": "TemporalLowCardinalityKeyword01",
+    }
 
 
 def test_dropping_leaves_the_system_indexes_and_every_row(tmp_path: Path) -> None:
@@ -74,12 +82,29 @@ def test_dropping_leaves_the_system_indexes_and_every_row(tmp_path: Path) -> Non
     assert drop_unused_slot_indexes(path) == 3
     assert indexes(path) == {"default_idx", "by_workflow_id", "by_temporal_scheduled_by_id"}
     with sqlite3.connect(path) as connection:
+        count = connection.execute("SELECT count(*) FROM executions_visibility").fetchone()
+    connection.close()
+    assert count == (2,)
+    assert drop_unused_slot_indexes(path) == 0  # a trimmed store is left alone
+
+
+def test_a_slot_a_run_has_a_value_in_keeps_its_index(tmp_path: Path) -> None:
+    path = store(tmp_path / "t.db")
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            'UPDATE executions_visibility SET search_attributes = \'{"Keyword01": "a"}\''
+            " WHERE run_id = 'r2'"
+        )
+        assert set(unused_slot_indexes(connection)) == {"by_temporal_int_02", "by low cardinality"}
+    connection.close()
+    assert drop_unused_slot_indexes(path) == 2
+    assert "by_keyword_01" in indexes(path)
+    with sqlite3.connect(path) as connection:
         found = connection.execute(
             "SELECT run_id FROM executions_visibility WHERE namespace_id = 'ns' AND Keyword01 = 'a'"
         ).fetchall()
     connection.close()
-    assert found == [("r1",)]
-    assert drop_unused_slot_indexes(path) == 0  # a trimmed store is left alone
+    assert found == [("r2",)]
 
 
 def test_a_store_without_a_run_list_is_left_alone(tmp_path: Path) -> None:
