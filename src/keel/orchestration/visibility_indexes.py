@@ -49,6 +49,11 @@ SLOT_COLUMN = re.compile(r"(Temporal)?(Bool|Datetime|Double|Int|Keyword|LowCardi
 LOCK_TIMEOUT = 10.0
 
 
+def _quoted(name: str) -> str:
+    """Return ``name`` as an SQL identifier (names read from the store, quoted as SQL says)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def slot_indexes(connection: sqlite3.Connection) -> dict[str, str]:
     """Return the visibility table's indexes that lead with a slot column: name -> column.
 
@@ -60,7 +65,7 @@ def slot_indexes(connection: sqlite3.Connection) -> dict[str, str]:
     for _, name, _, origin, _ in connection.execute(f"PRAGMA index_list({TABLE})"):
         if origin != "c":  # the primary key's own index ("pk") or a UNIQUE constraint's ("u")
             continue
-        columns = [row[2] for row in connection.execute(f'PRAGMA index_info("{name}")')]
+        columns = [row[2] for row in connection.execute(f"PRAGMA index_info({_quoted(name)})")]
         if len(columns) > 1 and columns[1] is not None and SLOT_COLUMN.fullmatch(columns[1]):
             found[name] = columns[1]
     return found
@@ -76,7 +81,7 @@ def unused_slot_indexes(connection: sqlite3.Connection) -> list[str]:
     unused = []
     for name, column in slot_indexes(connection).items():
         (taken,) = connection.execute(
-            f'SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE "{column}" IS NOT NULL)'
+            f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE {_quoted(column)} IS NOT NULL)"
         ).fetchone()
         if not taken:
             unused.append(name)
@@ -101,7 +106,7 @@ def drop_unused_slot_indexes(db_file: Path) -> int:
     dropped = 0
     try:
         for name in unused_slot_indexes(connection):
-            connection.execute(f'DROP INDEX IF EXISTS "{name}"')
+            connection.execute(f"DROP INDEX IF EXISTS {_quoted(name)}")
             dropped += 1
     except sqlite3.Error as exc:
         log.warning("left the Temporal store's other run-list indexes as they were: %s", exc)

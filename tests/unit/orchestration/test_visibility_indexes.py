@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -48,28 +49,30 @@ INSERT INTO executions_visibility (namespace_id, run_id, workflow_id, start_time
 """
 
 
+def connected(path: Path) -> closing[sqlite3.Connection]:
+    """An autocommit connection to ``path``, closed when the ``with`` block ends."""
+    return closing(sqlite3.connect(path, isolation_level=None))
+
+
 def store(path: Path, schema: str = SCHEMA) -> Path:
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         connection.executescript(schema)
-    connection.close()
     return path
 
 
 def indexes(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         rows = connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
         )
         names = {name for (name,) in rows}
-    connection.close()
     return names
 
 
 def test_only_the_indexes_of_search_attribute_slots_are_picked(tmp_path: Path) -> None:
     path = store(tmp_path / "t.db")
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         picked = slot_indexes(connection)
-    connection.close()
     assert picked == {
         "by_keyword_01": "Keyword01",
         "by_temporal_int_02": "TemporalInt02",
@@ -81,29 +84,26 @@ def test_dropping_leaves_the_system_indexes_and_every_row(tmp_path: Path) -> Non
     path = store(tmp_path / "t.db")
     assert drop_unused_slot_indexes(path) == 3
     assert indexes(path) == {"default_idx", "by_workflow_id", "by_temporal_scheduled_by_id"}
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         count = connection.execute("SELECT count(*) FROM executions_visibility").fetchone()
-    connection.close()
     assert count == (2,)
     assert drop_unused_slot_indexes(path) == 0  # a trimmed store is left alone
 
 
 def test_a_slot_a_run_has_a_value_in_keeps_its_index(tmp_path: Path) -> None:
     path = store(tmp_path / "t.db")
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         connection.execute(
             'UPDATE executions_visibility SET search_attributes = \'{"Keyword01": "a"}\''
             " WHERE run_id = 'r2'"
         )
         assert set(unused_slot_indexes(connection)) == {"by_temporal_int_02", "by low cardinality"}
-    connection.close()
     assert drop_unused_slot_indexes(path) == 2
     assert "by_keyword_01" in indexes(path)
-    with sqlite3.connect(path) as connection:
+    with connected(path) as connection:
         found = connection.execute(
             "SELECT run_id FROM executions_visibility WHERE namespace_id = 'ns' AND Keyword01 = 'a'"
         ).fetchall()
-    connection.close()
     assert found == [("r2",)]
 
 
