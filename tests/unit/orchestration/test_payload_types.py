@@ -128,3 +128,20 @@ def test_keels_data_converter_uses_it(tmp_path: Any) -> None:
     # The SDK wraps the converter it builds; what it decodes with says whose it is.
     with pytest.raises(TypeError, match="cannot read a RunRequest payload"):
         converter.payload_converter.from_payloads([payload_of({"trigger": 1})], [RunRequest])
+
+
+def test_copies_of_the_data_converter_share_the_converters_and_encode_as_the_default() -> None:
+    # The SDK copies the data converter (and so makes a new payload converter) for every
+    # workflow instance and serialization context: each copy takes the converters built once.
+    converter = data_converter(Settings())
+    copy = dataclasses.replace(converter)
+    assert copy.payload_converter is not converter.payload_converter
+    first, second = KeelPayloadConverter(), KeelPayloadConverter()
+    assert first.converters is second.converters
+    assert list(first.converters) == list(DefaultPayloadConverter().converters)
+    values = [{"a": [1, {"b": None}]}, None, b"raw bytes", "text"]
+    ours = first.to_payloads(values)
+    assert ours == DefaultPayloadConverter().to_payloads(values)
+    assert second.from_payloads(ours) == values
+    with pytest.raises(TypeError):  # the shared mapping cannot be changed through an instance
+        first.converters[b"json/plain"] = first.converters[b"binary/null"]  # type: ignore[index]
