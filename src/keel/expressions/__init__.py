@@ -26,6 +26,7 @@ from keel.expressions.analysis import FunctionCall, References, check, reference
 from keel.expressions.evaluator import Scope, compile_expression, run
 from keel.expressions.iterators import Iterator, bindings, parse_for_each
 from keel.expressions.limits import WorkBudget
+from keel.expressions.parser import prepare
 from keel.expressions.scanner import scan
 from keel.expressions.templates import (
     clock_set,
@@ -52,6 +53,7 @@ __all__ = [
     "iter_strings",
     "iterate",
     "parse_for_each",
+    "prepare",
     "references",
 ]
 

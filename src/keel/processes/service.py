@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from keel import expressions
 from keel.api.admission import Admission
 from keel.api.app import create_app
 from keel.api.state import ServiceState
@@ -113,6 +114,7 @@ class ServiceApp:
         state.relay.start()
         self._state = state
         self.app = create_app(state)
+        expressions.prepare()  # not inside the first request that reads an expression
         if self.freeze_heap:
             # Everything this process keeps is built: keep it out of the collector's walks
             # (each full collection walked it all, stalling every request under way).

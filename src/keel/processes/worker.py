@@ -15,6 +15,7 @@ import signal
 
 from rich.console import Console
 
+from keel import expressions
 from keel.api.catalog import StoreCatalog
 from keel.config import Settings
 from keel.errors import KeelError
@@ -53,6 +54,7 @@ async def run_worker(settings: Settings, console: Console) -> None:
             orchestration=True,
         ) as stack:
             stop = stop_signals()
+            expressions.prepare()  # not inside the first workflow task that reads one
             freeze_startup_heap()  # see keel.processes.heap: fewer, shorter pauses of every run
             console.print(
                 f"worker polling task queue '{stack.task_queue}' on {stack.address} "

@@ -87,3 +87,16 @@ async def test_a_stopped_orchestrator_is_reported_and_restarted(service: Service
         actions_queue=where.actions_queue,
     )
     assert await wait_result(started) == "BACK"
+
+
+async def test_an_api_process_builds_the_expression_parser_before_it_serves(
+    tmp_path: Path, temporal_server: object, task_queue: str
+) -> None:
+    # Built lazily, the grammar's compile (~50-80 ms of CPU) fell inside the first request that
+    # read an expression, stalling every request under way in that process.
+    from keel.expressions import parser
+
+    parser._lark.cache_clear()
+    address = temporal_server.address  # type: ignore[attr-defined]
+    async with opened_service(tmp_path, address, task_queue):
+        assert parser._lark.cache_info().currsize == 1
