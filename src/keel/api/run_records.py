@@ -130,26 +130,30 @@ class RunRecorder:
             pending.done.set_result(None)
 
     async def _write(self, rows: Sequence[RunStart]) -> None:
-        accepted: list[Accepted] = []
         async with self._database.session() as session:
             asked = sum(row.accepted is not None for row in rows)
             # Checked before writing; a full batch falls back to one caller at a time (see
             # _drain), so callers that still fit are accepted.
             if asked:
                 await self._check_room(session, asked)
-            for row in rows:
-                _, new = await runs.insert_run(
-                    session,
+            values = [
+                runs.run_values(
                     row.execution_id,
                     workflow_id=row.workflow_id,
                     version=row.version,
                     trigger_type=row.trigger_type,
                     idempotency_key=row.idempotency_key,
-                    exists_ok=row.exists_ok,
                     status="running" if row.accepted is None else "queued",
                 )
-                if new and row.accepted is not None:
-                    accepted.append(row.accepted)
+                for row in rows
+            ]
+            exists_ok = [row.exists_ok for row in rows]
+            new = await runs.insert_runs(session, values, exists_ok=exists_ok)
+            accepted = [
+                row.accepted
+                for row, fresh in zip(rows, new, strict=True)
+                if fresh and row.accepted is not None
+            ]
             await outbox.add(session, accepted, owner=self._lease.owner, until=self._lease.until())
         if accepted:
             self._outbox_count += len(accepted)

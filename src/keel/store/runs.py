@@ -42,17 +42,27 @@ class RunPage:
     next_cursor: str | None
 
 
-#: The run-summary ``INSERT … ON CONFLICT DO NOTHING`` of each dialect (built once).
-_RUN_INSERTS: dict[str, Any] = {}
+#: The run-summary ``INSERT … ON CONFLICT DO NOTHING`` of each dialect, plain and with
+#: ``RETURNING execution_id`` (built once).
+_RUN_INSERTS: dict[tuple[str, bool], Any] = {}
 
 
-def _run_insert(session: AsyncSession) -> Any:
-    """Return the run-summary insert of the session's database (values given at execution)."""
-    dialect = session.get_bind().dialect.name
-    statement = _RUN_INSERTS.get(dialect)
+def _run_insert(session: AsyncSession, *, returning: bool) -> Any:
+    """Return the run-summary insert of the session's database (values given at execution).
+
+    ``returning``: it returns the id of each row it wrote, so one statement for many rows
+    (SQLAlchemy's "insertmanyvalues": one multi-row ``INSERT`` on SQLite and PostgreSQL) still
+    tells which rows were new. One row is told by the row count instead, which costs less than
+    fetching a returned row.
+    """
+    key = (session.get_bind().dialect.name, returning)
+    statement = _RUN_INSERTS.get(key)
     if statement is None:
-        statement = upsert_insert(session)(RunRow.__table__).on_conflict_do_nothing()
-        _RUN_INSERTS[dialect] = statement
+        table = RunRow.__table__
+        statement = upsert_insert(session)(table).on_conflict_do_nothing()
+        if returning:
+            statement = statement.returning(table.c.execution_id)
+        _RUN_INSERTS[key] = statement
     return statement
 
 
@@ -129,15 +139,43 @@ async def insert_run(
 ) -> tuple[dict[str, Any], bool]:
     """Do :func:`record_run_start`; return the row's values and whether it is new.
 
-    ``False``: it was there. The values, not a mapped row: the group commit of webhook runs
-    (:class:`~keel.api.run_records.RunRecorder`) does not need one, and building it is a
-    measurable share of a delivery's CPU.
+    ``False``: it was there. The values, not a mapped row: building one is a measurable share
+    of a webhook delivery's CPU.
+    """
+    values = run_values(
+        execution_id,
+        workflow_id=workflow_id,
+        version=version,
+        trigger_type=trigger_type,
+        started_at=started_at,
+        parent_execution_id=parent_execution_id,
+        parent_action=parent_action,
+        idempotency_key=idempotency_key,
+        status=status,
+    )
+    (new,) = await insert_runs(session, [values], exists_ok=[exists_ok])
+    return values, new
 
-    An accepted run is put in the outbox only when its row is new: a redelivery of a keyed
-    delivery must not start anything (the first delivery's payload wins).
+
+def run_values(
+    execution_id: str,
+    *,
+    workflow_id: str | None,
+    version: int | None,
+    trigger_type: TriggerType,
+    started_at: datetime | None = None,
+    parent_execution_id: str | None = None,
+    parent_action: str | None = None,
+    idempotency_key: str | None = None,
+    status: Literal["running", "queued"] = "running",
+) -> dict[str, Any]:
+    """Return the values of a new summary row (the arguments of :func:`record_run_start`).
+
+    Raises:
+        ValueError: ``trigger_type`` is not one of :data:`TRIGGER_TYPES`.
     """
     _check_choice("trigger type", trigger_type, TRIGGER_TYPES)
-    values = {
+    return {
         "execution_id": execution_id,
         "workflow_id": workflow_id,
         "version": version,
@@ -148,14 +186,60 @@ async def insert_run(
         "parent_action": parent_action,
         "idempotency_key": idempotency_key,
     }
-    # On the table, not the mapped class: a Core insert skips the ORM's bulk-persistence layer
-    # (a measurable share of a webhook delivery's CPU). One statement per dialect, its values as
-    # parameters: a statement built anew per call costs a cache-key computation each time.
-    result = await session.execute(_run_insert(session), values)
-    if getattr(result, "rowcount", 1) == 0:
-        await _explain_conflict(session, execution_id, workflow_id, idempotency_key, exists_ok)
-        return values, False
-    return values, True
+
+
+async def insert_runs(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    *,
+    exists_ok: Sequence[bool] | None = None,
+) -> list[bool]:
+    """Write summary rows (each from :func:`run_values`) in one statement, without a prior read.
+
+    The group commit of webhook runs (:class:`~keel.api.run_records.RunRecorder`) writes a
+    batch of concurrent deliveries' rows this way: one statement, not one per row. A row that
+    conflicts is skipped (``ON CONFLICT DO NOTHING``), so a conflict never aborts the caller's
+    transaction, and only then is the store read, to say which run was there first.
+
+    Args:
+        session: An open session.
+        rows: The rows' values.
+        exists_ok: For each row, whether its id may be taken already (see
+            ``record_run_start``); none may when not given.
+
+    Returns:
+        For each row, in order, whether it is new (``False``: it was there, or an earlier row of
+        ``rows`` had its id).
+
+    Raises:
+        ConflictError: A row's id (unless in ``exists_ok``), or its workflow and idempotency
+            key, is taken.
+    """
+    if not rows:
+        return []
+    # Values as parameters: a statement built anew per call costs a cache-key computation.
+    if len(rows) == 1:
+        result = await session.execute(_run_insert(session, returning=False), rows[0])
+        written = {rows[0]["execution_id"]} if getattr(result, "rowcount", 1) else set()
+    else:
+        result = await session.execute(_run_insert(session, returning=True), list(rows))
+        written = {row[0] for row in result}
+    new: list[bool] = []
+    allowed = [False] * len(rows) if exists_ok is None else exists_ok
+    for values, may_exist in zip(rows, allowed, strict=True):
+        execution_id = values["execution_id"]
+        fresh = execution_id in written
+        written.discard(execution_id)  # a second row with the same id in `rows` was not written
+        if not fresh:
+            await _explain_conflict(
+                session,
+                execution_id,
+                values["workflow_id"],
+                values["idempotency_key"],
+                may_exist,
+            )
+        new.append(fresh)
+    return new
 
 
 async def mark_started(session: AsyncSession, execution_ids: Sequence[str]) -> None:

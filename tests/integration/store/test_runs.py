@@ -78,6 +78,39 @@ async def test_children_and_idempotency(db: Database) -> None:
             )
 
 
+async def test_many_rows_in_one_statement_say_which_are_new(db: Database) -> None:
+    def values(execution_id: str, key: str | None = None) -> dict[str, object]:
+        return runs.run_values(
+            execution_id, workflow_id="wf_m", version=2, trigger_type="webhook", idempotency_key=key
+        )
+
+    async with db.session() as s:
+        await runs.record_run_start(s, "there", workflow_id="wf_m", version=1, trigger_type="api")
+    async with db.session() as s:
+        new = await runs.insert_runs(
+            s,
+            [values("a"), values("there"), values("b", key="k"), values("a")],
+            exists_ok=[False, True, False, True],
+        )
+        # The second "a" was not written: its row is the first one's.
+        assert new == [True, False, True, False]
+    async with db.session() as s:
+        assert (await runs.get_run(s, "there")).version == 1  # left as it was
+        assert (await runs.get_run(s, "b")).idempotency_key == "k"
+        assert await runs.insert_runs(s, []) == []
+    for rows, allowed, message in [
+        ([values("c"), values("there")], [False, False], "run 'there'"),
+        ([values("d", key="k")], None, "already started run b"),
+    ]:
+        with pytest.raises(ConflictError, match=message):
+            async with db.session() as s:
+                await runs.insert_runs(s, rows, exists_ok=allowed)
+    async with db.session() as s:  # a refused batch wrote none of its rows
+        for gone in ("c", "d"):
+            with pytest.raises(NotFoundError):
+                await runs.get_run(s, gone)
+
+
 async def seed(db: Database) -> None:
     """37 runs over two workflows; several share a start time, to test the tie-break."""
     statuses: list[RunStatus] = ["succeeded", "failed", "running"]
