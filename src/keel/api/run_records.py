@@ -149,6 +149,8 @@ class RunRecorder:
             ]
             exists_ok = [row.exists_ok for row in rows]
             new = await runs.insert_runs(session, values, exists_ok=exists_ok)
+            # An accepted run goes to the outbox only when its row is new: a redelivery of a
+            # keyed delivery must not start anything (the first delivery's payload wins).
             accepted = [
                 row.accepted
                 for row, fresh in zip(rows, new, strict=True)

@@ -188,7 +188,7 @@ def _lark() -> Lark:
 def prepare() -> None:
     """Build the parser now rather than at the first expression parsed.
 
-    Building it compiles the grammar: ~80 ms of CPU, which a long-running process would
+    Building it compiles the grammar: ~50-80 ms of CPU, which a long-running process would
     otherwise spend inside its first request or workflow task that reads an expression (an API
     process's event loop stalled that long under the 202 webhook benchmark). A process calls
     this at its start, before it freezes its startup heap (``keel.processes.heap``), so the

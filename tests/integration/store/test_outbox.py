@@ -64,14 +64,12 @@ async def test_renew_keeps_only_own_claims_and_release_hands_them_back(db: Datab
 
 async def test_a_queued_row_moves_to_running_once(db: Database) -> None:
     async with db.session() as session:
-        _, new = await runs.insert_run(
-            session, "run-q", workflow_id="wf_x", version=1, trigger_type="webhook", status="queued"
+        queued = runs.run_values(
+            "run-q", workflow_id="wf_x", version=1, trigger_type="webhook", status="queued"
         )
-        assert new
-        _, again = await runs.insert_run(
-            session, "run-q", workflow_id="wf_x", version=1, trigger_type="webhook", exists_ok=True
-        )
-        assert not again
+        assert await runs.insert_runs(session, [queued]) == [True]
+        again = runs.run_values("run-q", workflow_id="wf_x", version=1, trigger_type="webhook")
+        assert await runs.insert_runs(session, [again], exists_ok=[True]) == [False]
         assert (await runs.get_run(session, "run-q")).status == "queued"
         await runs.mark_started(session, ["run-q"])
     async with db.session() as session:
