@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from keel.dsl.loader import parse_workflow
+from keel.expressions import parser
 from keel.orchestration.client import start_run, wait_result
 from keel.processes.service import ServiceApp
 from tests.integration.processes.service_apps import opened_service
@@ -94,8 +95,6 @@ async def test_an_api_process_builds_the_expression_parser_before_it_serves(
 ) -> None:
     # Built lazily, the grammar's compile (~50-80 ms of CPU) fell inside the first request that
     # read an expression, stalling every request under way in that process.
-    from keel.expressions import parser
-
     parser._lark.cache_clear()
     address = temporal_server.address  # type: ignore[attr-defined]
     async with opened_service(tmp_path, address, task_queue):
